@@ -1,0 +1,102 @@
+// The `vmscope` command: reads the image and configuration, runs the machine, streams console output, reports the end.
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { HELP_TEXT, UsageError, buildLaunchConfig, parseArgs, type RunCommand } from './args.js';
+import { ConfigError, LoadError, Machine, errorResult, type LaunchConfig, type RunResult } from '../emulator/index.js';
+import { describeUnimplemented } from './report.js';
+
+declare const VMSCOPE_VERSION: string;
+
+function fail(message: string, json: boolean): number {
+  process.stderr.write(`vmscope: ${message}\n`);
+  if (json) process.stdout.write(JSON.stringify(errorResult(message)) + '\n');
+  return 2;
+}
+
+function readImage(path: string): Uint8Array {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new LoadError(`cannot open image ${path}: no such file`);
+  }
+  if (st.isDirectory()) throw new LoadError(`image ${path} is a directory, not a file`);
+  if (st.size > 1024 * 1024 * 1024) throw new LoadError(`image ${path} is ${st.size} bytes; images larger than 1 GiB are refused`);
+  return new Uint8Array(readFileSync(path));
+}
+
+function runCommand(cmd: RunCommand): number {
+  let config: LaunchConfig;
+  let programPath: string;
+  try {
+    let json: unknown;
+    if (cmd.configPath !== undefined) {
+      let text: string;
+      try { text = readFileSync(cmd.configPath, 'utf8'); } catch { throw new ConfigError('', `cannot read --config file ${cmd.configPath}`); }
+      try { json = JSON.parse(text); } catch (e) { throw new ConfigError('', `${cmd.configPath}: not valid JSON (${(e as Error).message})`); }
+    }
+    config = buildLaunchConfig(cmd, json);
+    programPath = cmd.image !== undefined || cmd.configPath === undefined ? resolve(config.program) : resolve(dirname(cmd.configPath), config.program);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) return fail(e.message, cmd.json);
+    throw e;
+  }
+
+  let machine: Machine;
+  try {
+    const bytes = readImage(programPath);
+    machine = new Machine(bytes, config, {
+      onConsole: cmd.json ? undefined : (byte) => writeByte(byte),
+    });
+  } catch (e) {
+    if (e instanceof LoadError || e instanceof ConfigError || e instanceof RangeError) return fail(e.message, cmd.json);
+    throw e;
+  }
+  for (const w of machine.image.warnings ?? []) process.stderr.write(`vmscope: warning: ${w}\n`);
+  const result = machine.runToEnd();
+  flushOut();
+  report(result, cmd);
+  return result.exitCode;
+}
+
+// Console bytes are buffered and written in chunks (a byte-per-write stdout is slow).
+let outBuf = Buffer.alloc(8192);
+let outLen = 0;
+function writeByte(b: number): void {
+  outBuf[outLen++] = b;
+  if (outLen === outBuf.length || b === 0x0a) flushOut();
+}
+function flushOut(): void {
+  if (outLen === 0) return;
+  process.stdout.write(Buffer.from(outBuf.subarray(0, outLen)));
+  outBuf = Buffer.alloc(8192);
+  outLen = 0;
+}
+
+function report(r: RunResult, cmd: RunCommand): void {
+  for (const u of r.unimplemented) process.stderr.write(`vmscope: ${describeUnimplemented(u)}\n`);
+  if (r.status === 'triple-fault') process.stderr.write(`vmscope: guest triple-faulted: ${r.message}\n`);
+  else if (r.status === 'budget') process.stderr.write(`vmscope: ${r.message}\n`);
+  else if (r.message && r.status === 'halted') process.stderr.write(`vmscope: ${r.message}\n`);
+  if (cmd.stats) process.stderr.write(`vmscope: ${r.instructions} instructions, status ${r.status}, exit code ${r.exitCode}\n`);
+  if (cmd.json) process.stdout.write(JSON.stringify(r) + '\n');
+}
+
+export function main(argv: readonly string[]): number {
+  let cmd;
+  try {
+    cmd = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`vmscope: ${e.message}\nTry 'vmscope --help'.\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (cmd.command === 'help') { process.stdout.write(HELP_TEXT); return 0; }
+  if (cmd.command === 'version') { process.stdout.write(`vmscope ${typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev'}\n`); return 0; }
+  return runCommand(cmd);
+}
+
+const code = main(process.argv.slice(2));
+process.exitCode = code;

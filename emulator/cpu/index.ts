@@ -1,0 +1,4 @@
+// Registers every instruction handler (side-effect imports) and re-exports the processor's public surface.
+import './exec-int.js';
+export { Cpu, CPU_FAULT, type CpuBus, type CpuStop, type UnimplementedReport } from './cpu.js';
+export { setupStartMode, setupMultiboot, LAYOUT, type StartMode } from './setup.js';

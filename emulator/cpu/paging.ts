@@ -1,0 +1,178 @@
+// Guest page walks: 32-bit (4 MiB pages), PAE and 4-level paging with A/D updates, NX/WP/U-S checks (SDM vol. 3A ch. 4).
+import type { Cpu } from './cpu.js';
+import { CR0_WP, CR4_PSE, EFER_NXE, EXC_PF } from './regs.js';
+
+export const ACC_READ = 0, ACC_WRITE = 1, ACC_FETCH = 2;
+
+/** Permission bits recorded in a TLB entry. */
+export const TLB_USER = 1, TLB_WRITE = 2, TLB_EXEC = 4, TLB_DIRTY = 8;
+
+/** Paging modes (SDM vol. 3A §4.1.1). */
+export const PG_NONE = 0, PG_32 = 1, PG_PAE = 2, PG_4LEVEL = 3;
+
+/** MAXPHYADDR of this processor model (reported by CPUID 80000008H). */
+export const MAXPHYADDR = 39;
+const PHYS_HI_MASK = (1 << (MAXPHYADDR - 32)) - 1; // address bits 38:32 of a 64-bit entry
+
+// #PF error code bits (SDM vol. 3A §4.7)
+export const PFEC_P = 1, PFEC_W = 2, PFEC_U = 4, PFEC_RSVD = 8, PFEC_I = 16;
+
+const TWO32 = 4294967296;
+
+/** Result of a successful walk, for the debugger's page-walk view and the TLB. */
+export interface WalkStep {
+  level: number;
+  /** Physical address of the entry that was read. */
+  entryAddress: number;
+  /** Entry value, low and high 32 bits. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Walks the guest's paging structures for `lin` and returns the physical address, filling the
+ * CPU's TLB. On a fault it sets CR2 and raises #PF with the SDM's error code. `peek` walks
+ * without side effects (no A/D updates, no fault, no TLB fill) and returns -1 if unmapped.
+ */
+export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek: boolean, steps?: WalkStep[]): number {
+  const mode = cpu.pagingMode;
+  const mem = cpu;
+  const wp = (cpu.cr0 & CR0_WP) !== 0;
+  const nxe = (cpu.efer & EFER_NXE) !== 0;
+  let perm = TLB_USER | TLB_WRITE | TLB_EXEC;
+  let rsvd = false;
+  // Entries whose A (and for the leaf on a write, D) bits we set once the walk succeeds.
+  let pa = 0;
+  let pageSize = 4096;
+  const lin48 = lin < 0 ? lin + 2 ** 48 : lin;
+  let leafAddr = -1;
+  let leafLo = 0;
+  const touched = cpu.walkTouched;
+  let nTouched = 0;
+
+  if (mode === 1 /* 32-bit */) {
+    const pdeAddr = (cpu.cr3 & 0xfffff000) + ((lin48 >>> 22) << 2);
+    const pde = mem.physRead32(pdeAddr);
+    if (steps) steps.push({ level: 2, entryAddress: pdeAddr, lo: pde, hi: 0 });
+    if ((pde & 1) === 0) return fault(cpu, lin, access, user, false, peek);
+    if ((pde & 4) === 0) perm &= ~TLB_USER;
+    if ((pde & 2) === 0) perm &= ~TLB_WRITE;
+    touched[nTouched++] = pdeAddr;
+    if ((pde & 0x80) !== 0 && (cpu.cr4 & CR4_PSE) !== 0) {
+      // 4 MiB page; bits 20:13 hold physical address bits 39:32 (PSE-36), bit 21 reserved.
+      if ((pde & (1 << 21)) !== 0) rsvd = true;
+      const hiBits = (pde >>> 13) & 0xff & ((1 << (MAXPHYADDR - 32)) - 1);
+      if (((pde >>> 13) & 0xff) >>> (MAXPHYADDR - 32) !== 0) rsvd = true;
+      pa = hiBits * TWO32 + (pde & 0xffc00000) + (lin48 & 0x3fffff);
+      pageSize = 4 * 1024 * 1024;
+      leafAddr = pdeAddr;
+      leafLo = pde;
+    } else {
+      const pteAddr = (pde & 0xfffff000) + (((lin48 >>> 12) & 0x3ff) << 2);
+      const pte = mem.physRead32(pteAddr);
+      if (steps) steps.push({ level: 1, entryAddress: pteAddr, lo: pte, hi: 0 });
+      if ((pte & 1) === 0) return fault(cpu, lin, access, user, false, peek);
+      if ((pte & 4) === 0) perm &= ~TLB_USER;
+      if ((pte & 2) === 0) perm &= ~TLB_WRITE;
+      pa = (pte & 0xfffff000) + (lin48 & 0xfff);
+      leafAddr = pteAddr;
+      leafLo = pte;
+    }
+  } else {
+    // PAE or 4-level: 64-bit entries.
+    let levels: number;
+    let tableBase: number;
+    if (mode === 2 /* PAE */) {
+      const pdpteAddr = (cpu.cr3 & 0xffffffe0) + ((lin48 >>> 30) & 3) * 8;
+      const lo = mem.physRead32(pdpteAddr), hi = mem.physRead32(pdpteAddr + 4);
+      if (steps) steps.push({ level: 3, entryAddress: pdpteAddr, lo, hi });
+      if ((lo & 1) === 0) return fault(cpu, lin, access, user, false, peek);
+      // PDPTE reserved bits: 2:1, 8:5, 63 and above MAXPHYADDR (SDM vol. 3A §4.4.1).
+      if ((lo & 0x1e6) !== 0 || (hi & ~PHYS_HI_MASK) !== 0) return fault(cpu, lin, access, user, true, peek);
+      tableBase = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000);
+      levels = 2;
+    } else {
+      tableBase = Math.floor(cpu.cr3 / 4096) * 4096 % 2 ** MAXPHYADDR;
+      levels = 4;
+    }
+    for (let level = levels; level >= 1; level--) {
+      const shift = 12 + 9 * (level - 1);
+      const index = Math.floor(lin48 / 2 ** shift) % 512;
+      const entryAddr = tableBase + index * 8;
+      const lo = mem.physRead32(entryAddr), hi = mem.physRead32(entryAddr + 4);
+      if (steps) steps.push({ level, entryAddress: entryAddr, lo, hi });
+      if ((lo & 1) === 0) return fault(cpu, lin, access, user, rsvd, peek);
+      if ((hi & 0x000fffff & ~PHYS_HI_MASK) !== 0) rsvd = true; // address bits 51:MAXPHYADDR are reserved
+      if ((hi & 0x80000000) !== 0) {
+        if (!nxe) rsvd = true;
+        else perm &= ~TLB_EXEC;
+      }
+      if ((lo & 4) === 0) perm &= ~TLB_USER;
+      if ((lo & 2) === 0) perm &= ~TLB_WRITE;
+      touched[nTouched++] = entryAddr;
+      const ps = (lo & 0x80) !== 0;
+      if (level === 4 && ps) rsvd = true; // PML4E.PS is reserved
+      if (ps && (level === 3 || level === 2)) {
+        // 1 GiB / 2 MiB page: address bits below the page size (excluding PAT bit 12) must be 0.
+        const lowMask = level === 3 ? 0x3fffe000 : 0x1fe000;
+        if ((lo & lowMask) !== 0) rsvd = true;
+        const size = 2 ** shift;
+        const frame = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000);
+        pa = frame - (frame % size) + (lin48 % size);
+        pageSize = size;
+        leafAddr = entryAddr;
+        leafLo = lo;
+        break;
+      }
+      if (level === 1) {
+        pa = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000) + (lin48 & 0xfff);
+        leafAddr = entryAddr;
+        leafLo = lo;
+        break;
+      }
+      tableBase = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000);
+    }
+    if (rsvd) return fault(cpu, lin, access, user, true, peek);
+  }
+  if (rsvd) return fault(cpu, lin, access, user, true, peek);
+
+  // Access rights (SDM vol. 3A §4.6).
+  if (user && (perm & TLB_USER) === 0) return fault(cpu, lin, access, user, false, peek, true);
+  if (access === ACC_WRITE && (perm & TLB_WRITE) === 0 && (user || wp)) return fault(cpu, lin, access, user, false, peek, true);
+  if (access === ACC_FETCH && (perm & TLB_EXEC) === 0) return fault(cpu, lin, access, user, false, peek, true);
+  if (peek) return pa;
+
+  // Set accessed bits on every entry used, dirty on the leaf for writes (SDM vol. 3A §4.8).
+  for (let k = 0; k < nTouched; k++) {
+    const a = touched[k];
+    const v = mem.physRead32(a);
+    if ((v & 0x20) === 0) mem.physWrite32(a, v | 0x20);
+  }
+  let dirty = (leafLo & 0x40) !== 0;
+  if (access === ACC_WRITE) {
+    const v = mem.physRead32(leafAddr);
+    if ((v & 0x60) !== 0x60) mem.physWrite32(leafAddr, v | 0x60);
+    dirty = true;
+  } else if (leafAddr !== touched[nTouched - 1]) {
+    const v = mem.physRead32(leafAddr);
+    if ((v & 0x20) === 0) mem.physWrite32(leafAddr, v | 0x20);
+  }
+  if (dirty) perm |= TLB_DIRTY;
+  // The TLB caches 4 KiB translations even for large pages.
+  const vpn = Math.floor(lin / 4096);
+  cpu.tlbFill(vpn, pa - (pa % 4096), perm);
+  void pageSize;
+  return pa;
+}
+
+function fault(cpu: Cpu, lin: number, access: number, user: boolean, rsvd: boolean, peek: boolean, present = false): number {
+  if (peek) return -1;
+  let code = 0;
+  if (present || rsvd) code |= PFEC_P;
+  if (access === ACC_WRITE) code |= PFEC_W;
+  if (user) code |= PFEC_U;
+  if (rsvd) code |= PFEC_RSVD;
+  if (access === ACC_FETCH && (cpu.efer & EFER_NXE) !== 0 && cpu.pagingMode >= PG_PAE) code |= PFEC_I;
+  cpu.cr2 = lin;
+  return cpu.raise(EXC_PF, code);
+}
