@@ -125,6 +125,11 @@ export class Cpu {
   excHasError = false;
   /** Nesting while delivering (for #DF and triple fault). */
   private delivering = -1;
+  /**
+   * When set, exceptions are offered here before delivery; returning true stops the run with
+   * the processor state as at the fault (tests, and the debugger's "break on exception").
+   */
+  exceptionTrap: ((vector: number, errorCode: number) => boolean) | null = null;
   /** Reports of unimplemented instructions (bounded). */
   readonly unimplemented: UnimplementedReport[] = [];
 
@@ -861,6 +866,11 @@ export class Cpu {
 
   /** Deliver the exception recorded by raise(), handling #DF and triple fault (SDM vol. 3A §6.15). */
   private deliverPendingException(): void {
+    if (this.exceptionTrap !== null && this.exceptionTrap(this.excVector, this.excError)) {
+      this.icount--;
+      this.stopRequested = true;
+      return;
+    }
     let vector = this.excVector;
     let err = this.excError;
     let hasErr = this.excHasError;
