@@ -373,8 +373,10 @@ function shiftOp(c: Cpu, i: Insn, size: number, countRaw: number): void {
   const op = i.reg & 7;
   const count = countRaw & (size === 64 ? 0x3f : 0x1f);
   if (count === 0) {
-    // No flags change, no write (but the memory operand is still accessed for faults: read it).
-    c.readRM(i, size);
+    // No flags change. The memory operand is still accessed (faults); a 32-bit register
+    // destination is still written, so its upper half is zeroed in 64-bit mode.
+    const v = c.readRM(i, size);
+    if (i.mod === 3 && size === 32) c.setReg(i.rm, 32, v, 0);
     return;
   }
   let lin = 0;
@@ -468,7 +470,7 @@ H[0xd2] = H[0xd3] = (c, i) => shiftOp(c, i, sz(i), c.lo[RCX] & 0xff);
 function shxd(c: Cpu, i: Insn, right: boolean, countRaw: number): void {
   const size = i.opSize;
   const count = countRaw & (size === 64 ? 0x3f : 0x1f);
-  if (count === 0) { c.readRM(i, size); return; }
+  if (count === 0) { const v = c.readRM(i, size); if (i.mod === 3 && size === 32) c.setReg(i.rm, 32, v, 0); return; }
   let lin = 0, a: number, ah: number;
   if (i.mod === 3) { a = c.getReg(i.rm, size); ah = c.vh; }
   else { lin = c.memLinear(i, size, true); c.probeWrite(lin, size >>> 3); a = c.readSize(lin, size); ah = size === 64 ? c.vh : 0; }
