@@ -51,7 +51,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
   let nTouched = 0;
 
   if (mode === 1 /* 32-bit */) {
-    const pdeAddr = (cpu.cr3 & 0xfffff000) + ((lin48 >>> 22) << 2);
+    const pdeAddr = ((cpu.cr3 & 0xfffff000) >>> 0) + ((lin48 >>> 22) << 2);
     const pde = mem.physRead32(pdeAddr);
     if (steps) steps.push({ level: 2, entryAddress: pdeAddr, lo: pde, hi: 0 });
     if ((pde & 1) === 0) return fault(cpu, lin, access, user, false, peek);
@@ -63,18 +63,18 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
       if ((pde & (1 << 21)) !== 0) rsvd = true;
       const hiBits = (pde >>> 13) & 0xff & ((1 << (MAXPHYADDR - 32)) - 1);
       if (((pde >>> 13) & 0xff) >>> (MAXPHYADDR - 32) !== 0) rsvd = true;
-      pa = hiBits * TWO32 + (pde & 0xffc00000) + (lin48 & 0x3fffff);
+      pa = hiBits * TWO32 + ((pde & 0xffc00000) >>> 0) + (lin48 & 0x3fffff);
       pageSize = 4 * 1024 * 1024;
       leafAddr = pdeAddr;
       leafLo = pde;
     } else {
-      const pteAddr = (pde & 0xfffff000) + (((lin48 >>> 12) & 0x3ff) << 2);
+      const pteAddr = ((pde & 0xfffff000) >>> 0) + (((lin48 >>> 12) & 0x3ff) << 2);
       const pte = mem.physRead32(pteAddr);
       if (steps) steps.push({ level: 1, entryAddress: pteAddr, lo: pte, hi: 0 });
       if ((pte & 1) === 0) return fault(cpu, lin, access, user, false, peek);
       if ((pte & 4) === 0) perm &= ~TLB_USER;
       if ((pte & 2) === 0) perm &= ~TLB_WRITE;
-      pa = (pte & 0xfffff000) + (lin48 & 0xfff);
+      pa = ((pte & 0xfffff000) >>> 0) + (lin48 & 0xfff);
       leafAddr = pteAddr;
       leafLo = pte;
     }
@@ -83,13 +83,13 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
     let levels: number;
     let tableBase: number;
     if (mode === 2 /* PAE */) {
-      const pdpteAddr = (cpu.cr3 & 0xffffffe0) + ((lin48 >>> 30) & 3) * 8;
+      const pdpteAddr = ((cpu.cr3 & 0xffffffe0) >>> 0) + ((lin48 >>> 30) & 3) * 8;
       const lo = mem.physRead32(pdpteAddr), hi = mem.physRead32(pdpteAddr + 4);
       if (steps) steps.push({ level: 3, entryAddress: pdpteAddr, lo, hi });
       if ((lo & 1) === 0) return fault(cpu, lin, access, user, false, peek);
       // PDPTE reserved bits: 2:1, 8:5, 63 and above MAXPHYADDR (SDM vol. 3A §4.4.1).
       if ((lo & 0x1e6) !== 0 || (hi & ~PHYS_HI_MASK) !== 0) return fault(cpu, lin, access, user, true, peek);
-      tableBase = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000);
+      tableBase = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
       levels = 2;
     } else {
       tableBase = Math.floor(cpu.cr3 / 4096) * 4096 % 2 ** MAXPHYADDR;
@@ -117,7 +117,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
         const lowMask = level === 3 ? 0x3fffe000 : 0x1fe000;
         if ((lo & lowMask) !== 0) rsvd = true;
         const size = 2 ** shift;
-        const frame = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000);
+        const frame = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
         pa = frame - (frame % size) + (lin48 % size);
         pageSize = size;
         leafAddr = entryAddr;
@@ -125,12 +125,12 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
         break;
       }
       if (level === 1) {
-        pa = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000) + (lin48 & 0xfff);
+        pa = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0) + (lin48 & 0xfff);
         leafAddr = entryAddr;
         leafLo = lo;
         break;
       }
-      tableBase = (hi & PHYS_HI_MASK) * TWO32 + (lo & 0xfffff000);
+      tableBase = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
     }
     if (rsvd) return fault(cpu, lin, access, user, true, peek);
   }
