@@ -21,3 +21,5 @@ await build({ ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', b
 // dist/ holds CommonJS bundles while the project itself is ESM.
 import { writeFileSync } from 'node:fs';
 writeFileSync('dist/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+
+await build({ ...common, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' });
