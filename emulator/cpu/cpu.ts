@@ -165,6 +165,7 @@ export class Cpu {
     mem.onCodeWrite = (pn) => {
       this.codeCache.delete(pn);
       if (pn === this.ccPpn) this.ccPpn = -1;
+      this.fpLin = NaN;
     };
     this.resetState();
   }
@@ -348,6 +349,7 @@ export class Cpu {
   }
 
   private recomputeNeeds(): void {
+    this.fpLin = NaN;
     const user = this.cpl === 3;
     this.needRead = user ? TLB_USER : 0;
     this.needWrite = TLB_DIRTY | (user ? TLB_USER | TLB_WRITE : (this.cr0 & CR0_WP) !== 0 ? TLB_WRITE : 0);
@@ -543,12 +545,14 @@ export class Cpu {
 
   flushTlb(): void {
     this.tlbTag.fill(NaN);
+    this.fpLin = NaN;
   }
 
   /** Drop every decoded instruction (after a snapshot restore replaced memory). */
   flushCodeCache(): void {
     this.codeCache.clear();
     this.ccPpn = -1;
+    this.fpLin = NaN;
   }
 
   /** INVLPG: drop the translation for one linear address. */
@@ -556,6 +560,7 @@ export class Cpu {
     const vpn = Math.floor(lin / 4096);
     const k = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[k] === vpn) this.tlbTag[k] = NaN;
+    this.fpLin = NaN;
   }
 
   /** Translate with checks; raises #PF. */
@@ -813,16 +818,33 @@ export class Cpu {
     return this.physRead8(this.tr(lin, ACC_FETCH, this.needFetch));
   }
 
+  /**
+   * Fast path of fetch: the linear page of the last fetch and its decoded-instruction array.
+   * Valid until the TLB, the code cache or the mode changes (then fpLin = NaN).
+   */
+  private fpLin = NaN;
+  private fpArr: (Insn | undefined)[] = [];
+
   /** Decode (or find in the cache) the instruction at CS:RIP. */
   fetch(): Insn {
     const rip = this.rip;
     let lin: number;
     if (this.codeSize === 64) {
       lin = rip;
+      const d = lin - this.fpLin;
+      if (d >= 0 && d < 4096) {
+        const hit = this.fpArr[d];
+        if (hit !== undefined && hit.mode === 64) return hit;
+      }
       if (!(lin >= -140737488355328 && lin < 140737488355328)) this.raise(EXC_GP, 0);
     } else {
       if (rip > this.segLimit[CS]) this.raise(EXC_GP, 0);
       lin = (this.segBase[CS] + rip) % TWO32;
+      const d = lin - this.fpLin;
+      if (d >= 0 && d < 4096) {
+        const hit = this.fpArr[d];
+        if (hit !== undefined && hit.mode === this.codeSize && rip + hit.length - 1 <= this.segLimit[CS]) return hit;
+      }
     }
     const pa = this.tr(lin, ACC_FETCH, this.needFetch);
     const ppn = Math.floor(pa / 4096);
@@ -839,6 +861,8 @@ export class Cpu {
       }
       this.ccPpn = ppn; this.ccArr = a; arr = a;
     }
+    this.fpLin = lin - off;
+    this.fpArr = arr;
     let insn = arr[off];
     if (insn !== undefined && insn.mode === this.codeSize) return insn;
     if (off > 0x1000 - 15) return this.decodeUncached(lin, pa);
