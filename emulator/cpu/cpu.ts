@@ -130,6 +130,8 @@ export class Cpu {
    * the processor state as at the fault (tests, and the debugger's "break on exception").
    */
   exceptionTrap: ((vector: number, errorCode: number) => boolean) | null = null;
+  /** The instruction being executed (for reports). */
+  cur: Insn | null = null;
   /** Reports of unimplemented instructions (bounded). */
   readonly unimplemented: UnimplementedReport[] = [];
 
@@ -478,7 +480,8 @@ export class Cpu {
     if (this.unimplemented.length < 64) {
       const lin = this.codeSize === 64 ? this.rip : this.segBase[CS] + this.rip;
       const bytes: number[] = [];
-      for (let k = 0; k < 15; k++) {
+      const len = this.cur !== null && this.cur.length > 0 ? this.cur.length : 15;
+      for (let k = 0; k < len; k++) {
         const pa = this.peekTranslate(lin + k);
         if (pa < 0) break;
         bytes.push(this.physPeek8(pa));
@@ -958,6 +961,7 @@ export class Cpu {
           if (this.onInstruction !== null) this.onInstruction(this);
           const tf = this.flagsRaw & TF;
           const i = this.fetch();
+          this.cur = i;
           if (i.fault !== DecodeFault.None) this.decodeFault(i);
           this.nextRip = this.wrapIp(this.rip + i.length);
           handlers[i.opcode](this, i);
