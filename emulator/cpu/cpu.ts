@@ -139,6 +139,9 @@ export class Cpu {
   private readonly tlbTag = new Float64Array(TLB_SIZE).fill(NaN);
   private readonly tlbPa = new Float64Array(TLB_SIZE);
   private readonly tlbPerm = new Uint8Array(TLB_SIZE);
+  private readonly tlbRd: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
+  private readonly tlbWr: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
+  private lastUser = false; private lastWp = false;
   private needRead = 0; needWrite = TLB_WRITE | TLB_DIRTY; private needFetch = 0;
   /** Scratch for the page walker (entries to mark accessed). */
   readonly walkTouched = new Float64Array(8);
@@ -175,6 +178,7 @@ export class Cpu {
   /** Lower the RAM fast-path limit so MMIO below the top of RAM is found (called when devices are mapped). */
   setMmioFloor(addr: number): void {
     this.ramTop = Math.min(this.mem.size, addr);
+    this.flushTlb();
   }
 
   /** Power-on state (SDM vol. 3A §9.1.1, table 9-1), real mode at F000:FFF0. */
@@ -353,6 +357,9 @@ export class Cpu {
   private recomputeNeeds(): void {
     this.fpLin = NaN;
     const user = this.cpl === 3;
+    const wp = (this.cr0 & CR0_WP) !== 0;
+    // Host pages in the TLB were checked against the previous privilege and WP: drop them.
+    if (user !== this.lastUser || wp !== this.lastWp) { this.tlbTag.fill(NaN); this.lastUser = user; this.lastWp = wp; }
     this.needRead = user ? TLB_USER : 0;
     this.needWrite = TLB_DIRTY | (user ? TLB_USER | TLB_WRITE : (this.cr0 & CR0_WP) !== 0 ? TLB_WRITE : 0);
     this.needFetch = TLB_EXEC | (user ? TLB_USER : 0);
@@ -541,9 +548,29 @@ export class Cpu {
 
   // ---------------------------------------------------------------- linear memory (paging, TLB)
 
-  tlbFill(vpn: number, ppa: number, perm: number): void {
+  /**
+   * Fill a TLB entry. For RAM pages the entry also keeps the host page itself for reads and
+   * (when the current privilege may write and the dirty bit is set) for writes, so the
+   * common access is one array index, as a softmmu TLB keeps a host address. Pages holding
+   * decoded code never get a write page: their writes go through memory, which invalidates.
+   */
+  tlbFill(vpn: number, ppa: number, perm: number, access = ACC_READ): void {
     const k = vpn & (TLB_SIZE - 1);
     this.tlbTag[k] = vpn; this.tlbPa[k] = ppa; this.tlbPerm[k] = perm;
+    let rd: Uint8Array | undefined, wr: Uint8Array | undefined;
+    if (ppa + 4096 <= this.ramTop) {
+      const ppn = ppa / 4096;
+      if ((perm & this.needRead) === this.needRead) rd = this.mem.pageOrNull(ppn);
+      if (access === ACC_WRITE && (perm & this.needWrite) === this.needWrite) { wr = this.mem.writablePage(ppn); if (rd === undefined) rd = wr; }
+    }
+    this.tlbRd[k] = rd; this.tlbWr[k] = wr;
+  }
+
+  /** A page became code: no TLB entry may write it directly any more. */
+  private dropWritePage(page: Uint8Array | undefined): void {
+    if (page === undefined) return;
+    const wr = this.tlbWr;
+    for (let k = 0; k < TLB_SIZE; k++) if (wr[k] === page) wr[k] = undefined;
   }
 
   flushTlb(): void {
@@ -588,21 +615,33 @@ export class Cpu {
     const vpn = Math.floor(lin / 4096);
     const k = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[k] === vpn && (this.tlbPerm[k] & need) === need) return this.tlbPa[k] + (lin - vpn * 4096);
-    if (this.pagingMode === PG_NONE) { this.tlbFill(vpn, vpn * 4096, 0xff); return lin; }
+    if (this.pagingMode === PG_NONE) { this.tlbFill(vpn, vpn * 4096, 0xff, access); return lin; }
     return walk(this, lin, access, this.cpl === 3, false);
   }
 
   read8(lin: number): number {
+    const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+    if (this.tlbTag[k] === vpn) { const p = this.tlbRd[k]; if (p !== undefined) return p[lin & 0xfff]; }
     return this.physRead8(this.tr(lin, ACC_READ, this.needRead));
   }
 
   read16(lin: number): number {
-    if ((lin & 0xfff) <= 0xffe) return this.physRead16(this.tr(lin, ACC_READ, this.needRead));
+    const o = lin & 0xfff;
+    if (o <= 0xffe) {
+      const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+      if (this.tlbTag[k] === vpn) { const p = this.tlbRd[k]; if (p !== undefined) return p[o] | (p[o + 1] << 8); }
+      return this.physRead16(this.tr(lin, ACC_READ, this.needRead));
+    }
     return this.read8(lin) | (this.read8(lin + 1) << 8);
   }
 
   read32(lin: number): number {
-    if ((lin & 0xfff) <= 0xffc) return this.physRead32(this.tr(lin, ACC_READ, this.needRead));
+    const o = lin & 0xfff;
+    if (o <= 0xffc) {
+      const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+      if (this.tlbTag[k] === vpn) { const p = this.tlbRd[k]; if (p !== undefined) return (p[o] | (p[o + 1] << 8) | (p[o + 2] << 16) | (p[o + 3] << 24)) >>> 0; }
+      return this.physRead32(this.tr(lin, ACC_READ, this.needRead));
+    }
     return (this.read16(lin) | (this.read16(lin + 2) << 16)) >>> 0;
   }
 
@@ -620,17 +659,31 @@ export class Cpu {
   }
 
   write8(lin: number, v: number): void {
+    const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+    if (this.tlbTag[k] === vpn) { const p = this.tlbWr[k]; if (p !== undefined) { p[lin & 0xfff] = v; return; } }
     this.physWrite8(this.tr(lin, ACC_WRITE, this.needWrite), v);
   }
 
   write16(lin: number, v: number): void {
-    if ((lin & 0xfff) <= 0xffe) { this.physWrite16(this.tr(lin, ACC_WRITE, this.needWrite), v); return; }
+    const o = lin & 0xfff;
+    if (o <= 0xffe) {
+      const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+      if (this.tlbTag[k] === vpn) { const p = this.tlbWr[k]; if (p !== undefined) { p[o] = v; p[o + 1] = v >>> 8; return; } }
+      this.physWrite16(this.tr(lin, ACC_WRITE, this.needWrite), v);
+      return;
+    }
     this.probeWrite(lin, 2);
     this.write8(lin, v); this.write8(lin + 1, v >>> 8);
   }
 
   write32(lin: number, v: number): void {
-    if ((lin & 0xfff) <= 0xffc) { this.physWrite32(this.tr(lin, ACC_WRITE, this.needWrite), v); return; }
+    const o = lin & 0xfff;
+    if (o <= 0xffc) {
+      const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+      if (this.tlbTag[k] === vpn) { const p = this.tlbWr[k]; if (p !== undefined) { p[o] = v; p[o + 1] = v >>> 8; p[o + 2] = v >>> 16; p[o + 3] = v >>> 24; return; } }
+      this.physWrite32(this.tr(lin, ACC_WRITE, this.needWrite), v);
+      return;
+    }
     this.probeWrite(lin, 4);
     this.write16(lin, v); this.write16(lin + 2, v >>> 16);
   }
@@ -861,6 +914,7 @@ export class Cpu {
         a = new Array(4096);
         this.codeCache.set(ppn, a);
         this.mem.markCode(ppn);
+        this.dropWritePage(this.mem.pageOrNull(ppn));
       }
       this.ccPpn = ppn; this.ccArr = a; arr = a;
     }

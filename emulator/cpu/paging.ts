@@ -160,7 +160,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
   if (dirty) perm |= TLB_DIRTY;
   // The TLB caches 4 KiB translations even for large pages.
   const vpn = Math.floor(lin / 4096);
-  cpu.tlbFill(vpn, pa - (pa % 4096), perm);
+  cpu.tlbFill(vpn, pa - (pa % 4096), perm, access);
   void pageSize;
   return pa;
 }

@@ -61,6 +61,15 @@ export class PhysicalMemory {
     this.codePages[pn] = 1;
   }
 
+  /**
+   * The page for direct writes by the processor's TLB fast path: allocated if needed;
+   * undefined for a page that holds decoded code (its writes must go through write*()).
+   */
+  writablePage(pn: number): Uint8Array | undefined {
+    if (this.codePages[pn] !== 0) return undefined;
+    return this.pageForWrite(pn);
+  }
+
   /** The backing page if allocated (read-only use; do not write through it). */
   pageOrNull(pn: number): Uint8Array | undefined {
     return this.pages[pn];
