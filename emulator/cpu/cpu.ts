@@ -1,13 +1,14 @@
 // The x86 processor: architectural state, lazy flags, segmentation, the linear/physical memory path, decode cache, events and the run loop.
 import { decode } from './decode.js';
 import { DecodeFault, Insn, CS, DS, ES, FS, GS, SS, RSP } from './insn.js';
-import { ACC_FETCH, ACC_READ, ACC_WRITE, PG_32, PG_4LEVEL, PG_NONE, PG_PAE, TLB_DIRTY, TLB_EXEC, TLB_USER, TLB_WRITE, walk } from './paging.js';
+import { ACC_FETCH, ACC_READ, ACC_WRITE, PG_32, PG_4LEVEL, PG_NONE, PG_PAE, TLB_DIRTY, TLB_EXEC, TLB_READ, TLB_USER, TLB_WRITE, walk } from './paging.js';
 import {
   AC, AF, AR_DB, AR_G, AR_L, AR_P, AR_S, AR_UNUSABLE, CF, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, DF, EFER_LMA, EXC_DB, EXC_DF,
   EXC_GP, EXC_NP, EXC_SS, EXC_TS, EXC_UD, FLAGS_FIXED1, ID, IF, IOPL, NT, OF, PF, RF, SF, STATUS_FLAGS, TF, VM, ZF,
   exceptionClass, exceptionHasErrorCode,
 } from './regs.js';
 import type { PhysicalMemory } from '../mem/physmem.js';
+import { VM_EXIT, type VmxHooks } from './vmx-hooks.js';
 
 /** Thrown (as this one object, never allocated) to unwind an instruction that raised an exception. */
 export const CPU_FAULT: { readonly fault: true } = Object.freeze({ fault: true as const });
@@ -20,7 +21,14 @@ export interface CpuBus {
 }
 
 /** Why run() returned. */
-export type CpuStop = 'budget' | 'halted' | 'shutdown' | 'stop' | 'breakpoint';
+export type CpuStop = 'budget' | 'halted' | 'shutdown' | 'stop' | 'breakpoint' | 'vmexit';
+
+/** EPT as the processor uses it (implemented in ept/): translate a guest-physical address or return -1. */
+export interface EptUnit {
+  translate(mem: { read32(a: number): number; write32(a: number, v: number): void }, gpa: number, access: number, peek?: boolean): number;
+  /** R/W/X of the last translation (bits 0..2) and bit 3 "writes need no walk". */
+  readonly lastPerm: number;
+}
 
 /** An instruction the model does not implement: reported with its bytes and address (then #UD is raised). */
 export interface UnimplementedReport {
@@ -130,6 +138,10 @@ export class Cpu {
    * the processor state as at the fault (tests, and the debugger's "break on exception").
    */
   exceptionTrap: ((vector: number, errorCode: number) => boolean) | null = null;
+  /** VMX non-root operation: the intercept unit, or null (root operation or no VMX). */
+  vmx: VmxHooks | null = null;
+  /** EPT in force in non-root operation, or null (guest-physical = host-physical). */
+  ept: EptUnit | null = null;
   /** The instruction being executed (for reports). */
   cur: Insn | null = null;
   /** Reports of unimplemented instructions (bounded). */
@@ -142,7 +154,7 @@ export class Cpu {
   private readonly tlbRd: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
   private readonly tlbWr: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
   private lastUser = false; private lastWp = false;
-  private needRead = 0; needWrite = TLB_WRITE | TLB_DIRTY; private needFetch = 0;
+  private needRead = TLB_READ; needWrite = TLB_WRITE | TLB_DIRTY; private needFetch = 0;
   /** Scratch for the page walker (entries to mark accessed). */
   readonly walkTouched = new Float64Array(8);
   /** Physical addresses below this go straight to RAM. */
@@ -360,7 +372,7 @@ export class Cpu {
     const wp = (this.cr0 & CR0_WP) !== 0;
     // Host pages in the TLB were checked against the previous privilege and WP: drop them.
     if (user !== this.lastUser || wp !== this.lastWp) { this.tlbTag.fill(NaN); this.lastUser = user; this.lastWp = wp; }
-    this.needRead = user ? TLB_USER : 0;
+    this.needRead = TLB_READ | (user ? TLB_USER : 0);
     this.needWrite = TLB_DIRTY | (user ? TLB_USER | TLB_WRITE : (this.cr0 & CR0_WP) !== 0 ? TLB_WRITE : 0);
     this.needFetch = TLB_EXEC | (user ? TLB_USER : 0);
   }
@@ -549,6 +561,31 @@ export class Cpu {
   // ---------------------------------------------------------------- linear memory (paging, TLB)
 
   /**
+   * Guest-physical → host-physical through EPT when it is on (SDM vol. 3C §29.3); an EPT
+   * violation or misconfiguration becomes a VM exit. `lin` is the linear address being
+   * translated and `pagingStructure` says whether this is a guest paging-structure access.
+   */
+  gpa2hpa(gpa: number, access: number, lin: number, pagingStructure: boolean): number {
+    const e = this.ept;
+    if (e === null) return gpa;
+    const h = e.translate(this.mem, gpa, access);
+    if (h >= 0) return h;
+    return this.vmx!.eptFault(this, gpa, access, lin, true, pagingStructure);
+  }
+
+  /** TLB permission bits EPT allowed for the last translation (intersected into the combined TLB entry). */
+  eptTlbMask(): number {
+    const p = this.ept!.lastPerm;
+    return TLB_USER | ((p & 1) !== 0 ? TLB_READ : 0) | ((p & 2) !== 0 ? TLB_WRITE : 0) | ((p & 4) !== 0 ? TLB_EXEC : 0) | ((p & 10) === 10 ? TLB_DIRTY : 0);
+  }
+
+  /** As gpa2hpa without side effects (debugger): -1 when EPT does not map it. */
+  gpa2hpaPeek(gpa: number): number {
+    const e = this.ept;
+    return e === null ? gpa : e.translate(this.mem, gpa, ACC_READ, true);
+  }
+
+  /**
    * Fill a TLB entry. For RAM pages the entry also keeps the host page itself for reads and
    * (when the current privilege may write and the dirty bit is set) for writes, so the
    * common access is one array index, as a softmmu TLB keeps a host address. Pages holding
@@ -595,11 +632,11 @@ export class Cpu {
 
   /** Translate with checks; raises #PF. */
   translate(lin: number, access: number, user: boolean): number {
-    if (this.pagingMode === PG_NONE) return lin;
+    if (this.pagingMode === PG_NONE) return this.ept === null ? lin : this.gpa2hpa(lin, access, lin, false);
     const vpn = Math.floor(lin / 4096);
     const k = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[k] === vpn) {
-      const need = access === ACC_READ ? (user ? TLB_USER : 0) : access === ACC_WRITE ? (user ? TLB_USER | TLB_WRITE | TLB_DIRTY : TLB_DIRTY | ((this.cr0 & CR0_WP) !== 0 ? TLB_WRITE : 0)) : (TLB_EXEC | (user ? TLB_USER : 0));
+      const need = access === ACC_READ ? (user ? TLB_USER | TLB_READ : TLB_READ) : access === ACC_WRITE ? (user ? TLB_USER | TLB_WRITE | TLB_DIRTY : TLB_DIRTY | ((this.cr0 & CR0_WP) !== 0 ? TLB_WRITE : 0)) : (TLB_EXEC | (user ? TLB_USER : 0));
       if ((this.tlbPerm[k] & need) === need) return this.tlbPa[k] + (lin - vpn * 4096);
     }
     return walk(this, lin, access, user, false);
@@ -607,7 +644,7 @@ export class Cpu {
 
   /** Translation for the debugger: no faults, no A/D updates, no TLB fill; -1 when unmapped. */
   peekTranslate(lin: number): number {
-    if (this.pagingMode === PG_NONE) return lin >= 0 ? lin : -1;
+    if (this.pagingMode === PG_NONE) return lin >= 0 ? this.gpa2hpaPeek(lin) : -1;
     return walk(this, lin, ACC_READ, false, true);
   }
 
@@ -615,7 +652,13 @@ export class Cpu {
     const vpn = Math.floor(lin / 4096);
     const k = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[k] === vpn && (this.tlbPerm[k] & need) === need) return this.tlbPa[k] + (lin - vpn * 4096);
-    if (this.pagingMode === PG_NONE) { this.tlbFill(vpn, vpn * 4096, 0xff, access); return lin; }
+    if (this.pagingMode === PG_NONE) {
+      const pa = this.ept === null ? lin : this.gpa2hpa(lin, access, lin, false);
+      const page = pa - (lin - vpn * 4096);
+      // With EPT the entry may only allow what EPT allowed for this access; refill on others.
+      this.tlbFill(vpn, page, this.ept === null ? 0xff : this.eptTlbMask(), access);
+      return pa;
+    }
     return walk(this, lin, access, this.cpl === 3, false);
   }
 
@@ -957,7 +1000,11 @@ export class Cpu {
     let hasErr = this.excHasError;
     for (;;) {
       const prev = this.delivering;
-      if (prev === EXC_DF) { this.shutdown(`triple fault: ${exceptionName(vector)} while delivering #DF`); return; }
+      if (prev === EXC_DF) {
+        if (this.vmx !== null) { this.delivering = -1; this.vmx.tripleFault(this); }
+        this.shutdown(`triple fault: ${exceptionName(vector)} while delivering #DF`);
+        return;
+      }
       if (prev >= 0) {
         const a = exceptionClass(prev), b = exceptionClass(vector);
         if ((a === 'contributory' && b === 'contributory') || (a === 'pagefault' && b !== 'benign')) {
@@ -966,11 +1013,12 @@ export class Cpu {
       }
       this.delivering = vector;
       try {
+        if (this.vmx !== null) this.vmx.exception(this, vector, hasErr, err, false);
         this.deliver(vector, hasErr, err, false, this.rip);
         this.delivering = -1;
         return;
       } catch (e) {
-        if (e !== CPU_FAULT) { this.delivering = -1; throw e; }
+        if (e !== CPU_FAULT) { this.delivering = -1; throw e; } // VM_EXIT included
         if (this.stopRequested && this.shutdownReason !== '') { this.delivering = -1; return; }
         vector = this.excVector; err = this.excError; hasErr = this.excHasError;
       }
@@ -1006,6 +1054,7 @@ export class Cpu {
       if (this.stopRequested) { this.stopRequested = false; return 'stop'; }
       try {
         while (this.icount < end) {
+          if (this.vmx !== null && this.vmx.boundaryPending) this.vmx.boundary(this);
           if (this.shadow !== 0) this.shadow--;
           else if (this.intr !== null && (this.flagsRaw & IF) !== 0 && this.intr.pending()) this.takeInterrupt();
           if (bps.size !== 0 && bps.has(this.rip)) {
@@ -1022,12 +1071,19 @@ export class Cpu {
           this.rip = this.nextRip;
           this.icount++;
           if (tf !== 0) { this.dr[6] = (this.dr[6] | 0x4000); this.deliver(EXC_DB, false, 0, false, this.rip); }
+          if (this.vmx !== null) this.vmx.afterInstruction(this);
           if (this.halted || this.stopRequested) break;
         }
       } catch (e) {
+        if (e === VM_EXIT) return 'vmexit';
         if (e !== CPU_FAULT) throw e;
         this.icount++;
-        this.deliverPendingException();
+        try {
+          this.deliverPendingException();
+        } catch (e2) {
+          if (e2 === VM_EXIT) return 'vmexit';
+          throw e2;
+        }
       }
     }
     return 'budget';

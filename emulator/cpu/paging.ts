@@ -5,7 +5,7 @@ import { CR0_WP, CR4_PSE, EFER_NXE, EXC_PF } from './regs.js';
 export const ACC_READ = 0, ACC_WRITE = 1, ACC_FETCH = 2;
 
 /** Permission bits recorded in a TLB entry. */
-export const TLB_USER = 1, TLB_WRITE = 2, TLB_EXEC = 4, TLB_DIRTY = 8;
+export const TLB_USER = 1, TLB_WRITE = 2, TLB_EXEC = 4, TLB_DIRTY = 8, TLB_READ = 16;
 
 /** Paging modes (SDM vol. 3A §4.1.1). */
 export const PG_NONE = 0, PG_32 = 1, PG_PAE = 2, PG_4LEVEL = 3;
@@ -37,9 +37,11 @@ export interface WalkStep {
 export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek: boolean, steps?: WalkStep[]): number {
   const mode = cpu.pagingMode;
   const mem = cpu;
+  // Entry addresses are guest-physical: with EPT each is translated (the two-dimensional walk).
+  const rd = (gpa: number): number => peek ? readPeek(cpu, gpa) : cpu.physRead32(cpu.gpa2hpa(gpa, ACC_READ, lin, true));
   const wp = (cpu.cr0 & CR0_WP) !== 0;
   const nxe = (cpu.efer & EFER_NXE) !== 0;
-  let perm = TLB_USER | TLB_WRITE | TLB_EXEC;
+  let perm = TLB_USER | TLB_WRITE | TLB_EXEC | TLB_READ;
   let rsvd = false;
   // Entries whose A (and for the leaf on a write, D) bits we set once the walk succeeds.
   let pa = 0;
@@ -52,7 +54,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
 
   if (mode === 1 /* 32-bit */) {
     const pdeAddr = ((cpu.cr3 & 0xfffff000) >>> 0) + ((lin48 >>> 22) << 2);
-    const pde = mem.physRead32(pdeAddr);
+    const pde = rd(pdeAddr);
     if (steps) steps.push({ level: 2, entryAddress: pdeAddr, lo: pde, hi: 0 });
     if ((pde & 1) === 0) return fault(cpu, lin, access, user, false, peek);
     if ((pde & 4) === 0) perm &= ~TLB_USER;
@@ -69,7 +71,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
       leafLo = pde;
     } else {
       const pteAddr = ((pde & 0xfffff000) >>> 0) + (((lin48 >>> 12) & 0x3ff) << 2);
-      const pte = mem.physRead32(pteAddr);
+      const pte = rd(pteAddr);
       if (steps) steps.push({ level: 1, entryAddress: pteAddr, lo: pte, hi: 0 });
       if ((pte & 1) === 0) return fault(cpu, lin, access, user, false, peek);
       if ((pte & 4) === 0) perm &= ~TLB_USER;
@@ -84,7 +86,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
     let tableBase: number;
     if (mode === 2 /* PAE */) {
       const pdpteAddr = ((cpu.cr3 & 0xffffffe0) >>> 0) + ((lin48 >>> 30) & 3) * 8;
-      const lo = mem.physRead32(pdpteAddr), hi = mem.physRead32(pdpteAddr + 4);
+      const lo = rd(pdpteAddr), hi = rd(pdpteAddr + 4);
       if (steps) steps.push({ level: 3, entryAddress: pdpteAddr, lo, hi });
       if ((lo & 1) === 0) return fault(cpu, lin, access, user, false, peek);
       // PDPTE reserved bits: 2:1, 8:5, 63 and above MAXPHYADDR (SDM vol. 3A §4.4.1).
@@ -99,7 +101,7 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
       const shift = 12 + 9 * (level - 1);
       const index = Math.floor(lin48 / 2 ** shift) % 512;
       const entryAddr = tableBase + index * 8;
-      const lo = mem.physRead32(entryAddr), hi = mem.physRead32(entryAddr + 4);
+      const lo = rd(entryAddr), hi = rd(entryAddr + 4);
       if (steps) steps.push({ level, entryAddress: entryAddr, lo, hi });
       if ((lo & 1) === 0) return fault(cpu, lin, access, user, rsvd, peek);
       if ((hi & 0x000fffff & ~PHYS_HI_MASK) !== 0) rsvd = true; // address bits 51:MAXPHYADDR are reserved
@@ -140,29 +142,39 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
   if (user && (perm & TLB_USER) === 0) return fault(cpu, lin, access, user, false, peek, true);
   if (access === ACC_WRITE && (perm & TLB_WRITE) === 0 && (user || wp)) return fault(cpu, lin, access, user, false, peek, true);
   if (access === ACC_FETCH && (perm & TLB_EXEC) === 0) return fault(cpu, lin, access, user, false, peek, true);
-  if (peek) return pa;
+  if (peek) return cpu.gpa2hpaPeek(pa);
 
   // Set accessed bits on every entry used, dirty on the leaf for writes (SDM vol. 3A §4.8).
-  for (let k = 0; k < nTouched; k++) {
-    const a = touched[k];
-    const v = mem.physRead32(a);
-    if ((v & 0x20) === 0) mem.physWrite32(a, v | 0x20);
-  }
+  // These updates are writes to guest paging structures (through EPT when it is on).
+  const setBits = (gpa: number, bits: number): void => {
+    const v = rd(gpa);
+    if ((v & bits) !== bits) mem.physWrite32(cpu.gpa2hpa(gpa, ACC_WRITE, lin, true), v | bits);
+  };
+  for (let k = 0; k < nTouched; k++) setBits(touched[k], 0x20);
   let dirty = (leafLo & 0x40) !== 0;
   if (access === ACC_WRITE) {
-    const v = mem.physRead32(leafAddr);
-    if ((v & 0x60) !== 0x60) mem.physWrite32(leafAddr, v | 0x60);
+    setBits(leafAddr, 0x60);
     dirty = true;
   } else if (leafAddr !== touched[nTouched - 1]) {
-    const v = mem.physRead32(leafAddr);
-    if ((v & 0x20) === 0) mem.physWrite32(leafAddr, v | 0x20);
+    setBits(leafAddr, 0x20);
   }
+  const hpa = cpu.gpa2hpa(pa, access, lin, false);
   if (dirty) perm |= TLB_DIRTY;
+  if (cpu.ept !== null) perm &= cpu.eptTlbMask();
   // The TLB caches 4 KiB translations even for large pages.
   const vpn = Math.floor(lin / 4096);
-  cpu.tlbFill(vpn, pa - (pa % 4096), perm, access);
+  cpu.tlbFill(vpn, hpa - (hpa % 4096), perm, access);
   void pageSize;
-  return pa;
+  return hpa;
+}
+
+/** Paging-structure read for a side-effect-free walk: 0 (not present) where EPT does not map it. */
+function readPeek(cpu: Cpu, gpa: number): number {
+  const h = cpu.gpa2hpaPeek(gpa);
+  if (h < 0) return 0;
+  let v = 0;
+  for (let k = 3; k >= 0; k--) v = (v << 8) | cpu.physPeek8(h + k);
+  return v >>> 0;
 }
 
 function fault(cpu: Cpu, lin: number, access: number, user: boolean, rsvd: boolean, peek: boolean, present = false): number {
