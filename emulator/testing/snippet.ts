@@ -1,7 +1,7 @@
 // Runs a few bytes of 64-bit code on a fresh-state processor: the emulator side of the instruction conformance tests.
 import '../cpu/index.js';
 import { Cpu } from '../cpu/cpu.js';
-import { setupStartMode } from '../cpu/setup.js';
+import { applyArchState, startState, type ArchState } from '../cpu/setup.js';
 import { PhysicalMemory } from '../mem/physmem.js';
 
 export interface SnippetState {
@@ -31,13 +31,17 @@ export class SnippetRunner {
   private fault: number | null = null;
   private readonly zero = new Uint8Array(SnippetRunner.SCRATCH_SIZE);
 
+  /** The long-mode start state, built once (its tables stay in memory below the code). */
+  private readonly start: ArchState;
+
   constructor() {
     this.cpu.exceptionTrap = (vector) => { this.fault = vector; return true; };
+    this.start = startState('long', SnippetRunner.CODE_ADDR, this.mem);
   }
 
   run(code: Uint8Array, state: SnippetState, scratch?: Uint8Array, budget = 1_000_000): SnippetResult {
     const c = this.cpu;
-    setupStartMode(c, 'long', SnippetRunner.CODE_ADDR);
+    applyArchState(c, this.start);
     this.mem.poke(SnippetRunner.CODE_ADDR, code);
     this.mem.poke(SnippetRunner.SCRATCH_ADDR, this.zero);
     if (scratch) this.mem.poke(SnippetRunner.SCRATCH_ADDR, scratch);
