@@ -1,14 +1,15 @@
-// The machine: guest memory, processor, platform bus and devices built from a launch configuration; runs and reports.
+// The machine: the reference hypervisor running a guest image on the emulated VT-x processor, with the platform's devices; runs and reports.
 import './cpu/index.js';
-import { Cpu, exceptionName, type CpuStop, type UnimplementedReport } from './cpu/cpu.js';
-import { setupMultiboot, setupStartMode, type StartMode } from './cpu/setup.js';
+import { Cpu, type CpuStop, type UnimplementedReport } from './cpu/cpu.js';
+import { applyArchState, multibootState, startState, type ArchState, type StartMode } from './cpu/setup.js';
 import { restoreCpu, snapshotCpu, type CpuSnapshot } from './cpu/state.js';
-import { EXC_UD } from './cpu/regs.js';
 import { PhysicalMemory } from './mem/physmem.js';
 import { IoBus } from './devices/bus.js';
 import { createPlatformDevices, type PlatformDevices } from './devices/platform.js';
 import { parseLaunchConfig, type LaunchConfig } from './config.js';
-import { loadImage, placeImage, writeMultibootInfo, LoadError, type LoadedImage } from './loader/image.js';
+import { loadImage, placeImage, writeMultibootInfo, LoadError, type LoadedImage, type LoadTarget } from './loader/image.js';
+import { Hypervisor } from './vmm/hypervisor.js';
+import type { GuestMemory } from './vmm/guest-memory.js';
 
 export type RunStatus = 'halted' | 'debug-exit' | 'triple-fault' | 'budget' | 'error';
 
@@ -18,8 +19,9 @@ export const EXIT_CODES = { halted: 0, error: 2, 'triple-fault': 4, budget: 6 } 
 export interface RunResult {
   status: RunStatus;
   exitCode: number;
+  /** Guest instructions retired. */
   instructions: number;
-  /** All guest console text (debugcon and UART), decoded as UTF-8. */
+  /** All guest console text (debugcon, UART, hypercalls), decoded as UTF-8. */
   output: string;
   /** One line saying why the run ended when that is not a plain halt or debug exit. */
   message?: string;
@@ -32,7 +34,7 @@ export interface RunResult {
 /** Where the Multiboot information structure is written (below the kernel, above the IVT/BDA). */
 export const MULTIBOOT_INFO_ADDRESS = 0x9000;
 
-/** Physical RAM in the machine; output is kept up to this many bytes (the rest is counted, not kept). */
+/** Console output is kept up to this many bytes (the rest is counted, not kept). */
 const OUTPUT_LIMIT = 16 * 1024 * 1024;
 
 export interface MachineHost {
@@ -40,11 +42,26 @@ export interface MachineHost {
   onConsole?: (byte: number, source: string) => void;
 }
 
+export interface MachineOptions {
+  /**
+   * 'vmx' (default): the guest runs under the reference hypervisor in VMX non-root operation
+   * with EPT, and every sensitive instruction is a VM exit. 'bare': the processor runs the
+   * guest directly with devices on its own bus (for comparisons with KVM and the host CPU).
+   */
+  mode?: 'vmx' | 'bare';
+}
+
 export class Machine {
   readonly config: LaunchConfig;
+  readonly mode: 'vmx' | 'bare';
+  /** Host-physical memory (in bare mode the guest's physical memory). */
   readonly mem: PhysicalMemory;
   readonly bus: IoBus;
   readonly cpu: Cpu;
+  /** The hypervisor (vmx mode) or null. */
+  readonly hv: Hypervisor | null;
+  /** Guest-physical memory (vmx mode: RAM placed in host memory by the hypervisor). */
+  readonly guest: GuestMemory | PhysicalMemory;
   readonly devices: PlatformDevices;
   readonly image: LoadedImage;
   readonly startMode: StartMode | 'multiboot';
@@ -54,31 +71,57 @@ export class Machine {
   private exitCode: number | null = null;
   private ended: RunResult | null = null;
 
-  constructor(imageBytes: Uint8Array, config: LaunchConfig, host: MachineHost = {}) {
+  constructor(imageBytes: Uint8Array, config: LaunchConfig, host: MachineHost = {}, options: MachineOptions = {}) {
     this.config = config;
-    this.mem = new PhysicalMemory(config.memoryMiB * 1024 * 1024);
+    this.mode = options.mode ?? 'vmx';
     this.bus = new IoBus();
-    this.cpu = new Cpu(this.mem, this.bus);
     const onConsole = host.onConsole;
+    const emit = (byte: number, source: string) => { this.appendOutput(byte); if (onConsole) onConsole(byte, source); };
+    const ram = config.memoryMiB * 1024 * 1024;
+    if (this.mode === 'vmx') {
+      this.hv = new Hypervisor({
+        guestRamBytes: ram,
+        bus: this.bus,
+        console: (text) => { for (const b of new TextEncoder().encode(text)) emit(b, 'hypercall'); },
+      });
+      this.mem = this.hv.host;
+      this.cpu = this.hv.cpu;
+      this.guest = this.hv.guest;
+    } else {
+      this.hv = null;
+      this.mem = new PhysicalMemory(ram);
+      this.cpu = new Cpu(this.mem, this.bus);
+      this.guest = this.mem;
+    }
     this.devices = createPlatformDevices(this.bus, config.devices, {
-      console: (byte, source) => { this.appendOutput(byte); if (onConsole) onConsole(byte, source); },
-      control: { requestExit: (code) => { this.exitCode = code; this.cpu.requestStop(); } },
-      clock: () => this.cpu.icount,
+      console: emit,
+      control: {
+        requestExit: (code) => {
+          this.exitCode = code;
+          if (this.hv !== null) this.hv.ended = { status: 'debug-exit', exitCode: code };
+          else this.cpu.requestStop();
+        },
+      },
+      clock: () => this.cpu.icount + this.cpu.idleTicks,
     });
     const img = loadImage(imageBytes, { format: config.format, loadAddress: config.loadAddress ?? this.defaultLoadAddress(imageBytes), entry: config.entry });
     this.image = img;
-    placeImage(img, this.mem);
+    const target = this.guest as unknown as LoadTarget & { write32(a: number, v: number): void };
+    placeImage(img, target);
+    let state: ArchState;
     if (img.format === 'multiboot' && config.cpuMode === undefined) {
       const end = Math.max(...img.segments.map((s) => s.paddr + s.memSize));
-      const info = writeMultibootInfo(this.mem, MULTIBOOT_INFO_ADDRESS, { memorySize: this.mem.size, cmdline: config.args, modulesEnd: end });
-      setupMultiboot(this.cpu, img.entry, info);
+      const info = writeMultibootInfo(target, MULTIBOOT_INFO_ADDRESS, { memorySize: ram, cmdline: config.args, modulesEnd: end });
+      state = multibootState(img.entry, info, target);
       this.startMode = 'multiboot';
     } else {
       const mode: StartMode = config.cpuMode ?? (img.format === 'flat' ? 'real' : img.bits === 64 ? 'long' : 'protected');
-      if (mode !== 'real' && this.mem.size < 0x10000) throw new LoadError(`cpuMode ${mode} needs at least 64 KiB of memory for its tables`);
-      setupStartMode(this.cpu, mode, img.entry);
+      if (mode !== 'real' && ram < 0x10000) throw new LoadError(`cpuMode ${mode} needs at least 64 KiB of memory for its tables`);
+      state = startState(mode, img.entry, target);
       this.startMode = mode;
     }
+    if (this.hv !== null) this.hv.setGuestState(state);
+    else applyArchState(this.cpu, state);
   }
 
   private defaultLoadAddress(bytes: Uint8Array): number | undefined {
@@ -108,13 +151,23 @@ export class Machine {
   }
 
   /**
-   * Run at most `slice` instructions (bounded by the configured budget). Returns the run's
-   * result when it ended, or the CPU's stop reason ('budget' for a finished slice, 'breakpoint', 'stop').
+   * Run at most `slice` guest instructions (bounded by the configured budget). Returns the
+   * run's result when it ended, or why it paused ('budget' for a finished slice, 'breakpoint', 'stop').
    */
   runSlice(slice: number): RunResult | CpuStop {
     if (this.ended) return this.ended;
     const left = this.config.maxInstructions - this.cpu.icount;
-    if (left <= 0) return this.finish('budget', `instruction budget of ${this.config.maxInstructions} exhausted at rip=${hex(this.cpu.rip)}`);
+    if (left <= 0) return this.finish('budget', this.budgetMessage());
+    if (this.hv !== null) {
+      const stop = this.hv.runSlice(Math.min(slice, left));
+      if (stop === 'ended') {
+        const e = this.hv.ended!;
+        if (e.status === 'debug-exit') return this.finish('debug-exit', e.message, e.exitCode);
+        return this.finish(e.status, e.message);
+      }
+      if (stop === 'budget' && this.cpu.icount >= this.config.maxInstructions) return this.finish('budget', this.budgetMessage());
+      return stop;
+    }
     const stop = this.cpu.run(Math.min(slice, left));
     if (this.exitCode !== null) return this.finish('debug-exit');
     if (stop === 'shutdown') return this.finish('triple-fault', `${this.cpu.shutdownReason} (rip=${hex(this.cpu.rip)})`);
@@ -122,10 +175,23 @@ export class Machine {
       const ifSet = (this.cpu.getFlags() & 0x200) !== 0;
       return this.finish('halted', ifSet ? 'HLT with interrupts enabled but no interrupt source on this platform: the run ends' : undefined);
     }
-    if (stop === 'budget' && this.cpu.icount >= this.config.maxInstructions) {
-      return this.finish('budget', `instruction budget of ${this.config.maxInstructions} exhausted at rip=${hex(this.cpu.rip)}`);
-    }
+    if (stop === 'budget' && this.cpu.icount >= this.config.maxInstructions) return this.finish('budget', this.budgetMessage());
     return stop;
+  }
+
+  private budgetMessage(): string {
+    return `instruction budget of ${this.config.maxInstructions} exhausted at rip=${hex(this.guestRip())}`;
+  }
+
+  /** The guest's RIP (from the VMCS when the processor is outside the guest). */
+  guestRip(): number {
+    if (this.hv !== null && !this.hv.inGuest) return Number(BigInt.asIntN(64, this.hv.vmr('GUEST_RIP')));
+    return this.cpu.rip;
+  }
+
+  /** Guest instructions executed: retired by the processor plus those the hypervisor emulated at exits. */
+  instructions(): number {
+    return this.cpu.icount + (this.hv?.instructionsEmulated ?? 0);
   }
 
   /** Run until the guest halts, exits, triple-faults or the budget is spent. */
@@ -137,31 +203,57 @@ export class Machine {
     }
   }
 
-  private finish(status: RunStatus, message?: string): RunResult {
-    const exitCode = status === 'debug-exit' ? this.exitCode! : EXIT_CODES[status];
+  private finish(status: RunStatus, message?: string, code?: number): RunResult {
+    const exitCode = status === 'debug-exit' ? (code ?? this.exitCode ?? 1) : EXIT_CODES[status];
     this.ended = {
       status,
       exitCode,
-      instructions: this.cpu.icount,
+      instructions: this.instructions(),
       output: this.output(),
       message,
-      registers: registerDump(this.cpu),
-      vmExits: { total: 0, byReason: {} },
+      registers: this.guestRegisters(),
+      vmExits: this.hv !== null ? { total: this.hv.log.total, byReason: this.hv.log.countsByName() } : { total: 0, byReason: {} },
       unimplemented: this.cpu.unimplemented.slice(),
     };
     return this.ended;
   }
 
-  /** The complete machine state (memory, processor, devices) for restore(). */
+  /** The guest's registers: from the processor (bare, or while in the guest) or the hypervisor's view at an exit. */
+  guestRegisters(): Record<string, string> {
+    if (this.hv === null || this.hv.inGuest) return registerDump(this.cpu);
+    const hv = this.hv, v = hv.vmx;
+    const names = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
+    const out: Record<string, string> = {};
+    for (const r of [0, 3, 1, 2, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15]) {
+      out[names[r]] = r === 4 ? `0x${hv.vmr('GUEST_RSP').toString(16)}` : hex64(v.gprLo[r], v.gprHi[r]);
+    }
+    out.rip = `0x${hv.vmr('GUEST_RIP').toString(16)}`;
+    out.rflags = `0x${hv.vmr('GUEST_RFLAGS').toString(16)}`;
+    // The guest's view of CR0/CR4: its own bits, with the bits the hypervisor owns shown from the read shadows.
+    const cr0 = (hv.vmr('GUEST_CR0') & ~hv.vmr('CR0_GUEST_HOST_MASK')) | (hv.vmr('CR0_READ_SHADOW') & hv.vmr('CR0_GUEST_HOST_MASK'));
+    const cr4 = (hv.vmr('GUEST_CR4') & ~hv.vmr('CR4_GUEST_HOST_MASK')) | (hv.vmr('CR4_READ_SHADOW') & hv.vmr('CR4_GUEST_HOST_MASK'));
+    out.cr0 = `0x${cr0.toString(16)}`;
+    out.cr2 = hex64(this.cpu.cr2 >>> 0, Math.floor(this.cpu.cr2 / 4294967296) >>> 0);
+    out.cr3 = `0x${hv.vmr('GUEST_CR3').toString(16)}`;
+    out.cr4 = `0x${cr4.toString(16)}`;
+    out.efer = `0x${hv.vmr('GUEST_IA32_EFER').toString(16)}`;
+    return out;
+  }
+
+  /** The complete machine state (memory, processor, VMX, hypervisor, devices) for restore(). */
   snapshot(): MachineSnapshot {
     const devices: Record<string, unknown> = {};
     for (const [name, dev] of this.devices.all) devices[name] = dev.saveState();
-    return { memory: this.mem.snapshot(), cpu: snapshotCpu(this.cpu), devices, outLen: this.outLen, exitCode: this.exitCode };
+    return {
+      memory: this.mem.snapshot(), cpu: snapshotCpu(this.cpu), devices, outLen: this.outLen, exitCode: this.exitCode,
+      hv: this.hv !== null ? this.hv.saveState() : null,
+    };
   }
 
   restore(s: MachineSnapshot): void {
     this.mem.restore(s.memory);
     restoreCpu(this.cpu, s.cpu);
+    if (this.hv !== null && s.hv !== null) this.hv.loadState(s.hv);
     for (const [name, dev] of this.devices.all) if (name in s.devices) dev.loadState(s.devices[name]);
     this.outLen = Math.min(this.outLen, s.outLen);
     this.exitCode = s.exitCode;
@@ -175,6 +267,7 @@ export interface MachineSnapshot {
   devices: Record<string, unknown>;
   outLen: number;
   exitCode: number | null;
+  hv: unknown;
 }
 
 function isFlat(bytes: Uint8Array): boolean {
@@ -186,14 +279,14 @@ function isFlat(bytes: Uint8Array): boolean {
 }
 
 export function hex(v: number): string {
-  return v < 0 ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
+  return v < 0 ? `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}` : `0x${v.toString(16)}`;
 }
 
 function hex64(lo: number, hi: number): string {
   return hi === 0 ? `0x${lo.toString(16)}` : `0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')}`;
 }
 
-/** Register values as hex strings (RIP and addresses as the unsigned 64-bit value). */
+/** Register values of the processor as hex strings (RIP and addresses as the unsigned 64-bit value). */
 export function registerDump(c: Cpu): Record<string, string> {
   const names = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
   const out: Record<string, string> = {};
@@ -211,16 +304,16 @@ export function registerDump(c: Cpu): Record<string, string> {
 }
 
 /** Build a machine from raw launch-configuration JSON (validated) and image bytes. */
-export function createMachine(image: Uint8Array, rawConfig: unknown, host?: MachineHost): Machine {
+export function createMachine(image: Uint8Array, rawConfig: unknown, host?: MachineHost, options?: MachineOptions): Machine {
   const cfg = parseLaunchConfig({ program: '', ...(rawConfig as object) }, { requireProgram: false });
-  return new Machine(image, cfg, host);
+  return new Machine(image, cfg, host, options);
 }
 
 /** Run an image to its end. Load and configuration errors become status 'error' with the message. */
-export function runImage(image: Uint8Array, rawConfig: Partial<LaunchConfig> | Record<string, unknown> = {}, host?: MachineHost): RunResult {
+export function runImage(image: Uint8Array, rawConfig: Partial<LaunchConfig> | Record<string, unknown> = {}, host?: MachineHost, options?: MachineOptions): RunResult {
   let m: Machine;
   try {
-    m = createMachine(image, rawConfig, host);
+    m = createMachine(image, rawConfig, host, options);
   } catch (e) {
     return errorResult(e instanceof Error ? e.message : String(e));
   }
@@ -230,5 +323,3 @@ export function runImage(image: Uint8Array, rawConfig: Partial<LaunchConfig> | R
 export function errorResult(message: string): RunResult {
   return { status: 'error', exitCode: EXIT_CODES.error, instructions: 0, output: '', message, registers: {}, vmExits: { total: 0, byReason: {} }, unimplemented: [] };
 }
-
-void exceptionName; void EXC_UD;

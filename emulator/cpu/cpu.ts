@@ -116,8 +116,10 @@ export class Cpu {
   cpl = 0;
   pagingMode = PG_NONE;
 
-  /** Instructions retired; virtual time. */
+  /** Instructions retired. */
   icount = 0;
+  /** TSC ticks spent idle (a hypervisor advancing time while its guest halts); time = icount + idleTicks. */
+  idleTicks = 0;
   halted = false;
   shutdownReason = '';
   stopRequested = false;
@@ -138,6 +140,15 @@ export class Cpu {
    * the processor state as at the fault (tests, and the debugger's "break on exception").
    */
   exceptionTrap: ((vector: number, errorCode: number) => boolean) | null = null;
+  /**
+   * The event being delivered, in the VMX interruption-information format (valid bit 31,
+   * type 10:8, vector 7:0, error-code bit 11), 0 when none: a VM exit during delivery
+   * reports it as IDT-vectoring information (SDM vol. 3C §28.2.4).
+   */
+  eventInfo = 0;
+  eventError = 0;
+  /** Linear address of the #PF being raised; CR2 is written when the #PF is delivered. */
+  pfLinear = 0;
   /** VMX non-root operation: the intercept unit, or null (root operation or no VMX). */
   vmx: VmxHooks | null = null;
   /** EPT in force in non-root operation, or null (guest-physical = host-physical). */
@@ -1014,6 +1025,7 @@ export class Cpu {
       this.delivering = vector;
       try {
         if (this.vmx !== null) this.vmx.exception(this, vector, hasErr, err, false);
+        if (vector === 14) this.cr2 = this.pfLinear;
         this.deliver(vector, hasErr, err, false, this.rip);
         this.delivering = -1;
         return;
@@ -1031,9 +1043,16 @@ export class Cpu {
     this.halted = true;
   }
 
-  /** Deliver an interrupt or exception through the IVT/IDT. `soft` for INT n/INT3/INTO (privilege check on the gate). */
-  deliver(vector: number, hasErr: boolean, err: number, soft: boolean, returnRip: number): void {
+  /**
+   * Deliver an interrupt or exception through the IVT/IDT. `soft` for INT n/INT3/INTO (privilege
+   * check on the gate). `type` is the event type in VMX terms (0 external interrupt, 2 NMI,
+   * 3 hardware exception, 4 software interrupt, 5 privileged software exception, 6 software exception).
+   */
+  deliver(vector: number, hasErr: boolean, err: number, soft: boolean, returnRip: number, type = soft ? (vector === 3 || vector === 4 ? 6 : 4) : 3): void {
+    this.eventInfo = (0x80000000 | vector | (type << 8) | (hasErr ? 0x800 : 0)) >>> 0;
+    this.eventError = err;
     deliverEvent(this, vector, hasErr, err, soft, returnRip);
+    this.eventInfo = 0;
   }
 
   // ---------------------------------------------------------------- run loop
@@ -1116,7 +1135,7 @@ export class Cpu {
     const v = this.intr!.ack();
     if (v < 0) return;
     this.halted = false;
-    this.deliver(v, false, 0, false, this.rip);
+    this.deliver(v, false, 0, false, this.rip, 0);
   }
 
   /** Request that run() return at the next instruction boundary. */

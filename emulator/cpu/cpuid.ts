@@ -49,7 +49,7 @@ function str4(s: string, k: number): number {
 const BRAND48 = CPUID_BRAND.padEnd(48, '\0');
 
 export type CpuidResult = [eax: number, ebx: number, ecx: number, edx: number];
-type LeafFn = (c: Cpu, subleaf: number) => CpuidResult;
+type LeafFn = (c: Pick<Cpu, 'cr4'>, subleaf: number) => CpuidResult;
 
 /** The leaf table: every leaf up to the maxima has an entry (reserved leaves return zeros). */
 export const CPUID_LEAVES: ReadonlyMap<number, { name: string; fn: LeafFn }> = new Map<number, { name: string; fn: LeafFn }>([
@@ -102,7 +102,7 @@ function brand(off: number): CpuidResult {
  * the data of the highest basic leaf (SDM vol. 2A CPUID, "If a value entered for CPUID.EAX is
  * higher than the maximum input value..."). The VMM wraps this model (hypervisor leaves, bit 31).
  */
-export function cpuidModel(c: Cpu, leaf: number, subleaf: number): CpuidResult {
+export function cpuidModel(c: Pick<Cpu, 'cr4'>, leaf: number, subleaf: number): CpuidResult {
   leaf >>>= 0;
   const e = CPUID_LEAVES.get(leaf);
   if (e !== undefined) return e.fn(c, subleaf >>> 0);

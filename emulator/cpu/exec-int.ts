@@ -569,6 +569,7 @@ for (let r = 1; r < 8; r++) {
 }
 // 90: NOP, PAUSE (F3 90), or XCHG r8, rAX with REX.B.
 H[0x90] = (c, i) => {
+  if (i.reg === 0 && (i.prefixes & PFX_REP) !== 0 && c.vmx !== null) c.vmx.pause(c, i); // PAUSE (F3 90)
   if (i.reg !== 0) { const s = i.opSize; const a = c.getReg(RAX, s), ah = c.vh; const b = c.getReg(i.reg, s), bh = c.vh; c.setReg(i.reg, s, a, ah); c.setReg(RAX, s, b, bh); }
   else if (i.opSize === 32 && c.codeSize === 64) { /* XCHG EAX,EAX in 64-bit mode is NOP and does not zero-extend */ }
 };
@@ -902,12 +903,14 @@ function ioSize(i: Insn): 1 | 2 | 4 {
 function doIn(c: Cpu, i: Insn, port: number): void {
   const n = ioSize(i);
   checkIo(c, port, n);
+  if (c.vmx !== null) c.vmx.io(c, i, port, n, true, false, false);
   const v = io.in(c, port, n);
   if (n === 1) c.setReg8(RAX, 0, v); else c.setReg(RAX, n === 2 ? 16 : 32, v, 0);
 }
 function doOut(c: Cpu, i: Insn, port: number): void {
   const n = ioSize(i);
   checkIo(c, port, n);
+  if (c.vmx !== null) c.vmx.io(c, i, port, n, false, false, false);
   io.out(c, port, n, n === 1 ? c.lo[RAX] & 0xff : n === 2 ? c.lo[RAX] & 0xffff : c.lo[RAX]);
 }
 H[0xe4] = H[0xe5] = (c, i) => doIn(c, i, i.imm & 0xff);
@@ -932,8 +935,16 @@ const outsBody = (c: Cpu, i: Insn): boolean => {
   strAdvance(c, RSI, as, dfDelta(c, n));
   return true;
 };
-H[0x6c] = H[0x6d] = (c, i) => strLoop(c, i, insBody, false);
-H[0x6e] = H[0x6f] = (c, i) => strLoop(c, i, outsBody, false);
+/** INS/OUTS in non-root operation: the whole instruction exits before its first element (SDM vol. 3C §26.1.3). */
+function stringIoExit(c: Cpu, i: Insn, input: boolean): void {
+  const rep = (i.prefixes & (PFX_REP | PFX_REPNE)) !== 0;
+  if (rep && (i.addrSize === 64 ? c.lo[RCX] === 0 && c.hi[RCX] === 0 : getCount(c, i.addrSize) === 0)) return;
+  const n = ioSize(i), port = c.lo[RDX] & 0xffff;
+  checkIo(c, port, n);
+  c.vmx!.io(c, i, port, n, input, true, rep);
+}
+H[0x6c] = H[0x6d] = (c, i) => { if (c.vmx !== null) stringIoExit(c, i, true); strLoop(c, i, insBody, false); };
+H[0x6e] = H[0x6f] = (c, i) => { if (c.vmx !== null) stringIoExit(c, i, false); strLoop(c, i, outsBody, false); };
 
 // ---------------------------------------------------------------- bit instructions
 
@@ -1145,8 +1156,9 @@ function softInt(c: Cpu, vector: number): void {
 }
 
 // HLT
-H[0xf4] = (c) => {
+H[0xf4] = (c, i) => {
   if (c.cpl !== 0) c.raise(EXC_GP, 0);
+  if (c.vmx !== null) c.vmx.hlt(c, i);
   c.halted = true;
 };
 

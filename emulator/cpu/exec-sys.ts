@@ -1,7 +1,8 @@
 // System instructions: far transfers, IRET, descriptor tables, CR/DR/MSR access, SYSCALL/SYSENTER, TSC and CPUID (SDM vol. 2, vol. 3A).
 import { Cpu, toNumber64 } from './cpu.js';
-import { Insn, CS, DS, ES, FS, GS, SS, RAX, RBX, RCX, RDX, RSP, MAP_0F } from './insn.js';
+import { Insn, CS, DS, ES, FS, GS, SS, RAX, RBX, RCX, RDX, RSP, MAP_0F, MAP_0F38 } from './insn.js';
 import { setFarCallOrJmp, setSysGroupC7 } from './exec-int.js';
+import { CR_CLTS, CR_LMSW } from './vmx-hooks.js';
 import {
   AC, AF, AR_DB, AR_G, AR_L, AR_P, AR_S, AR_UNUSABLE, CF, CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_NW, CR0_PE, CR0_PG,
   CR0_TS, CR0_WP, CR0_AM, CR4_DE, CR4_OSXSAVE, CR4_PAE, CR4_PGE, CR4_PSE, CR4_SMEP, CR4_SUPPORTED, CR4_TSD, CR4_UMIP, DF,
@@ -53,7 +54,7 @@ function setEdxEax(c: Cpu, v: bigint): void {
   c.setReg(RDX, 32, Number((v >> 32n) & 0xffffffffn), 0);
 }
 export function tscValue(c: Cpu): bigint {
-  return BigInt.asUintN(64, BigInt(c.icount) + BigInt(Math.trunc(c.tscOffset)));
+  return BigInt.asUintN(64, BigInt(c.icount + c.idleTicks) + BigInt(Math.trunc(c.tscOffset)));
 }
 /** Set RSP from a popped value of `size` bits (64: lo/hi). */
 function setStackPointer(c: Cpu, size: number, lo: number, hi: number): void {
@@ -371,10 +372,10 @@ function verify(c: Cpu, sel: number, write: boolean): boolean {
 H[MAP_0F + 0x00] = (c, i) => {
   requireProtected(c);
   switch (i.reg & 7) {
-    case 0: umipCheck(c); storeSelector(c, i, c.ldtrSel); return; // SLDT
-    case 1: umipCheck(c); storeSelector(c, i, c.trSel); return; // STR
-    case 2: requireCpl0(c); lldt(c, c.readRM(i, 16)); return;
-    case 3: requireCpl0(c); ltr(c, c.readRM(i, 16)); return;
+    case 0: umipCheck(c); dtExit(c, i, 47, 0); storeSelector(c, i, c.ldtrSel); return; // SLDT
+    case 1: umipCheck(c); dtExit(c, i, 47, 1); storeSelector(c, i, c.trSel); return; // STR
+    case 2: requireCpl0(c); dtExit(c, i, 47, 2); lldt(c, c.readRM(i, 16)); return;
+    case 3: requireCpl0(c); dtExit(c, i, 47, 3); ltr(c, c.readRM(i, 16)); return;
     case 4: setZf(c, verify(c, c.readRM(i, 16), false)); return; // VERR
     case 5: setZf(c, verify(c, c.readRM(i, 16), true)); return; // VERW
     default: c.raise(EXC_UD);
@@ -434,14 +435,34 @@ function loadTable(c: Cpu, i: Insn): [number, number] {
   return [limit, base];
 }
 
-function smswValue(c: Cpu): number {
-  return c.cr0 >>> 0;
+/** SMSW reads CR0; in VMX non-root operation host-owned bits read from the CR0 read shadow (SDM vol. 3C §26.3). */
+function smswValue(c: Cpu, i: Insn): number {
+  return c.vmx !== null ? c.vmx.crRead(c, i, 0, 0, c.cr0 >>> 0) : c.cr0 >>> 0;
 }
 
-function lmsw(c: Cpu, v: number): void {
+/**
+ * Descriptor-table exiting (SDM vol. 3C §26.1.3): reason 46 GDTR_IDTR or 47 LDTR_TR with the
+ * instruction-information field (table 28-10/28-11: scaling 1:0, address size 9:7, reg/mem 10,
+ * segment 17:15, index 21:18 + invalid 22, base 26:23 + invalid 27, identity 29:28).
+ */
+function dtExit(c: Cpu, i: Insn, reason: number, identity: number): void {
+  if (c.vmx === null) return;
+  const as = i.addrSize === 16 ? 0 : i.addrSize === 32 ? 1 : 2;
+  const mem = i.mod !== 3;
+  let info = (as << 7) | (mem ? 0 : 1 << 10) | (identity << 28);
+  if (mem) {
+    info |= i.scale | (i.seg << 15);
+    info |= i.index >= 0 ? (i.index & 15) << 18 : 1 << 22;
+    info |= i.base >= 0 ? (i.base & 15) << 23 : 1 << 27;
+  } else info |= (i.rm & 15) << 3;
+  c.vmx.descriptorTable(c, i, reason, info >>> 0);
+}
+
+function lmsw(c: Cpu, i: Insn, v: number): void {
   requireCpl0(c);
-  // Loads PE, MP, EM, TS; cannot clear PE (SDM vol. 2A LMSW).
-  c.cr0 = (c.cr0 & ~0xe) | (v & 0xf) | (c.cr0 & CR0_PE);
+  // Loads PE, MP, EM, TS; cannot clear PE (SDM vol. 2A LMSW). Non-root: host-owned bits kept, or a CR_ACCESS exit.
+  if (c.vmx !== null) c.cr0 = c.vmx.crSpecial(c, i, CR_LMSW, v & 0xffff);
+  else c.cr0 = (c.cr0 & ~0xe) | (v & 0xf) | (c.cr0 & CR0_PE);
   c.updateMode();
 }
 
@@ -449,14 +470,15 @@ H[MAP_0F + 0x01] = (c, i) => {
   const r = i.reg & 7;
   if (i.mod !== 3) {
     switch (r) {
-      case 0: storeTable(c, i, c.gdtrLimit, c.gdtrBase); return; // SGDT
-      case 1: storeTable(c, i, c.idtrLimit, c.idtrBase); return; // SIDT
-      case 2: { const [l, b] = loadTable(c, i); c.gdtrLimit = l; c.gdtrBase = b; return; } // LGDT
-      case 3: { const [l, b] = loadTable(c, i); c.idtrLimit = l; c.idtrBase = b; return; } // LIDT
-      case 4: umipCheck(c); c.writeRM(i, 16, smswValue(c) & 0xffff, 0); return; // SMSW m16
-      case 6: lmsw(c, c.readRM(i, 16)); return; // LMSW m16
+      case 0: umipCheck(c); dtExit(c, i, 46, 0); storeTable(c, i, c.gdtrLimit, c.gdtrBase); return; // SGDT
+      case 1: umipCheck(c); dtExit(c, i, 46, 1); storeTable(c, i, c.idtrLimit, c.idtrBase); return; // SIDT
+      case 2: { requireCpl0(c); dtExit(c, i, 46, 2); const [l, b] = loadTable(c, i); c.gdtrLimit = l; c.gdtrBase = b; return; } // LGDT
+      case 3: { requireCpl0(c); dtExit(c, i, 46, 3); const [l, b] = loadTable(c, i); c.idtrLimit = l; c.idtrBase = b; return; } // LIDT
+      case 4: umipCheck(c); c.writeRM(i, 16, smswValue(c, i) & 0xffff, 0); return; // SMSW m16
+      case 6: lmsw(c, i, c.readRM(i, 16)); return; // LMSW m16
       case 7: // INVLPG: never faults on the address; non-canonical is a NOP (SDM vol. 2A INVLPG).
         requireCpl0(c);
+        if (c.vmx !== null) { const ea = c.ea(i); c.vmx.invlpg(c, i, c.codeSize === 64 ? (Number.isNaN(ea) ? 0 : ea) : (c.segBase[i.seg] + ea) % TWO32); }
         // The TLB holds 4 KiB pieces of large pages, so drop everything rather than one piece.
         c.flushTlb();
         return;
@@ -465,15 +487,22 @@ H[MAP_0F + 0x01] = (c, i) => {
   }
   if (r === 4) { // SMSW r16/r32/r64
     umipCheck(c);
-    c.setReg(i.rm, i.opSize, i.opSize === 16 ? smswValue(c) & 0xffff : smswValue(c), 0);
+    c.setReg(i.rm, i.opSize, i.opSize === 16 ? smswValue(c, i) & 0xffff : smswValue(c, i), 0);
     return;
   }
-  if (r === 6) { lmsw(c, c.getReg(i.rm, 16)); return; }
+  if (r === 6) { lmsw(c, i, c.getReg(i.rm, 16)); return; }
   if (i.mandatory === 0xf3 || i.mandatory === 0xf2) c.raise(EXC_UD); // CET/UINTR/FRED forms: not supported
   switch (i.modrm) {
     // VMX instructions (VMCALL C1, VMLAUNCH C2, VMRESUME C3, VMXOFF C4, VMFUNC D4): #UD outside VMX operation.
     // The VT-x work intercepts VMCALL in VMX non-root operation (an exit, SDM vol. 3C §26.1.2) before this runs.
-    case 0xc1: case 0xc2: case 0xc3: case 0xc4: case 0xd4: c.raise(EXC_UD); break;
+    case 0xc1: case 0xc2: case 0xc3: case 0xc4: {
+      // In VMX non-root operation these exit unconditionally (SDM vol. 3C §26.1.2): VMCALL 18,
+      // VMLAUNCH 20, VMRESUME 24, VMXOFF 26. Outside VMX operation: #UD.
+      if (c.vmx !== null) c.vmx.unconditional(c, i, i.modrm === 0xc1 ? 18 : i.modrm === 0xc2 ? 20 : i.modrm === 0xc3 ? 24 : 26);
+      c.raise(EXC_UD);
+      break;
+    }
+    case 0xd4: c.raise(EXC_UD); break; // VMFUNC: "enable VM functions" is not supported
     // MONITOR/MWAIT: CPUID.1:ECX.MONITOR = 0, so #UD (SDM vol. 2B MONITOR).
     case 0xc8: case 0xc9: c.raise(EXC_UD); break;
     case 0xd0: { // XGETBV (SDM vol. 2C)
@@ -485,6 +514,7 @@ H[MAP_0F + 0x01] = (c, i) => {
     case 0xd1: { // XSETBV (SDM vol. 2C): x87 must stay enabled; only x87|SSE are supported.
       if ((c.cr4 & CR4_OSXSAVE) === 0) c.raise(EXC_UD);
       requireCpl0(c);
+      if (c.vmx !== null) c.vmx.unconditional(c, i, 55);
       const v = c.lo[RAX];
       if (c.lo[RCX] !== 0 || c.lo[RDX] !== 0 || (v & 1) === 0 || (v & ~XCR0_SUPPORTED) !== 0) c.raise(EXC_GP, 0);
       c.xcr0 = v;
@@ -497,8 +527,10 @@ H[MAP_0F + 0x01] = (c, i) => {
       return;
     }
     case 0xf9: { // RDTSCP
+      if (c.vmx !== null && !c.vmx.rdtscpAllowed(c)) c.raise(EXC_UD); // "enable RDTSCP" is 0 (SDM vol. 3C §26.3)
       rdtscCheck(c);
-      setEdxEax(c, tscValue(c));
+      const off = c.vmx !== null ? c.vmx.rdtsc(c, i, true) : 0;
+      setEdxEax(c, BigInt.asUintN(64, tscValue(c) + BigInt(off)));
       c.setReg(RCX, 32, c.tscAux >>> 0, 0);
       return;
     }
@@ -508,8 +540,13 @@ H[MAP_0F + 0x01] = (c, i) => {
 
 // ---------------------------------------------------------------- CLTS, INVD, WBINVD, RSM, GETSEC
 
-H[MAP_0F + 0x06] = (c) => { requireCpl0(c); c.cr0 &= ~CR0_TS; };
-H[MAP_0F + 0x08] = H[MAP_0F + 0x09] = (c) => { requireCpl0(c); /* caches are not modelled */ };
+H[MAP_0F + 0x06] = (c, i) => {
+  requireCpl0(c);
+  if (c.vmx !== null) c.cr0 = c.vmx.crSpecial(c, i, CR_CLTS, 0);
+  else c.cr0 &= ~CR0_TS;
+};
+H[MAP_0F + 0x08] = (c, i) => { requireCpl0(c); if (c.vmx !== null) c.vmx.unconditional(c, i, 13); /* INVD: caches are not modelled */ };
+H[MAP_0F + 0x09] = (c, i) => { requireCpl0(c); if (c.vmx !== null) c.vmx.wbinvd(c, i); /* WBINVD */ };
 H[MAP_0F + 0xaa] = (c) => c.raise(EXC_UD); // RSM outside SMM
 H[MAP_0F + 0x37] = (c) => c.raise(EXC_UD); // GETSEC: CPUID.1:ECX.SMX = 0
 
@@ -593,21 +630,32 @@ H[MAP_0F + 0x35] = (c, i) => {
 function rdtscCheck(c: Cpu): void {
   if ((c.cr4 & CR4_TSD) !== 0 && c.cpl > 0) c.raise(EXC_GP, 0);
 }
-H[MAP_0F + 0x31] = (c) => { rdtscCheck(c); setEdxEax(c, tscValue(c)); };
+H[MAP_0F + 0x31] = (c, i) => {
+  rdtscCheck(c);
+  const off = c.vmx !== null ? c.vmx.rdtsc(c, i, false) : 0;
+  setEdxEax(c, BigInt.asUintN(64, tscValue(c) + BigInt(off)));
+};
 // RDPMC: CPUID.0AH reports no counters, so every ECX names an invalid counter: #GP(0) (SDM vol. 2B RDPMC).
-H[MAP_0F + 0x33] = (c) => c.raise(EXC_GP, 0);
-H[MAP_0F + 0x32] = (c) => {
+H[MAP_0F + 0x33] = (c, i) => {
+  if ((c.cr4 & 0x100) === 0 && c.cpl > 0) c.raise(EXC_GP, 0); // CR4.PCE: the privilege check comes first
+  if (c.vmx !== null) c.vmx.rdpmc(c, i);
+  c.raise(EXC_GP, 0);
+};
+H[MAP_0F + 0x32] = (c, i) => {
   requireCpl0(c);
+  if (c.vmx !== null) c.vmx.rdmsr(c, i, c.lo[RCX]);
   const v = readMsr(c, c.lo[RCX]);
   if (v === null) return c.raise(EXC_GP, 0);
   setEdxEax(c, v);
 };
-H[MAP_0F + 0x30] = (c) => {
+H[MAP_0F + 0x30] = (c, i) => {
   requireCpl0(c);
+  if (c.vmx !== null) c.vmx.wrmsr(c, i, c.lo[RCX]);
   const v = (BigInt(c.lo[RDX]) << 32n) | BigInt(c.lo[RAX]);
   if (!writeMsr(c, c.lo[RCX], v)) c.raise(EXC_GP, 0);
 };
-H[MAP_0F + 0xa2] = (c) => {
+H[MAP_0F + 0xa2] = (c, i) => {
+  if (c.vmx !== null) c.vmx.unconditional(c, i, 10); // CPUID always exits in non-root operation (SDM vol. 3C §26.1.2)
   const [a, b, cc, d] = cpuidModel(c, c.lo[RAX], c.lo[RCX]);
   c.setReg(RAX, 32, a >>> 0, 0); c.setReg(RBX, 32, b >>> 0, 0);
   c.setReg(RCX, 32, cc >>> 0, 0); c.setReg(RDX, 32, d >>> 0, 0);
@@ -667,13 +715,18 @@ H[MAP_0F + 0x20] = (c, i) => { // MOV r, CRn
     case 8: v = c.cr8 & 0xf; break; // CR8 = TPR[7:4] (SDM vol. 3A §10.8.6.1)
     default: return c.raise(EXC_UD);
   }
+  // Non-root: CR3/CR8-store exiting, and read shadows for host-owned CR0/CR4 bits (SDM vol. 3C §26.1.3, §26.3).
+  if (c.vmx !== null && i.reg !== 2) v = c.vmx.crRead(c, i, i.reg, i.rm, v);
   if (c.codeSize === 64) c.setRegNumber(i.rm, v);
   else c.setReg(i.rm, 32, v >>> 0, 0);
 };
 
 H[MAP_0F + 0x22] = (c, i) => { // MOV CRn, r
   requireCpl0(c);
-  const lo = c.lo[i.rm], hi = c.codeSize === 64 ? c.hi[i.rm] : 0;
+  let lo = c.lo[i.rm];
+  const hi = c.codeSize === 64 ? c.hi[i.rm] : 0;
+  // Non-root: CR0/CR4 guest/host masks, CR3-load and CR8-load exiting (SDM vol. 3C §26.1.3).
+  if (c.vmx !== null && i.reg !== 2 && i.reg <= 8) lo = c.vmx.crWrite(c, i, i.reg, i.rm, i.reg === 3 ? c.regNumber(i.rm) : lo) >>> 0;
   switch (i.reg) {
     case 0: writeCr0(c, lo, hi); return;
     case 2: c.cr2 = c.codeSize === 64 ? c.regNumber(i.rm) : lo; return;
@@ -704,11 +757,13 @@ function debugRegister(c: Cpu, n: number): number {
   return n;
 }
 H[MAP_0F + 0x21] = (c, i) => { // MOV r, DRn
+  if (c.vmx !== null) { requireCpl0(c); c.vmx.movDr(c, i, i.reg, i.rm, false); }
   const n = debugRegister(c, i.reg);
   const v = c.dr[n];
   if (c.codeSize === 64) c.setRegNumber(i.rm, v); else c.setReg(i.rm, 32, v >>> 0, 0);
 };
 H[MAP_0F + 0x23] = (c, i) => { // MOV DRn, r (breakpoint matching on DR0-3/DR7 is not modelled: the values are stored)
+  if (c.vmx !== null) { requireCpl0(c); c.vmx.movDr(c, i, i.reg, i.rm, true); }
   const n = debugRegister(c, i.reg);
   const lo = c.lo[i.rm], hi = c.codeSize === 64 ? c.hi[i.rm] : 0;
   if (n < 4) { c.dr[n] = c.codeSize === 64 ? c.regNumber(i.rm) : lo; return; }
@@ -719,12 +774,24 @@ H[MAP_0F + 0x23] = (c, i) => { // MOV DRn, r (breakpoint matching on DR0-3/DR7 i
 
 // ---------------------------------------------------------------- 0F C7 members other than CMPXCHG8B/16B
 
-setSysGroupC7((c) => {
+setSysGroupC7((c, i) => {
+  // VMPTRLD/VMCLEAR/VMXON (/6 m64), VMPTRST (/7 m64): exit in VMX non-root operation (reasons 21, 19, 27, 22;
+  // SDM vol. 3C §26.1.2); #UD outside VMX operation (the hypervisor is software and uses the Vmx API).
+  if (c.vmx !== null && i.mod !== 3 && (i.reg & 7) >= 6) {
+    const r = i.reg & 7;
+    c.vmx.unconditional(c, i, r === 7 ? 22 : i.mandatory === 0x66 ? 19 : i.mandatory === 0xf3 ? 27 : 21);
+  }
   // RDRAND (/6), RDSEED (/7), RDPID (F3 /7): not enumerated by CPUID, so #UD.
-  // VMPTRLD/VMCLEAR/VMXON (/6 m64), VMPTRST (/7 m64): #UD outside VMX operation (the VT-x work replaces this).
   // XRSTORS/XSAVEC/XSAVES (/3 /4 /5): CPUID.(EAX=0DH,ECX=1) reports none of them.
   c.raise(EXC_UD);
 });
 
 // Referenced for readers: constants that describe behaviour documented above.
 void [CR0_EM, CR0_MP, CR0_NE];
+
+// VMREAD (0F 78) / VMWRITE (0F 79) and INVEPT / INVVPID (66 0F 38 80/81): VM exits in non-root operation
+// (reasons 23, 25, 50, 53; SDM vol. 3C §26.1.2); #UD outside VMX operation.
+H[MAP_0F + 0x78] = (c, i) => { if (c.vmx !== null && i.mandatory === 0) c.vmx.unconditional(c, i, 23); c.raise(EXC_UD); };
+H[MAP_0F + 0x79] = (c, i) => { if (c.vmx !== null && i.mandatory === 0) c.vmx.unconditional(c, i, 25); c.raise(EXC_UD); };
+H[MAP_0F38 + 0x80] = (c, i) => { if (c.vmx !== null && i.mandatory === 0x66 && i.mod !== 3) c.vmx.unconditional(c, i, 50); c.raise(EXC_UD); };
+H[MAP_0F38 + 0x81] = (c, i) => { if (c.vmx !== null && i.mandatory === 0x66 && i.mod !== 3) c.vmx.unconditional(c, i, 53); c.raise(EXC_UD); };

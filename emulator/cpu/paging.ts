@@ -185,6 +185,6 @@ function fault(cpu: Cpu, lin: number, access: number, user: boolean, rsvd: boole
   if (user) code |= PFEC_U;
   if (rsvd) code |= PFEC_RSVD;
   if (access === ACC_FETCH && (cpu.efer & EFER_NXE) !== 0 && cpu.pagingMode >= PG_PAE) code |= PFEC_I;
-  cpu.cr2 = lin;
+  cpu.pfLinear = lin;
   return cpu.raise(EXC_PF, code);
 }

@@ -7,7 +7,7 @@ const SCALARS = [
   'ldtrSel', 'ldtrBase', 'ldtrLimit', 'ldtrAr', 'trSel', 'trBase', 'trLimit', 'trAr',
   'gdtrBase', 'gdtrLimit', 'idtrBase', 'idtrLimit', 'cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer', 'xcr0',
   'kernelGsBase', 'star', 'lstar', 'cstar', 'fmask', 'sysenterCs', 'sysenterEsp', 'sysenterEip', 'tscAux', 'pat',
-  'apicBase', 'tscOffset', 'mxcsr', 'fcw', 'fsw', 'ftw', 'icount', 'halted', 'shutdownReason', 'shadow', 'nmiPending',
+  'apicBase', 'tscOffset', 'mxcsr', 'fcw', 'fsw', 'ftw', 'icount', 'idleTicks', 'halted', 'shutdownReason', 'shadow', 'nmiPending', 'pfLinear',
 ] as const;
 
 /** Typed-array fields copied element by element. */

@@ -1,6 +1,9 @@
 // Loader facade: format detection, loadImage for ELF / Multiboot / flat images, placeImage into guest memory.
 
 import type { PhysicalMemory } from '../mem/physmem.js';
+
+/** Where images are placed: guest-physical memory (bare RAM, or the RAM a hypervisor gives its guest). */
+export type LoadTarget = Pick<PhysicalMemory, 'size' | 'poke' | 'fill0'>;
 import { isElf, loadElf } from './elf.js';
 import { loadFlat } from './flat.js';
 import { findMultibootHeader, loadMultiboot } from './multiboot.js';
@@ -54,7 +57,7 @@ export function loadImage(bytes: Uint8Array, opts: LoadOptions): LoadedImage {
 }
 
 /** Copies every segment into guest memory and zeroes its BSS tail (memSize beyond data). */
-export function placeImage(img: LoadedImage, mem: PhysicalMemory): void {
+export function placeImage(img: LoadedImage, mem: LoadTarget): void {
   img.segments.forEach((s, i) => {
     if (s.paddr < 0 || s.memSize < 0 || s.data.length > s.memSize || s.paddr + s.memSize > mem.size) {
       throw new LoadError(

@@ -1,6 +1,6 @@
 // Multiboot 1 (spec 0.6.96): header search (§3.1), kernel loading (a.out kludge or ELF), boot information (§3.3).
 
-import type { PhysicalMemory } from '../mem/physmem.js';
+import type { LoadTarget } from './image.js';
 import { elfDebugInfo, elfSegments, isElf, parseElf } from './elf.js';
 import { hex, utf8Encode } from './reader.js';
 import { LoadError, LoadedImage, PF_R, PF_W, PF_X } from './types.js';
@@ -183,7 +183,7 @@ export interface MultibootInfoOptions {
  * 0x9FC00..0xA0000 (EBDA) and 0xF0000..0x100000 (BIOS); mem_lower = 639 KiB (0..0x9FC00), mem_upper =
  * KiB from 1 MiB to the end of RAM (there is no hole above 1 MiB in vmscope's map).
  */
-export function writeMultibootInfo(mem: PhysicalMemory, at: number, opts: MultibootInfoOptions): number {
+export function writeMultibootInfo(mem: LoadTarget, at: number, opts: MultibootInfoOptions): number {
   const { memorySize } = opts;
   if (!Number.isSafeInteger(at) || at < 0) throw new LoadError(`Multiboot info: address ${at} is not a non-negative integer`);
   if (!Number.isSafeInteger(memorySize) || memorySize <= 0) throw new LoadError(`Multiboot info: memory size ${memorySize} is not a positive integer`);

@@ -6,9 +6,13 @@ import { Machine, parseLaunchConfig } from '../../emulator/index.js';
 import { buildGuest, canBuildAsm, canBuildC } from '../guests/build.js';
 import { GUESTS } from '../guests/catalog.js';
 import {
+
   buildKvmGuest, canRunKvm, encodeState, firstEventMismatch, kvmBackend, KvmHarnessError, kvmDeviceEvents, runKvmState, runOnKvm,
   runOnVmscope, SEG_NAMES, type DeviceEvent, type KvmExit, type KvmRun, type KvmSegment, type VmscopeRun,
 } from './kvm.js';
+
+/** KVM is compared with the processor itself: bare-metal machines (no hypervisor in between). */
+const BARE = { mode: 'bare' as const };
 
 const hasNasm = spawnSync('nasm', ['-v'], { stdio: 'ignore' }).status === 0;
 const BACKEND = canRunKvm ? kvmBackend() : 'unknown';
@@ -67,7 +71,7 @@ describe.skipIf(!canRunKvm)('KVM reference harness (kvm-run.c)', () => {
     for (const cpuMode of ['real', 'protected', 'paged32', 'long'] as const) {
       const hlt = new Uint8Array([0xf4]);
       const launch = { format: 'flat', cpuMode, loadAddress: cpuMode === 'real' ? 0x7c00 : 0x100000 } as const;
-      const m = new Machine(hlt, parseLaunchConfig({ program: 'hlt', ...launch }));
+      const m = new Machine(hlt, parseLaunchConfig({ program: 'hlt', ...launch }), {}, BARE);
       const k = runKvmState(encodeState(m), `hlt-${cpuMode}`);
       if (BACKEND === 'pvm' && cpuMode === 'paged32') {
         expect(k.end.reason).toBe(KNOWN_BACKEND_LIMITS['hello-paged32'].end);
@@ -99,7 +103,7 @@ describe.skipIf(!canRunKvm)('KVM reference harness (kvm-run.c)', () => {
   });
 
   it('refuses malformed state files with a clear message, never running them', () => {
-    const m = new Machine(new Uint8Array([0xf4]), parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }));
+    const m = new Machine(new Uint8Array([0xf4]), parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }), {}, BARE);
     const good = encodeState(m);
     const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
     const cases: [string, Uint8Array, RegExp][] = [
@@ -127,21 +131,21 @@ describe.skipIf(!canRunKvm)('KVM reference harness (kvm-run.c)', () => {
 
   it.skipIf(!hasNasm)('stops a guest that never exits at the exit limit and the wall-clock limit', () => {
     const loop = new Uint8Array([0xe6, 0x80, 0xeb, 0xfc]); // out 0x80, al; jmp back
-    const m = new Machine(loop, parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }));
+    const m = new Machine(loop, parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }), {}, BARE);
     const a = runKvmState(encodeState(m, { maxExits: 50 }), 'loop-exits');
     expect(a.end).toMatchObject({ reason: 'exit-limit', exits: 50 });
     expect(a.exits).toHaveLength(50);
     // Stopped right after an IN exit: the harness lets KVM complete the IN, so the registers are those after
     // it, as vmscope has them after one instruction.
     const inLoop = new Uint8Array([0xe4, 0x80, 0xeb, 0xfc]); // in al, 0x80; jmp back
-    const mi = new Machine(inLoop, parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }));
+    const mi = new Machine(inLoop, parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }), {}, BARE);
     const ki = runKvmState(encodeState(mi, { maxExits: 1 }), 'in-exits');
     expect(ki.end).toMatchObject({ reason: 'exit-limit', exits: 1 });
     mi.runSlice(1);
     expect([ki.regs.rax, ki.regs.rip]).toEqual([`0x${mi.cpu.lo[0].toString(16)}`, `0x${mi.cpu.rip.toString(16)}`]);
     expect(mi.cpu.lo[0] & 0xff).toBe(0xff);
     const spin = new Uint8Array([0xeb, 0xfe]); // jmp $: no exits at all
-    const s = new Machine(spin, parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }));
+    const s = new Machine(spin, parseLaunchConfig({ program: 'x', format: 'flat', cpuMode: 'real', memoryMiB: 1 }), {}, BARE);
     const t0 = Date.now();
     const b = runKvmState(encodeState(s, { timeoutMs: 300 }), 'spin-timeout');
     expect(b.end.reason).toBe('timeout');

@@ -6,6 +6,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine, parseLaunchConfig, type RunResult } from '../../emulator/index.js';
 
+/** KVM is compared with the processor itself: bare-metal machines (no hypervisor in between). */
+const BARE = { mode: 'bare' as const };
+
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const KVM_OUT = resolve(HERE, '..', '.tmp', 'kvm');
 export const HARNESS_SRC = join(HERE, 'kvm-run.c');
@@ -181,7 +185,7 @@ export function parseKvmOutput(text: string): KvmRun {
 
 /** Build the machine (vmscope's own start-state code) and run its start state under KVM. */
 export function runOnKvm(image: Uint8Array, launch: Record<string, unknown>, opts: StateOptions & { tag?: string } = {}): KvmRun {
-  const m = new Machine(image, parseLaunchConfig({ program: 'guest', ...launch }));
+  const m = new Machine(image, parseLaunchConfig({ program: 'guest', ...launch }), {}, BARE);
   return runKvmState(encodeState(m, opts), opts.tag);
 }
 
@@ -235,7 +239,7 @@ export interface VmscopeRun {
  * the recorder stands in for "none" above RAM and answers all ones too, so behaviour is unchanged).
  */
 export function runOnVmscope(image: Uint8Array, launch: Record<string, unknown>, maxInstructions = 20_000_000): VmscopeRun {
-  const m = new Machine(image, parseLaunchConfig({ program: 'guest', maxInstructions, ...launch }));
+  const m = new Machine(image, parseLaunchConfig({ program: 'guest', maxInstructions, ...launch }), {}, BARE);
   const events: DeviceEvent[] = [];
   const bus = m.bus;
   const ioRead = bus.ioRead.bind(bus), ioWrite = bus.ioWrite.bind(bus), findMmio = bus.findMmio.bind(bus);

@@ -1,0 +1,60 @@
+// The handler API of the reference hypervisor: what an exit handler (built-in or a student's) may use to inspect and change the vCPU.
+import type { VmcsFieldName } from '../vmx/fields.js';
+import type { ExitOutcome } from './exit-log.js';
+
+/** General registers by name, as handlers address them. */
+export const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+export type GprName = (typeof GPR_NAMES)[number];
+export type RegName = GprName | 'rip' | 'rflags';
+
+/** The VM exit being handled, decoded from the VM-exit information fields. */
+export interface ExitInfo {
+  /** Basic exit reason (bits 15:0 of VM_EXIT_REASON). */
+  reason: number;
+  /** Name as in Linux's uapi/asm/vmx.h without EXIT_REASON_ (e.g. "IO_INSTRUCTION"). */
+  name: string;
+  /** VM_EXIT_REASON bit 31: the exit is a VM-entry failure. */
+  entryFailure: boolean;
+  qualification: bigint;
+  instructionLength: number;
+  guestLinear: bigint;
+  guestPhysical: bigint;
+}
+
+/**
+ * What a handler receives. It reaches the guest only the way KVM does: VMCS fields by their
+ * SDM names (vmread/vmwrite), the saved guest registers, and guest memory by guest-physical
+ * or guest-virtual address. Handlers return what they did (for the exit log) or nothing.
+ */
+export interface VcpuApi {
+  readonly exit: ExitInfo;
+  /** Guest register value (RSP, RIP and RFLAGS come from the VMCS, the rest from the save area). */
+  reg(name: RegName): bigint;
+  setReg(name: RegName, value: bigint | number): void;
+  vmread(field: VmcsFieldName): bigint;
+  vmwrite(field: VmcsFieldName, value: bigint | number): void;
+  readGuestPhysical(gpa: number, length: number): Uint8Array;
+  writeGuestPhysical(gpa: number, data: Uint8Array): void;
+  /** Guest-virtual → guest-physical through the guest's page tables; -1 when not mapped. */
+  translate(gva: number): number;
+  readGuestVirtual(gva: number, length: number): Uint8Array | null;
+  /** Skip the exiting instruction: RIP += VM_EXIT_INSTRUCTION_LEN. */
+  advanceRip(): void;
+  /** Inject a hardware exception at the next VM entry (with an error code where the vector has one). */
+  injectException(vector: number, errorCode?: number): void;
+  /** Inject an external interrupt at the next VM entry. */
+  injectInterrupt(vector: number): void;
+  /** Port I/O to the platform's devices. */
+  ioRead(port: number, size: 1 | 2 | 4): number;
+  ioWrite(port: number, size: 1 | 2 | 4, value: number): void;
+  /** Write text to the run's console. */
+  console(text: string): void;
+  /** Note for the exit log ("MMIO read of unassigned 0xfed00000"). */
+  note(text: string): void;
+  /** End the run (the next runSlice returns the result). */
+  endRun(status: 'halted' | 'debug-exit' | 'triple-fault' | 'error', message?: string, exitCode?: number): void;
+  /** Guest time in TSC ticks (= instructions retired + idle time). */
+  now(): number;
+}
+
+export type ExitHandler = (vcpu: VcpuApi) => ExitOutcome | void;

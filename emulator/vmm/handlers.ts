@@ -1,0 +1,351 @@
+// The reference hypervisor's VM-exit handlers, one per exit reason, written against the documented handler API (api.ts).
+import { cpuidModel } from '../cpu/cpuid.js';
+import { EXIT_REASON } from '../vmx/exit-reasons.js';
+import type { ExitHandler, VcpuApi, GprName } from './api.js';
+import { GPR_NAMES } from './api.js';
+import type { ExitOutcome } from './exit-log.js';
+import { emulateMmio, type MmioBus } from './mmio.js';
+
+/** The hypervisor's hypercall ABI (VMCALL): function number in RAX, arguments in RBX, RCX, RDX; result in RAX. */
+export const HYPERCALL = {
+  /** Write RCX bytes at guest-virtual RBX to the console; returns the count. */
+  WRITE: 1,
+  /** End the run with exit status RBX (status "debug-exit"). */
+  EXIT: 2,
+  /** Return guest time in TSC ticks (instructions retired + idle time). */
+  TIME: 3,
+} as const;
+/** Returned in RAX for an unknown hypercall (KVM's -KVM_ENOSYS) and from user mode (-KVM_EPERM). */
+export const HC_ENOSYS = -1000n, HC_EPERM = -1n;
+
+/** Hypervisor CPUID leaves: 40000000H with the signature "vmscope" and 40000001H features (bit 0: hypercalls). */
+export const HV_SIGNATURE = 'vmscope';
+const HV_MAX_LEAF = 0x40000001;
+
+/** MSRs the hypervisor handles itself (they exit); the rest pass through to the processor. */
+export const HYPERVISOR_MSR_EXITS: readonly number[] = [
+  0x10, // IA32_TIME_STAMP_COUNTER: writes become a TSC offset
+  0x1b, // IA32_APIC_BASE
+  0x3a, // IA32_FEATURE_CONTROL: locked, VMX off (no nested virtualization)
+  0x1a0, // IA32_MISC_ENABLE
+  0x6e0, // IA32_TSC_DEADLINE
+  ...Array.from({ length: 0x12 }, (_, k) => 0x480 + k), // VMX capability MSRs: #GP, VMX is not offered to guests
+  ...Array.from({ length: 0x100 }, (_, k) => 0x800 + k), // x2APIC registers
+];
+
+/** The platform side of MSRs the hypervisor emulates (the local APIC), when there is one. */
+export interface MsrPlatform {
+  read(msr: number, now: number): bigint | null;
+  write(msr: number, value: bigint, now: number): boolean;
+}
+
+export interface HandlerContext {
+  bus: MmioBus;
+  msr?: MsrPlatform | null;
+  /** Advance guest time until `t` while halted. */
+  idleUntil(t: number): void;
+  /** Whether an interrupt could ever wake a halted guest; the next deadline if any. */
+  nextWake(): number | null | 'pending';
+  /** Root-mode MOV to CR2 / XSETBV before the next entry (CR2 and XCR0 are not VMCS fields). */
+  setCr2(v: number): void;
+  setXcr0(v: number): void;
+  guestCr4(): number;
+}
+
+function gpr(vcpu: VcpuApi, r: number): bigint {
+  return vcpu.reg(GPR_NAMES[r] as GprName);
+}
+
+function setEdxEax(vcpu: VcpuApi, v: bigint): void {
+  vcpu.setReg('rax', v & 0xffffffffn);
+  vcpu.setReg('rdx', (v >> 32n) & 0xffffffffn);
+}
+
+function guestCpl(vcpu: VcpuApi): number {
+  return Number((vcpu.vmread('GUEST_SS_AR_BYTES') >> 5n) & 3n);
+}
+
+/** CPUID: the processor model plus the hypervisor bit and leaves (SDM vol. 2A CPUID; Linux's KVM_CPUID_SIGNATURE convention). */
+function cpuid(ctx: HandlerContext): ExitHandler {
+  return (vcpu) => {
+    const leaf = Number(vcpu.reg('rax') & 0xffffffffn), sub = Number(vcpu.reg('rcx') & 0xffffffffn);
+    let r: [number, number, number, number];
+    if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
+      if (leaf === 0x40000000) {
+        const sig = new TextEncoder().encode(HV_SIGNATURE.padEnd(12, '\0'));
+        const w = (k: number) => sig[k] | (sig[k + 1] << 8) | (sig[k + 2] << 16) | (sig[k + 3] << 24);
+        r = [HV_MAX_LEAF, w(0), w(4), w(8)];
+      } else if (leaf === 0x40000001) r = [1, 0, 0, 0];
+      else r = [0, 0, 0, 0];
+    } else {
+      const m = cpuidModel({ cr4: ctx.guestCr4() }, leaf, sub);
+      r = [m[0], m[1], m[2], m[3]];
+      if (leaf === 1) r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
+    }
+    vcpu.setReg('rax', r[0] >>> 0); vcpu.setReg('rbx', r[1] >>> 0);
+    vcpu.setReg('rcx', r[2] >>> 0); vcpu.setReg('rdx', r[3] >>> 0);
+    vcpu.advanceRip();
+    return 'emulated';
+  };
+}
+
+/** HLT: idle until the next interrupt can arrive (advancing virtual time), or end the run when none can. */
+function hlt(ctx: HandlerContext): ExitHandler {
+  return (vcpu) => {
+    vcpu.advanceRip();
+    const interruptsOn = (vcpu.reg('rflags') & 0x200n) !== 0n;
+    if (!interruptsOn) { vcpu.endRun('halted'); return 'ended'; }
+    const wake = ctx.nextWake();
+    if (wake === null) {
+      vcpu.endRun('halted', 'HLT with interrupts enabled but no interrupt source can fire: the run ends');
+      return 'ended';
+    }
+    if (wake !== 'pending') { ctx.idleUntil(wake); vcpu.note(`idle until t=${wake}`); }
+    return 'resumed';
+  };
+}
+
+/** I/O instructions: dispatch to the platform's port devices, string and REP forms included (SDM vol. 3C table 28-5). */
+function io(): ExitHandler {
+  return (vcpu) => {
+    const q = Number(vcpu.exit.qualification & 0xffffffffn);
+    const size = ((q & 7) + 1) as 1 | 2 | 4;
+    const input = (q & 8) !== 0, string = (q & 16) !== 0, rep = (q & 32) !== 0;
+    const port = q >>> 16;
+    const mask = (1n << BigInt(size * 8)) - 1n;
+    if (!string) {
+      if (input) {
+        const v = BigInt(vcpu.ioRead(port, size) >>> 0) & mask;
+        const rax = vcpu.reg('rax');
+        // IN to EAX zero-extends; to AL/AX keeps the rest of RAX.
+        vcpu.setReg('rax', size === 4 ? v : (rax & ~mask) | v);
+        vcpu.note(`in 0x${port.toString(16)} = 0x${v.toString(16)}`);
+      } else {
+        vcpu.ioWrite(port, size, Number(vcpu.reg('rax') & mask));
+      }
+      vcpu.advanceRip();
+      return 'emulated';
+    }
+    return stringIo(vcpu, port, size, input, rep);
+  };
+}
+
+/** INS/OUTS with REP: up to 4096 elements per exit; the guest re-executes the instruction for the rest. */
+function stringIo(vcpu: VcpuApi, port: number, size: 1 | 2 | 4, input: boolean, rep: boolean): ExitOutcome {
+  const info = Number(vcpu.vmread('VMX_INSTRUCTION_INFO'));
+  const asize = ((info >>> 7) & 7) === 0 ? 16 : ((info >>> 7) & 7) === 1 ? 32 : 64;
+  const seg = (info >>> 15) & 7;
+  const segNames = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS'];
+  const long = (vcpu.vmread('GUEST_IA32_EFER') & 0x400n) !== 0n && (vcpu.vmread('GUEST_CS_AR_BYTES') & (1n << 13n)) !== 0n;
+  const base = long && seg < 4 ? 0 : Number(vcpu.vmread(`GUEST_${input ? 'ES' : segNames[seg]}_BASE` as 'GUEST_ES_BASE'));
+  const amask = asize === 64 ? (1n << 64n) - 1n : (1n << BigInt(asize)) - 1n;
+  const idx = input ? 'rdi' : 'rsi';
+  const down = (vcpu.reg('rflags') & 0x400n) !== 0n;
+  let count = rep ? vcpu.reg('rcx') & amask : 1n;
+  let done = 0;
+  while (count > 0n && done < 4096) {
+    const off = vcpu.reg(idx) & amask;
+    const lin = base + Number(BigInt.asIntN(64, off));
+    if (input) {
+      const v = vcpu.ioRead(port, size);
+      const bytes = new Uint8Array(size);
+      for (let k = 0; k < size; k++) bytes[k] = (v >>> (8 * k)) & 0xff;
+      const gpa = vcpu.translate(lin);
+      if (gpa < 0) { vcpu.injectException(14, 2); return 'injected'; }
+      vcpu.writeGuestPhysical(gpa, bytes);
+    } else {
+      const b = vcpu.readGuestVirtual(lin, size);
+      if (b === null) { vcpu.injectException(14, 0); return 'injected'; }
+      let v = 0;
+      for (let k = size - 1; k >= 0; k--) v = (v << 8) | b[k];
+      vcpu.ioWrite(port, size, v >>> 0);
+    }
+    const next = (off + BigInt(down ? -size : size)) & amask;
+    const rv = vcpu.reg(idx);
+    vcpu.setReg(idx, asize === 64 ? next : (rv & ~amask) | next);
+    count--;
+    done++;
+    if (rep) { const rcx = vcpu.reg('rcx'); vcpu.setReg('rcx', (rcx & ~amask) | count); }
+  }
+  if (count === 0n) vcpu.advanceRip();
+  vcpu.note(`${input ? 'ins' : 'outs'} ${done} element(s) of ${size} byte(s) at port 0x${port.toString(16)}`);
+  return 'emulated';
+}
+
+/** RDMSR/WRMSR of the MSRs the hypervisor keeps (HYPERVISOR_MSR_EXITS and MSRs outside the bitmap ranges); others #GP. */
+function msr(ctx: HandlerContext, write: boolean): ExitHandler {
+  const miscEnable = { value: 1n }; // fast-strings enable
+  return (vcpu) => {
+    const index = Number(vcpu.reg('rcx') & 0xffffffffn);
+    const now = vcpu.now();
+    if (!write) {
+      let v: bigint | null = null;
+      if (index === 0x10) v = BigInt.asUintN(64, BigInt(now) + vcpu.vmread('TSC_OFFSET'));
+      else if (index === 0x3a) v = 1n; // locked; VMX disabled both inside and outside SMX
+      else if (index === 0x1a0) v = miscEnable.value;
+      else if (ctx.msr) v = ctx.msr.read(index, now);
+      if (v === null) { vcpu.injectException(13, 0); vcpu.note(`rdmsr 0x${index.toString(16)}: #GP`); return 'injected'; }
+      setEdxEax(vcpu, v);
+      vcpu.advanceRip();
+      return 'emulated';
+    }
+    const value = ((vcpu.reg('rdx') & 0xffffffffn) << 32n) | (vcpu.reg('rax') & 0xffffffffn);
+    let ok = false;
+    if (index === 0x10) { vcpu.vmwrite('TSC_OFFSET', BigInt.asUintN(64, value - BigInt(now))); ok = true; }
+    else if (index === 0x1a0) { miscEnable.value = value; ok = true; }
+    else if (ctx.msr) ok = ctx.msr.write(index, value, now);
+    if (!ok) { vcpu.injectException(13, 0); vcpu.note(`wrmsr 0x${index.toString(16)}: #GP`); return 'injected'; }
+    vcpu.advanceRip();
+    return 'emulated';
+  };
+}
+
+/**
+ * MOV to CR0/CR4 that exited because it changes a bit the hypervisor owns (CR0.NE, CR4.VMXE):
+ * update the read shadow, keep the owned bit set in the real register, and apply what the
+ * processor would have done (IA-32e activation when paging is turned on with EFER.LME).
+ */
+function crAccess(ctx: HandlerContext): ExitHandler {
+  return (vcpu) => {
+    const q = Number(vcpu.exit.qualification & 0xffffffffn);
+    const cr = q & 15, type = (q >>> 4) & 3, r = (q >>> 8) & 15;
+    if (type !== 0 || (cr !== 0 && cr !== 4)) {
+      vcpu.endRun('error', `CR access exit not emulated (qualification 0x${q.toString(16)})`);
+      return 'ended';
+    }
+    const v = Number(gpr(vcpu, r) & 0xffffffffn);
+    if (cr === 4) {
+      if ((v & (1 << 13)) !== 0) { vcpu.injectException(13, 0); vcpu.note('guest set CR4.VMXE: #GP (no nested VMX)'); return 'injected'; }
+      vcpu.vmwrite('CR4_READ_SHADOW', v);
+      vcpu.vmwrite('GUEST_CR4', (v | (1 << 13)) >>> 0);
+    } else {
+      const old = Number(vcpu.vmread('GUEST_CR0'));
+      vcpu.vmwrite('CR0_READ_SHADOW', v);
+      const nv = (v | 0x20) >>> 0; // NE stays 1 in VMX operation (IA32_VMX_CR0_FIXED0)
+      vcpu.vmwrite('GUEST_CR0', nv);
+      const efer = vcpu.vmread('GUEST_IA32_EFER');
+      const pgOn = (nv & 0x80000000) !== 0, wasOn = (old & 0x80000000) !== 0;
+      if (pgOn && !wasOn && (efer & 0x100n) !== 0n) setLongMode(vcpu, true);
+      if (!pgOn && wasOn && (efer & 0x400n) !== 0n) setLongMode(vcpu, false);
+    }
+    void ctx;
+    vcpu.advanceRip();
+    return 'emulated';
+  };
+}
+
+function setLongMode(vcpu: VcpuApi, on: boolean): void {
+  const efer = vcpu.vmread('GUEST_IA32_EFER');
+  vcpu.vmwrite('GUEST_IA32_EFER', on ? efer | 0x400n : efer & ~0x400n);
+  const entry = vcpu.vmread('VM_ENTRY_CONTROLS');
+  vcpu.vmwrite('VM_ENTRY_CONTROLS', on ? entry | 0x200n : entry & ~0x200n);
+}
+
+/** Exceptions the exception bitmap selected: reflect them into the guest (CR2 first for #PF). */
+function exception(ctx: HandlerContext): ExitHandler {
+  return (vcpu) => {
+    const info = Number(vcpu.vmread('VM_EXIT_INTR_INFO'));
+    const vector = info & 0xff;
+    if (vector === 14) ctx.setCr2(Number(BigInt.asIntN(64, vcpu.exit.qualification)));
+    const err = (info & 0x800) !== 0 ? Number(vcpu.vmread('VM_EXIT_INTR_ERROR_CODE')) : undefined;
+    vcpu.injectException(vector, err);
+    vcpu.note(`reflected vector ${vector}${err !== undefined ? ` error 0x${err.toString(16)}` : ''}`);
+    return 'injected';
+  };
+}
+
+/** VMCALL: the hypercall ABI (RAX = function). */
+function vmcall(): ExitHandler {
+  return (vcpu) => {
+    vcpu.advanceRip();
+    if (guestCpl(vcpu) !== 0) { vcpu.setReg('rax', HC_EPERM); return 'emulated'; }
+    const fn = Number(vcpu.reg('rax') & 0xffffffffn);
+    switch (fn) {
+      case HYPERCALL.WRITE: {
+        const ptr = Number(BigInt.asIntN(64, vcpu.reg('rbx')));
+        const len = Math.min(Number(vcpu.reg('rcx') & 0xffffffffn), 1 << 20);
+        const data = vcpu.readGuestVirtual(ptr, len);
+        if (data === null) { vcpu.setReg('rax', -14n); return 'emulated'; } // -EFAULT
+        vcpu.console(new TextDecoder('utf-8').decode(data));
+        vcpu.setReg('rax', BigInt(len));
+        return 'emulated';
+      }
+      case HYPERCALL.EXIT: {
+        const code = Number(vcpu.reg('rbx') & 0xffn);
+        vcpu.endRun('debug-exit', `hypercall exit with status ${code}`, code);
+        return 'ended';
+      }
+      case HYPERCALL.TIME:
+        vcpu.setReg('rax', BigInt(vcpu.now()));
+        return 'emulated';
+      default:
+        vcpu.setReg('rax', HC_ENOSYS);
+        vcpu.note(`unknown hypercall ${fn}`);
+        return 'emulated';
+    }
+  };
+}
+
+/** EPT violation: MMIO emulation for device and unassigned guest-physical addresses. */
+function eptViolation(ctx: HandlerContext): ExitHandler {
+  return (vcpu) => {
+    const gpa = Number(vcpu.exit.guestPhysical);
+    const q = Number(vcpu.exit.qualification & 0xffffffffn);
+    if ((q & 4) !== 0) {
+      vcpu.endRun('error', `guest fetched instructions from guest-physical 0x${gpa.toString(16)}, which is not RAM`);
+      return 'ended';
+    }
+    const r = emulateMmio(vcpu, ctx.bus, gpa);
+    if (!r.ok) { vcpu.endRun('error', r.reason); return 'ended'; }
+    vcpu.note(r.note);
+    return 'emulated';
+  };
+}
+
+export function defaultHandlers(ctx?: HandlerContext): Map<number, ExitHandler> {
+  const m = new Map<number, ExitHandler>();
+  if (ctx === undefined) return m;
+  const R = EXIT_REASON;
+  m.set(R.CPUID, cpuid(ctx));
+  m.set(R.HLT, hlt(ctx));
+  m.set(R.IO_INSTRUCTION, io());
+  m.set(R.MSR_READ, msr(ctx, false));
+  m.set(R.MSR_WRITE, msr(ctx, true));
+  m.set(R.CR_ACCESS, crAccess(ctx));
+  m.set(R.EXCEPTION_NMI, exception(ctx));
+  m.set(R.EPT_VIOLATION, eptViolation(ctx));
+  m.set(R.VMCALL, vmcall());
+  m.set(R.EXTERNAL_INTERRUPT, () => 'resumed');
+  m.set(R.INTERRUPT_WINDOW, () => 'resumed');
+  m.set(R.NMI_WINDOW, () => 'resumed');
+  m.set(R.PREEMPTION_TIMER, () => 'resumed');
+  m.set(R.MONITOR_TRAP_FLAG, () => 'resumed');
+  m.set(R.INVD, (vcpu) => { vcpu.advanceRip(); return 'emulated'; });
+  m.set(R.XSETBV, (vcpu) => {
+    // XCR0 is not in the VMCS: the hypervisor loads the guest's value (KVM's guest xcr0 switch).
+    const v = Number(vcpu.reg('rax') & 0xffffffffn);
+    if ((vcpu.reg('rcx') & 0xffffffffn) !== 0n || (v & 1) === 0 || (v & ~3) !== 0 || (vcpu.reg('rdx') & 0xffffffffn) !== 0n) {
+      vcpu.injectException(13, 0);
+      return 'injected';
+    }
+    ctx.setXcr0(v);
+    vcpu.advanceRip();
+    return 'emulated';
+  });
+  m.set(R.TRIPLE_FAULT, (vcpu) => {
+    vcpu.endRun('triple-fault', `guest triple fault at rip=0x${vcpu.reg('rip').toString(16)}`);
+    return 'ended';
+  });
+  m.set(R.INVALID_STATE, (vcpu) => {
+    vcpu.endRun('error', 'VM entry failed: invalid guest state');
+    return 'ended';
+  });
+  m.set(R.EPT_MISCONFIG, (vcpu) => {
+    vcpu.endRun('error', `EPT misconfiguration at guest-physical 0x${vcpu.exit.guestPhysical.toString(16)} (a hypervisor bug)`);
+    return 'ended';
+  });
+  for (const r of [R.VMCLEAR, R.VMLAUNCH, R.VMPTRLD, R.VMPTRST, R.VMREAD, R.VMRESUME, R.VMWRITE, R.VMOFF, R.VMON, R.INVEPT, R.INVVPID]) {
+    m.set(r, (vcpu) => { vcpu.injectException(6); vcpu.note('VMX instructions are not available to guests (no nested virtualization)'); return 'injected'; });
+  }
+  return m;
+}

@@ -1,0 +1,547 @@
+// The reference hypervisor: lays out host memory, builds EPT, fills the VMCS, runs the vCPU loop and dispatches every VM exit to a handler.
+import { Cpu, type CpuBus, type CpuStop } from '../cpu/cpu.js';
+import { CS, DS, ES, FS, GS, SS, RSP } from '../cpu/insn.js';
+import { CR0_ET, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_VMXE, EFER_LMA, EFER_LME, EFER_NXE, IF } from '../cpu/regs.js';
+import type { ArchState } from '../cpu/setup.js';
+import { PhysicalMemory } from '../mem/physmem.js';
+import { Vmx } from '../vmx/vmx.js';
+import { VMCS_REVISION_ID } from '../vmx/caps.js';
+import { vmcsField, type VmcsFieldName } from '../vmx/fields.js';
+import {
+  CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_HLT_EXITING, CPU_BASED_INTR_WINDOW_EXITING, CPU_BASED_USE_IO_BITMAPS,
+  CPU_BASED_USE_MSR_BITMAPS, CPU_BASED_USE_TSC_OFFSETTING, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, PIN_BASED_VMX_PREEMPTION_TIMER,
+  SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_ENABLE_RDTSCP, SECONDARY_EXEC_ENABLE_VPID, SECONDARY_EXEC_UNRESTRICTED_GUEST,
+  VM_ENTRY_IA32E_MODE, VM_ENTRY_LOAD_IA32_EFER, VM_ENTRY_LOAD_IA32_PAT, VM_EXIT_ACK_INTR_ON_EXIT, VM_EXIT_HOST_ADDR_SPACE_SIZE,
+  VM_EXIT_LOAD_IA32_EFER, VM_EXIT_LOAD_IA32_PAT, VM_EXIT_SAVE_IA32_EFER, VM_EXIT_SAVE_IA32_PAT, INTR_INFO_VALID_MASK,
+  INTR_INFO_DELIVER_CODE_MASK, INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION,
+} from '../vmx/controls.js';
+import { CPU_BASED_DEFAULT1, PIN_BASED_DEFAULT1, VM_ENTRY_DEFAULT1, VM_EXIT_DEFAULT1 } from '../vmx/caps.js';
+import { EXIT_REASON_FAILED_VMENTRY, exitReasonName } from '../vmx/exit-reasons.js';
+import { decodeExitQualification } from '../vmx/qualification.js';
+import { EPT_A, EPT_PS, EPT_R, EPT_W, EPT_X, makeEptp } from '../ept/ept.js';
+import { GuestMemory } from './guest-memory.js';
+import { guestLinearToPhysical } from './guest-walk.js';
+import { ExitLog, type ExitOutcome } from './exit-log.js';
+import { GPR_NAMES, type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
+import { defaultHandlers, HYPERVISOR_MSR_EXITS, type HandlerContext, type MsrPlatform } from './handlers.js';
+import { exceptionHasErrorCode } from '../cpu/regs.js';
+
+/**
+ * Host-physical layout of the hypervisor's own structures (the first 2 MiB of host memory);
+ * guest RAM follows at GUEST_RAM_HPA, so guest-physical 0 is host-physical 0x200000.
+ */
+export const HOST_LAYOUT = {
+  vmxon: 0x1000,
+  vmcs: 0x2000,
+  ioBitmapA: 0x3000,
+  ioBitmapB: 0x4000,
+  msrBitmap: 0x5000,
+  virtualApic: 0x6000,
+  hostPml4: 0x7000,
+  /** EPT paging structures are allocated from here upward. */
+  eptBase: 0x10000,
+  eptLimit: 0x200000,
+  guestRam: 0x200000,
+} as const;
+
+/** Where the hypervisor's (never executed) host code and stack would be: canonical upper-half addresses as Linux uses. */
+const HOST_RIP = -0x7f000000; // 0xffffffff81000000
+const HOST_RSP = -0x7e000000;
+
+export type RunEnd = { status: 'halted' | 'debug-exit' | 'triple-fault' | 'error'; message?: string; exitCode?: number };
+
+/** Interrupt sources the hypervisor consults before each VM entry (the virtual PIC/LAPIC of the platform). */
+export interface GuestInterrupts {
+  /** A maskable interrupt is pending for the guest. */
+  pending(): boolean;
+  /** Take it (INTA): the vector. */
+  acknowledge(): number;
+  /** Guest time (TSC ticks) of the next timer event, or null. */
+  nextDeadline(): number | null;
+  /** Fire everything due at `now`. */
+  poll(now: number): void;
+}
+
+export interface HypervisorOptions {
+  guestRamBytes: number;
+  bus: CpuBus & { findMmio: CpuBus['findMmio'] };
+  interrupts?: GuestInterrupts | null;
+  /** The platform's MSRs (local APIC) the hypervisor emulates. */
+  msr?: MsrPlatform | null;
+  console?: (text: string) => void;
+}
+
+/** Why runSlice returned without the run ending. */
+export type SliceStop = Exclude<CpuStop, 'vmexit' | 'halted' | 'shutdown'> | 'ended';
+
+export class Hypervisor {
+  readonly host: PhysicalMemory;
+  readonly cpu: Cpu;
+  readonly vmx: Vmx;
+  readonly guest: GuestMemory;
+  readonly log = new ExitLog();
+  readonly handlers = new Map<number, ExitHandler>();
+  readonly bus: HypervisorOptions['bus'];
+  interrupts: GuestInterrupts | null;
+  private readonly consoleOut: (text: string) => void;
+  private launched = false;
+  /** The CPU is in VMX non-root operation (between an entry and the next exit). */
+  inGuest = false;
+  /** Guest instructions the hypervisor completed on the guest's behalf (the exiting instruction it skipped). */
+  instructionsEmulated = 0;
+  ended: RunEnd | null = null;
+  private entryIcount = 0;
+  private eptNext: number = HOST_LAYOUT.eptBase;
+  /** Event to inject at the next entry (set by handlers through the API), interruption-information format. */
+  private pendingInjection = 0;
+  private pendingInjectionError = 0;
+  private note: string | undefined;
+
+  constructor(opts: HypervisorOptions) {
+    const ram = opts.guestRamBytes;
+    if (ram <= 0 || ram % 4096 !== 0) throw new RangeError(`guest RAM must be a positive multiple of 4 KiB, got ${ram}`);
+    this.host = new PhysicalMemory(HOST_LAYOUT.guestRam + ram);
+    this.bus = opts.bus;
+    // The processor's own bus is empty: in this machine all devices are reached through VM exits.
+    this.cpu = new Cpu(this.host, { ioRead: () => 0xffffffff, ioWrite: () => { /* none */ }, findMmio: () => null });
+    this.vmx = new Vmx(this.cpu);
+    this.guest = new GuestMemory(this.host, HOST_LAYOUT.guestRam, ram);
+    this.interrupts = opts.interrupts ?? null;
+    this.consoleOut = opts.console ?? (() => { /* no console */ });
+    const ctx: HandlerContext = {
+      bus: this.bus,
+      msr: opts.msr ?? null,
+      idleUntil: (t) => this.idleUntil(t),
+      nextWake: () => {
+        if (this.interrupts === null) return null;
+        this.interrupts.poll(this.now());
+        if (this.interrupts.pending()) return 'pending';
+        return this.interrupts.nextDeadline();
+      },
+      // CR2 and XCR0 are not VMCS fields: the hypervisor loads them in root operation before the
+      // next entry (MOV to CR2, XSETBV), as KVM does for the guest's values.
+      setCr2: (v) => { this.cpu.cr2 = v; },
+      setXcr0: (v) => { this.cpu.xcr0 = v; },
+      guestCr4: () => Number(this.vmr('GUEST_CR4')) & ~CR4_VMXE,
+    };
+    for (const [reason, h] of defaultHandlers(ctx)) this.handlers.set(reason, h);
+    this.setupVmx();
+  }
+
+  // ---------------------------------------------------------------- setup (what KVM's vmx_vcpu_setup does)
+
+  private vmw(name: VmcsFieldName, value: bigint | number): void {
+    const r = this.vmx.vmwrite(vmcsField(name).encoding, BigInt.asUintN(64, BigInt(value)));
+    if (!r.ok) throw new Error(`VMWRITE ${name} failed: ${JSON.stringify(r)}`);
+  }
+
+  vmr(name: VmcsFieldName): bigint {
+    const r = this.vmx.vmread(vmcsField(name).encoding);
+    if (typeof r !== 'bigint') throw new Error(`VMREAD ${name} failed: ${JSON.stringify(r)}`);
+    return r;
+  }
+
+  private setupVmx(): void {
+    const h = this.host;
+    h.write32(HOST_LAYOUT.vmxon, VMCS_REVISION_ID);
+    h.write32(HOST_LAYOUT.vmcs, VMCS_REVISION_ID);
+    const ok = (r: { ok: boolean }, what: string) => { if (!r.ok) throw new Error(`${what} failed: ${JSON.stringify(r)}`); };
+    ok(this.vmx.vmxon(HOST_LAYOUT.vmxon), 'VMXON');
+    ok(this.vmx.vmclear(HOST_LAYOUT.vmcs), 'VMCLEAR');
+    ok(this.vmx.vmptrld(HOST_LAYOUT.vmcs), 'VMPTRLD');
+
+    // I/O bitmaps: every port exits (as KVM: all port I/O is emulated by the hypervisor).
+    for (let a = 0; a < 4096; a += 4) { h.write32(HOST_LAYOUT.ioBitmapA + a, 0xffffffff); h.write32(HOST_LAYOUT.ioBitmapB + a, 0xffffffff); }
+    // MSR bitmap: MSRs the processor keeps for the guest pass through; the platform's MSRs exit.
+    for (let a = 0; a < 4096; a += 4) h.write32(HOST_LAYOUT.msrBitmap + a, 0);
+    for (const msr of HYPERVISOR_MSR_EXITS) this.setMsrExit(msr, true, true);
+
+    const pin = PIN_BASED_DEFAULT1 | PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING;
+    // TRUE controls allow clearing the CR3-load/store defaults; EPT makes them unnecessary (SDM §A.3.2).
+    const proc = ((CPU_BASED_DEFAULT1 & ~((1 << 15) | (1 << 16))) | CPU_BASED_HLT_EXITING | CPU_BASED_USE_IO_BITMAPS |
+      CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_USE_TSC_OFFSETTING | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) >>> 0;
+    const proc2 = SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_ENABLE_VPID | SECONDARY_EXEC_UNRESTRICTED_GUEST | SECONDARY_EXEC_ENABLE_RDTSCP;
+    const exit = (VM_EXIT_DEFAULT1 & ~(1 << 2)) | VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_SAVE_IA32_EFER |
+      VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT;
+    const entry = (VM_ENTRY_DEFAULT1 & ~(1 << 2)) | VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT;
+    this.vmw('PIN_BASED_VM_EXEC_CONTROL', pin);
+    this.vmw('CPU_BASED_VM_EXEC_CONTROL', proc);
+    this.vmw('SECONDARY_VM_EXEC_CONTROL', proc2);
+    this.vmw('VM_EXIT_CONTROLS', exit);
+    this.vmw('VM_ENTRY_CONTROLS', entry);
+    this.vmw('EXCEPTION_BITMAP', 0);
+    this.vmw('IO_BITMAP_A', HOST_LAYOUT.ioBitmapA);
+    this.vmw('IO_BITMAP_B', HOST_LAYOUT.ioBitmapB);
+    this.vmw('MSR_BITMAP', HOST_LAYOUT.msrBitmap);
+    this.vmw('VIRTUAL_APIC_PAGE_ADDR', HOST_LAYOUT.virtualApic);
+    this.vmw('TSC_OFFSET', 0);
+    this.vmw('VIRTUAL_PROCESSOR_ID', 1);
+    this.vmw('VMCS_LINK_POINTER', -1n);
+    // CR0.NE and CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR0/CR4_FIXED0): the hypervisor owns them and
+    // shows the guest its own values through the read shadows.
+    this.vmw(f('CR0_GUEST_HOST_MASK'), CR0_NE);
+    this.vmw(f('CR4_GUEST_HOST_MASK'), CR4_VMXE);
+    this.buildEpt();
+
+    // Host state: a 64-bit host as Linux runs (its code never runs here: the hypervisor is TypeScript).
+    h.write32(HOST_LAYOUT.hostPml4, 0);
+    this.vmw('HOST_CR0', (CR0_PE | CR0_ET | CR0_NE | CR0_WP | CR0_PG) >>> 0);
+    this.vmw('HOST_CR3', HOST_LAYOUT.hostPml4);
+    this.vmw('HOST_CR4', CR4_PAE | CR4_VMXE);
+    this.vmw('HOST_CS_SELECTOR', 0x10);
+    this.vmw('HOST_SS_SELECTOR', 0x18);
+    for (const s of ['DS', 'ES', 'FS', 'GS'] as const) this.vmw(f(`HOST_${s}_SELECTOR`), 0);
+    this.vmw('HOST_TR_SELECTOR', 0x40);
+    this.vmw('HOST_FS_BASE', 0); this.vmw('HOST_GS_BASE', 0); this.vmw('HOST_TR_BASE', 0);
+    this.vmw('HOST_GDTR_BASE', 0); this.vmw('HOST_IDTR_BASE', 0);
+    this.vmw('HOST_IA32_SYSENTER_CS', 0); this.vmw('HOST_IA32_SYSENTER_ESP', 0); this.vmw('HOST_IA32_SYSENTER_EIP', 0);
+    this.vmw('HOST_IA32_EFER', EFER_LME | EFER_LMA | EFER_NXE);
+    this.vmw('HOST_IA32_PAT', 0x0007040600070406n);
+    this.vmw('HOST_RIP', HOST_RIP);
+    this.vmw('HOST_RSP', HOST_RSP);
+  }
+
+  /** Set whether RDMSR/WRMSR of `msr` exits (SDM §25.6.9). */
+  setMsrExit(msr: number, read: boolean, write: boolean): void {
+    let off: number, bit: number;
+    if (msr <= 0x1fff) { off = 0; bit = msr; } else if (msr >= 0xc0000000 && msr <= 0xc0001fff) { off = 1024; bit = msr - 0xc0000000; } else return;
+    const set = (base: number, on: boolean) => {
+      const a = HOST_LAYOUT.msrBitmap + base + (bit >>> 3);
+      const v = this.host.read8(a);
+      this.host.write8(a, on ? v | (1 << (bit & 7)) : v & ~(1 << (bit & 7)));
+    };
+    set(off, read);
+    set(off + 2048, write);
+  }
+
+  private allocEptPage(): number {
+    const p = this.eptNext;
+    if (p >= HOST_LAYOUT.eptLimit) throw new Error('EPT tables do not fit the hypervisor area');
+    this.eptNext += 4096;
+    for (let a = 0; a < 4096; a += 4) this.host.write32(p + a, 0);
+    return p;
+  }
+
+  /**
+   * EPT identity of guest RAM onto its host range: 2 MiB pages, read/write/execute, write-back
+   * (SDM vol. 3C §29.3.2); the MMIO hole and everything above RAM stay unmapped, so accesses
+   * there become EPT violations the hypervisor emulates.
+   */
+  private buildEpt(): void {
+    const pml4 = this.allocEptPage();
+    const tables = new Map<string, number>();
+    const entry = (table: number, index: number): number => {
+      const key = `${table}:${index}`;
+      let t = tables.get(key);
+      if (t === undefined) {
+        t = this.allocEptPage();
+        tables.set(key, t);
+        this.host.write32(table + index * 8, t | EPT_R | EPT_W | EPT_X);
+        this.host.write32(table + index * 8 + 4, Math.floor(t / 4294967296));
+      }
+      return t;
+    };
+    const TWO_MIB = 0x200000;
+    for (const r of this.guest.ranges) {
+      for (let off = 0; off < r.size; off += TWO_MIB) {
+        const gpa = r.gpa + off, hpa = r.hpa + off;
+        const pdpt = entry(pml4, Math.floor(gpa / 2 ** 39) % 512);
+        const pd = entry(pdpt, Math.floor(gpa / 2 ** 30) % 512);
+        const pdeAddr = pd + (Math.floor(gpa / TWO_MIB) % 512) * 8;
+        if (r.size - off >= TWO_MIB) {
+          this.host.write32(pdeAddr, ((hpa % 4294967296) | EPT_R | EPT_W | EPT_X | (6 << 3) | EPT_PS) >>> 0);
+          this.host.write32(pdeAddr + 4, Math.floor(hpa / 4294967296));
+        } else {
+          // A partial last 2 MiB: 4 KiB pages.
+          const pt = entry(pd, Math.floor(gpa / TWO_MIB) % 512);
+          for (let k = 0; off + k * 4096 < r.size && k < 512; k++) {
+            const a = hpa + k * 4096;
+            this.host.write32(pt + k * 8, ((a % 4294967296) | EPT_R | EPT_W | EPT_X | (6 << 3)) >>> 0);
+            this.host.write32(pt + k * 8 + 4, Math.floor(a / 4294967296));
+          }
+        }
+      }
+    }
+    void EPT_A;
+    this.vmw('EPT_POINTER', makeEptp(pml4, true));
+  }
+
+  /** Put the guest in an architectural state (its tables already written to guest memory). */
+  setGuestState(s: ArchState): void {
+    const names = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS'];
+    for (const k of [ES, CS, SS, DS, FS, GS]) {
+      const g = s.seg[k], n = names[k];
+      this.vmw(f(`GUEST_${n}_SELECTOR`), g.selector);
+      this.vmw(f(`GUEST_${n}_BASE`), g.base);
+      this.vmw(f(`GUEST_${n}_LIMIT`), g.limit >>> 0);
+      this.vmw(f(`GUEST_${n}_AR_BYTES`), g.ar);
+    }
+    this.vmw('GUEST_LDTR_SELECTOR', s.ldtr.selector); this.vmw('GUEST_LDTR_BASE', s.ldtr.base);
+    this.vmw('GUEST_LDTR_LIMIT', s.ldtr.limit); this.vmw('GUEST_LDTR_AR_BYTES', s.ldtr.ar);
+    this.vmw('GUEST_TR_SELECTOR', s.tr.selector); this.vmw('GUEST_TR_BASE', s.tr.base);
+    this.vmw('GUEST_TR_LIMIT', s.tr.limit); this.vmw('GUEST_TR_AR_BYTES', s.tr.ar);
+    this.vmw('GUEST_GDTR_BASE', s.gdtr.base); this.vmw('GUEST_GDTR_LIMIT', s.gdtr.limit);
+    this.vmw('GUEST_IDTR_BASE', s.idtr.base); this.vmw('GUEST_IDTR_LIMIT', s.idtr.limit);
+    this.vmw('GUEST_CR0', (s.cr0 | CR0_NE) >>> 0);
+    this.vmw(f('CR0_READ_SHADOW'), s.cr0 >>> 0);
+    this.vmw('GUEST_CR3', s.cr3);
+    this.vmw('GUEST_CR4', (s.cr4 | CR4_VMXE) >>> 0);
+    this.vmw(f('CR4_READ_SHADOW'), s.cr4 >>> 0);
+    this.vmw('GUEST_DR7', 0x400);
+    this.vmw('GUEST_RSP', s.gprHi[RSP] * 4294967296 + s.gprLo[RSP]);
+    this.vmw('GUEST_RIP', s.rip);
+    this.vmw('GUEST_RFLAGS', s.rflags | 2);
+    this.vmw('GUEST_IA32_EFER', s.efer);
+    this.vmw('GUEST_IA32_PAT', 0x0007040600070406n);
+    this.vmw('GUEST_SYSENTER_CS', 0); this.vmw('GUEST_SYSENTER_ESP', 0); this.vmw('GUEST_SYSENTER_EIP', 0);
+    this.vmw('GUEST_ACTIVITY_STATE', 0);
+    this.vmw('GUEST_INTERRUPTIBILITY_INFO', 0);
+    this.vmw('GUEST_PENDING_DBG_EXCEPTIONS', 0);
+    const entry = Number(this.vmr('VM_ENTRY_CONTROLS'));
+    this.vmw('VM_ENTRY_CONTROLS', (s.efer & EFER_LMA) !== 0 ? entry | VM_ENTRY_IA32E_MODE : entry & ~VM_ENTRY_IA32E_MODE);
+    for (let r = 0; r < 16; r++) { this.vmx.gprLo[r] = s.gprLo[r] >>> 0; this.vmx.gprHi[r] = s.gprHi[r] >>> 0; }
+  }
+
+  // ---------------------------------------------------------------- the vCPU loop (KVM's vcpu_run)
+
+  /** Guest time: instructions retired plus time spent idle in HLT. */
+  now(): number {
+    return this.cpu.icount + this.cpu.idleTicks;
+  }
+
+  /**
+   * Run the guest for at most `budget` instructions, handling VM exits as they come. Returns
+   * 'ended' when the run ended (see `ended`), else the processor's reason to stop.
+   */
+  runSlice(budget: number): SliceStop {
+    const end = this.cpu.icount + budget;
+    for (;;) {
+      if (this.ended !== null) return 'ended';
+      if (!this.inGuest) {
+        this.prepareEntry();
+        const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
+        if (o.kind === 'vmfail') {
+          const r = o.result;
+          const detail = r.ok ? '' : r.kind === 'VMfailValid' ? `VM-instruction error ${r.error} (${r.message})${r.check ? `: ${r.check}` : ''}` : 'VMfailInvalid';
+          this.ended = { status: 'error', message: `${this.launched ? 'VMRESUME' : 'VMLAUNCH'} failed: ${detail}` };
+          return 'ended';
+        }
+        this.launched = true;
+        this.entryIcount = this.cpu.icount;
+        if (o.kind === 'exit') { this.handleExit(); continue; }
+        this.inGuest = true;
+      }
+      const left = end - this.cpu.icount;
+      if (left <= 0) return 'budget';
+      const stop = this.vmx.run(left);
+      if (stop === 'vmexit') { this.inGuest = false; this.handleExit(); continue; }
+      if (stop === 'halted' || stop === 'shutdown') {
+        // HLT exiting is on and triple faults exit, so neither happens in non-root operation.
+        this.ended = { status: 'error', message: `unexpected processor stop '${stop}' in VMX non-root operation` };
+        return 'ended';
+      }
+      return stop;
+    }
+  }
+
+  /**
+   * Before VM entry: inject a pending interrupt when the guest can take one, else ask for an
+   * interrupt-window exit; arm the VMX-preemption timer for the next device deadline (KVM's
+   * inject_pending_event and its hrtimer, made deterministic).
+   */
+  private prepareEntry(): void {
+    const v = this.vmx.vmcs;
+    v.region = HOST_LAYOUT.vmcs;
+    let proc = v.get32('CPU_BASED_VM_EXEC_CONTROL');
+    let pin = v.get32('PIN_BASED_VM_EXEC_CONTROL');
+    if (this.pendingInjection !== 0) {
+      v.set32('VM_ENTRY_INTR_INFO_FIELD', this.pendingInjection);
+      v.set32('VM_ENTRY_EXCEPTION_ERROR_CODE', this.pendingInjectionError);
+      this.pendingInjection = 0;
+    } else if (this.interrupts !== null) {
+      this.interrupts.poll(this.now());
+      if (this.interrupts.pending()) {
+        const flags = v.get32('GUEST_RFLAGS');
+        const blocked = (v.get32('GUEST_INTERRUPTIBILITY_INFO') & 3) !== 0 || v.get32('GUEST_ACTIVITY_STATE') !== 0;
+        if ((flags & IF) !== 0 && !blocked) {
+          const vector = this.interrupts.acknowledge();
+          v.set32('VM_ENTRY_INTR_INFO_FIELD', (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
+          proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
+        } else proc |= CPU_BASED_INTR_WINDOW_EXITING;
+      } else proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
+    }
+    const deadline = this.interrupts?.nextDeadline() ?? null;
+    if (deadline !== null) {
+      pin |= PIN_BASED_VMX_PREEMPTION_TIMER;
+      v.set32('VMX_PREEMPTION_TIMER_VALUE', Math.max(0, Math.min(0xffffffff, deadline - this.now())));
+    } else pin &= ~PIN_BASED_VMX_PREEMPTION_TIMER;
+    v.set32('CPU_BASED_VM_EXEC_CONTROL', proc);
+    v.set32('PIN_BASED_VM_EXEC_CONTROL', pin);
+  }
+
+  private exitInfo(): ExitInfo {
+    const v = this.vmx.vmcs;
+    const raw = v.get32('VM_EXIT_REASON');
+    return {
+      reason: raw & 0xffff,
+      name: exitReasonName(raw & 0xffff),
+      entryFailure: (raw & EXIT_REASON_FAILED_VMENTRY) !== 0,
+      qualification: v.getBig('EXIT_QUALIFICATION'),
+      instructionLength: v.get32('VM_EXIT_INSTRUCTION_LEN'),
+      guestLinear: v.getBig('GUEST_LINEAR_ADDRESS'),
+      guestPhysical: v.getBig('GUEST_PHYSICAL_ADDRESS'),
+    };
+  }
+
+  private handleExit(): void {
+    const info = this.exitInfo();
+    const v = this.vmx.vmcs;
+    const rip = v.getNum('GUEST_RIP');
+    const bytes = info.instructionLength > 0 ? Array.from(this.readGuestVirtual(this.csBase() + rip, Math.min(15, info.instructionLength)) ?? []) : [];
+    this.note = info.reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
+    const handler = this.handlers.get(info.reason);
+    let outcome: ExitOutcome;
+    if (handler === undefined) {
+      outcome = 'unhandled';
+      this.ended = { status: 'error', message: `no handler for VM exit ${info.reason} (${info.name}) at rip=0x${rip.toString(16)}` };
+    } else {
+      try {
+        outcome = handler(this.api(info)) ?? 'resumed';
+      } catch (e) {
+        outcome = 'ended';
+        this.ended = { status: 'error', message: `handler for ${info.name} failed: ${e instanceof Error ? e.message : String(e)}` };
+      }
+    }
+    const decoded = decodeExitQualification(info.reason, info.qualification);
+    this.log.add({
+      reason: info.reason, name: info.name, qualification: `0x${info.qualification.toString(16)}`,
+      summary: decoded?.summary ?? '', rip, bytes, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
+      note: this.note,
+    }, this.cpu.icount - this.entryIcount);
+  }
+
+  private csBase(): number {
+    const v = this.vmx.vmcs;
+    const lma = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (v.get32('GUEST_CS_AR_BYTES') & (1 << 13)) !== 0;
+    return lma ? 0 : v.getNum('GUEST_CS_BASE');
+  }
+
+  /** The guest's paging state from the VMCS (CR0/CR4 as the guest really has them, not the shadows). */
+  pagingState(): { cr0: number; cr3: number; cr4: number; efer: number } {
+    const v = this.vmx.vmcs;
+    return { cr0: v.get32('GUEST_CR0'), cr3: v.getNum('GUEST_CR3'), cr4: v.get32('GUEST_CR4'), efer: v.get32('GUEST_IA32_EFER') };
+  }
+
+  translate(gva: number): number {
+    return guestLinearToPhysical(this.guest, this.pagingState(), gva);
+  }
+
+  readGuestVirtual(gva: number, length: number): Uint8Array | null {
+    const out = new Uint8Array(length);
+    for (let k = 0; k < length; k++) {
+      const g = this.translate(gva + k);
+      if (g < 0) return null;
+      out[k] = this.guest.read8(g);
+    }
+    return out;
+  }
+
+  /** The handler API for one exit. */
+  private api(info: ExitInfo): VcpuApi {
+    const v = this.vmx.vmcs;
+    const hv = this;
+    const gpr = (name: RegName): number => GPR_NAMES.indexOf(name as (typeof GPR_NAMES)[number]);
+    return {
+      exit: info,
+      reg(name) {
+        if (name === 'rip') return hv.vmr('GUEST_RIP');
+        if (name === 'rflags') return hv.vmr('GUEST_RFLAGS');
+        if (name === 'rsp') return hv.vmr('GUEST_RSP');
+        const r = gpr(name);
+        return (BigInt(hv.vmx.gprHi[r]) << 32n) | BigInt(hv.vmx.gprLo[r]);
+      },
+      setReg(name, value) {
+        const b = BigInt.asUintN(64, BigInt(value));
+        if (name === 'rip') return hv.vmw('GUEST_RIP', b);
+        if (name === 'rflags') return hv.vmw('GUEST_RFLAGS', b);
+        if (name === 'rsp') return hv.vmw('GUEST_RSP', b);
+        const r = gpr(name);
+        hv.vmx.gprLo[r] = Number(b & 0xffffffffn);
+        hv.vmx.gprHi[r] = Number(b >> 32n);
+      },
+      vmread: (field) => hv.vmr(field),
+      vmwrite: (field, value) => hv.vmw(field, value),
+      readGuestPhysical: (gpa, length) => hv.guest.peek(gpa, length),
+      writeGuestPhysical: (gpa, data) => hv.guest.poke(gpa, data),
+      translate: (gva) => hv.translate(gva),
+      readGuestVirtual: (gva, length) => hv.readGuestVirtual(gva, length),
+      advanceRip() {
+        hv.instructionsEmulated++;
+        const len = v.get32('VM_EXIT_INSTRUCTION_LEN');
+        const rip = v.getNum('GUEST_RIP') + len;
+        const ar = v.get32('GUEST_CS_AR_BYTES');
+        const long = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0;
+        v.setNum('GUEST_RIP', long ? rip : (ar & (1 << 14)) !== 0 ? rip % 4294967296 : rip % 65536);
+        // Skipping an instruction ends any STI/MOV SS blocking (as executing it would).
+        v.set32('GUEST_INTERRUPTIBILITY_INFO', v.get32('GUEST_INTERRUPTIBILITY_INFO') & ~3);
+      },
+      injectException(vector, errorCode) {
+        const has = exceptionHasErrorCode(vector);
+        hv.pendingInjection = (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_HARD_EXCEPTION << 8) | (has ? INTR_INFO_DELIVER_CODE_MASK : 0)) >>> 0;
+        hv.pendingInjectionError = has ? errorCode ?? 0 : 0;
+      },
+      injectInterrupt(vector) {
+        hv.pendingInjection = (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0;
+        hv.pendingInjectionError = 0;
+      },
+      ioRead: (port, size) => hv.bus.ioRead(port, size),
+      ioWrite: (port, size, value) => hv.bus.ioWrite(port, size, value),
+      console: (text) => hv.consoleOut(text),
+      note: (text) => { hv.note = hv.note ? `${hv.note}; ${text}` : text; },
+      endRun: (status, message, exitCode) => { hv.ended = { status, message, exitCode }; },
+      now: () => hv.now(),
+    };
+  }
+
+  /** Advance guest time while it waits in HLT (deterministic idle). */
+  idleUntil(t: number): void {
+    const now = this.now();
+    if (t > now) this.cpu.idleTicks += t - now;
+  }
+
+  /** Whether an interrupt can ever wake a halted guest: something pending or a timer armed. */
+  wakeupPossible(): boolean {
+    if (this.interrupts === null) return false;
+    this.interrupts.poll(this.now());
+    return this.interrupts.pending() || this.interrupts.nextDeadline() !== null;
+  }
+
+  /** Hypervisor and VMX-unit state for machine snapshots (VMCS, EPT and guest RAM are in host memory). */
+  saveState(): unknown {
+    return {
+      launched: this.launched, inGuest: this.inGuest, ended: this.ended, entryIcount: this.entryIcount, instructionsEmulated: this.instructionsEmulated,
+      pendingInjection: this.pendingInjection, pendingInjectionError: this.pendingInjectionError,
+      vmx: this.vmx.saveState(), log: this.log.saveState(),
+    };
+  }
+
+  loadState(raw: unknown): void {
+    const s = raw as { launched: boolean; inGuest: boolean; ended: RunEnd | null; entryIcount: number; instructionsEmulated: number; pendingInjection: number; pendingInjectionError: number; vmx: unknown; log: unknown };
+    this.launched = s.launched; this.inGuest = s.inGuest; this.ended = s.ended; this.entryIcount = s.entryIcount;
+    this.instructionsEmulated = s.instructionsEmulated;
+    this.pendingInjection = s.pendingInjection; this.pendingInjectionError = s.pendingInjectionError;
+    this.vmx.loadState(s.vmx);
+    this.log.loadState(s.log);
+  }
+
+  /** Request that runSlice return at the next instruction boundary (debugger pause). */
+  requestStop(): void {
+    this.cpu.requestStop();
+  }
+}
+
+function f(name: string): VmcsFieldName {
+  return name as VmcsFieldName;
+}
+
+export { CR0_WP };

@@ -1,0 +1,628 @@
+// The VT-x unit of the processor: VMX instructions for the hypervisor, VM entry and VM exit, and the non-root hooks (SDM vol. 3C ch. 24-31).
+import { Cpu, exceptionName } from '../cpu/cpu.js';
+import { VM_EXIT, CR_CLTS, CR_LMSW, type VmxHooks } from '../cpu/vmx-hooks.js';
+import type { Insn } from '../cpu/insn.js';
+import { CS, DS, ES, FS, GS, SS, RSP } from '../cpu/insn.js';
+import { AR_UNUSABLE, EFER_LMA, EFER_LME, IF, RF } from '../cpu/regs.js';
+import { MAXPHYADDR } from '../cpu/paging.js';
+import { Ept, EPT_FETCH, EPT_WRITE } from '../ept/ept.js';
+import {
+  INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_VALID_MASK, INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR,
+  INTR_TYPE_PRIV_SW_EXCEPTION, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR, GUEST_ACTIVITY_HLT, GUEST_INTR_STATE_MOV_SS,
+  GUEST_INTR_STATE_STI, GUEST_INTR_STATE_NMI, effectiveSecondary, ia32eModeGuest, entryLoadIa32Efer, entryLoadIa32Pat,
+  exitSaveIa32Efer, exitSaveIa32Pat, exitLoadIa32Efer, exitLoadIa32Pat, hostAddressSpaceSize, savePreemptionTimer,
+  ackInterruptOnExit,
+} from './controls.js';
+import { EXIT_REASON, EXIT_REASON_FAILED_VMENTRY, exitReasonName } from './exit-reasons.js';
+import {
+  VMXERR_VMCLEAR_INVALID_ADDRESS, VMXERR_VMCLEAR_VMXON_POINTER, VMXERR_VMLAUNCH_NONCLEAR_VMCS, VMXERR_VMPTRLD_INCORRECT_VMCS_REVISION_ID,
+  VMXERR_VMPTRLD_INVALID_ADDRESS, VMXERR_VMPTRLD_VMXON_POINTER, VMXERR_VMRESUME_NONLAUNCHED_VMCS, VMXERR_VMXON_IN_VMX_ROOT_OPERATION,
+  isVmxInstrError, vmInstructionErrorText,
+} from './errors.js';
+import { vmcsClear, vmcsLaunchState, vmcsReadField, vmcsRevisionId, vmcsSetLaunchState, vmcsWriteField, vmcsGet, VMCS_REVISION_ID } from './vmcs.js';
+import type { VmcsFieldName } from './fields.js';
+import { VmcsAccess } from './vmcs-access.js';
+import { checkVmEntry } from './entry-checks.js';
+import * as X from './intercept.js';
+
+/** Outcome of a VMX instruction (SDM vol. 3C §31.2 conventions). */
+export type VmxResult =
+  | { ok: true }
+  | { ok: false; kind: 'VMfailInvalid' }
+  | { ok: false; kind: 'VMfailValid'; error: number; message: string; check?: string };
+
+/** What VMLAUNCH/VMRESUME led to. */
+export type EntryOutcome =
+  | { kind: 'entered' }
+  | { kind: 'vmfail'; result: VmxResult }
+  /** VM entry failed after loading guest state (reason 33 etc.) or an injected event caused an exit at once. */
+  | { kind: 'exit' };
+
+/** One VM exit, as recorded for the hypervisor's log and the views. */
+export interface ExitRecord {
+  /** VM_EXIT_REASON as written (bit 31 for entry failures). */
+  reason: number;
+  basic: number;
+  name: string;
+  qualification: number;
+  qualificationHi: number;
+  guestRip: number;
+  instructionLength: number;
+  /** Instruction count at the exit. */
+  icount: number;
+  /** Failed entry check, for INVALID_STATE exits. */
+  check?: string;
+}
+
+const SEG_FIELDS: Array<[number, string]> = [[ES, 'ES'], [CS, 'CS'], [SS, 'SS'], [DS, 'DS'], [FS, 'FS'], [GS, 'GS']];
+const TWO32 = 4294967296;
+
+function f(name: string): VmcsFieldName {
+  return name as VmcsFieldName;
+}
+
+export class Vmx implements VmxHooks {
+  readonly cpu: Cpu;
+  readonly vmcs: VmcsAccess;
+  readonly ept: Ept;
+  inVmxOperation = false;
+  vmxonRegion = -1;
+  /** Host-physical address of the current VMCS, or -1. */
+  current = -1;
+  nonRoot = false;
+  private ctl: X.Controls = X.emptyControls();
+  boundaryPending = false;
+  private preemptionDeadline = 0;
+  private mtfPending = false;
+  /** The hypervisor's save area for guest GPRs (RSP lives in the VMCS), as KVM's vcpu_run saves them. */
+  readonly gprLo = new Uint32Array(16);
+  readonly gprHi = new Uint32Array(16);
+  /** The most recent VM exit. */
+  lastExit: ExitRecord | null = null;
+  /** Failed check of the last entry (VMfailValid or INVALID_STATE). */
+  lastEntryCheck: string | undefined;
+  /** A host (physical) interrupt pending for the processor: external-interrupt exits (SDM §26.2). */
+  hostInterruptVector = -1;
+  private lastVpid = -1;
+  private lastEptp = -1;
+
+  constructor(cpu: Cpu) {
+    this.cpu = cpu;
+    this.vmcs = new VmcsAccess(cpu.mem);
+    this.ept = new Ept(MAXPHYADDR);
+  }
+
+  // ---------------------------------------------------------------- VMX instructions (root operation)
+
+  private fail(error: number, check?: string): VmxResult {
+    if (this.current < 0) return { ok: false, kind: 'VMfailInvalid' };
+    this.vmcs.region = this.current;
+    this.vmcs.set32('VM_INSTRUCTION_ERROR', error);
+    return { ok: false, kind: 'VMfailValid', error, message: vmInstructionErrorText(error), check };
+  }
+
+  private validRegion(hpa: number): boolean {
+    return Number.isInteger(hpa) && hpa >= 0 && hpa % 4096 === 0 && hpa + 4096 <= this.cpu.mem.size && hpa < 2 ** MAXPHYADDR;
+  }
+
+  /** VMXON: enter VMX operation with a VMXON region carrying the revision identifier (SDM vol. 3C ch. 31 VMXON). */
+  vmxon(region: number): VmxResult {
+    if (this.inVmxOperation) return this.fail(VMXERR_VMXON_IN_VMX_ROOT_OPERATION);
+    if (!this.validRegion(region) || (this.cpu.mem.read32(region) & 0x7fffffff) !== VMCS_REVISION_ID) return { ok: false, kind: 'VMfailInvalid' };
+    this.inVmxOperation = true;
+    this.vmxonRegion = region;
+    this.current = -1;
+    return { ok: true };
+  }
+
+  vmxoff(): VmxResult {
+    this.inVmxOperation = false;
+    this.current = -1;
+    return { ok: true };
+  }
+
+  vmclear(region: number): VmxResult {
+    if (!this.validRegion(region)) return this.fail(VMXERR_VMCLEAR_INVALID_ADDRESS);
+    if (region === this.vmxonRegion) return this.fail(VMXERR_VMCLEAR_VMXON_POINTER);
+    vmcsClear(this.cpu.mem, region);
+    if (region === this.current) this.current = -1;
+    return { ok: true };
+  }
+
+  vmptrld(region: number): VmxResult {
+    if (!this.validRegion(region)) return this.fail(VMXERR_VMPTRLD_INVALID_ADDRESS);
+    if (region === this.vmxonRegion) return this.fail(VMXERR_VMPTRLD_VMXON_POINTER);
+    if (vmcsRevisionId(this.cpu.mem, region) !== VMCS_REVISION_ID) return this.fail(VMXERR_VMPTRLD_INCORRECT_VMCS_REVISION_ID);
+    this.current = region;
+    this.vmcs.region = region;
+    return { ok: true };
+  }
+
+  vmread(encoding: number): bigint | VmxResult {
+    if (this.current < 0) return { ok: false, kind: 'VMfailInvalid' };
+    const v = vmcsReadField(this.cpu.mem, this.current, encoding);
+    if (isVmxInstrError(v)) return this.fail(v.error);
+    return v;
+  }
+
+  vmwrite(encoding: number, value: bigint): VmxResult {
+    if (this.current < 0) return { ok: false, kind: 'VMfailInvalid' };
+    const e = vmcsWriteField(this.cpu.mem, this.current, encoding, value);
+    if (e !== undefined) return this.fail(e.error);
+    return { ok: true };
+  }
+
+  vmlaunch(): EntryOutcome {
+    return this.enter(true);
+  }
+
+  vmresume(): EntryOutcome {
+    return this.enter(false);
+  }
+
+  // ---------------------------------------------------------------- VM entry (SDM vol. 3C ch. 27)
+
+  private enter(launch: boolean): EntryOutcome {
+    if (!this.inVmxOperation || this.current < 0) return { kind: 'vmfail', result: { ok: false, kind: 'VMfailInvalid' } };
+    const mem = this.cpu.mem;
+    const region = this.current;
+    this.vmcs.region = region;
+    const state = vmcsLaunchState(mem, region);
+    if (launch && state !== 'clear') return { kind: 'vmfail', result: this.fail(VMXERR_VMLAUNCH_NONCLEAR_VMCS) };
+    if (!launch && state !== 'launched') return { kind: 'vmfail', result: this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS) };
+    const check = checkVmEntry((name) => vmcsGet(mem, region, name), { launch, launchState: state, maxPhysAddr: MAXPHYADDR });
+    this.lastEntryCheck = undefined;
+    if (check.kind === 'vmfail') {
+      this.lastEntryCheck = check.check;
+      return { kind: 'vmfail', result: this.fail(check.error, check.check) };
+    }
+    this.loadControls();
+    if (check.kind === 'invalid-guest') {
+      // VM-entry failure while checking guest state: an exit with reason 33 and bit 31 set (SDM §27.8).
+      this.lastEntryCheck = check.check;
+      this.recordExit(EXIT_REASON.INVALID_STATE | EXIT_REASON_FAILED_VMENTRY, check.qualification, 0, 0, check.check);
+      return { kind: 'exit' };
+    }
+    this.loadGuestState();
+    if (launch) vmcsSetLaunchState(mem, region, 'launched');
+    this.nonRoot = true;
+    this.cpu.vmx = this;
+    this.cpu.ept = X.eptEnabled(this.ctl) ? this.ept : null;
+    this.cpu.updateMode();
+    this.setupBoundary();
+    // Event injection (SDM §27.6).
+    const info = this.vmcs.get32('VM_ENTRY_INTR_INFO_FIELD');
+    if ((info & INTR_INFO_VALID_MASK) !== 0) {
+      this.vmcs.set32('VM_ENTRY_INTR_INFO_FIELD', info & ~INTR_INFO_VALID_MASK);
+      try {
+        this.inject(info);
+      } catch (e) {
+        if (e === VM_EXIT) return { kind: 'exit' };
+        throw e;
+      }
+    }
+    return { kind: 'entered' };
+  }
+
+  private loadControls(): void {
+    const v = this.vmcs, c = this.ctl;
+    c.pin = v.get32('PIN_BASED_VM_EXEC_CONTROL');
+    c.proc = v.get32('CPU_BASED_VM_EXEC_CONTROL');
+    c.proc2 = effectiveSecondary(c.proc, v.get32('SECONDARY_VM_EXEC_CONTROL'));
+    c.exit = v.get32('VM_EXIT_CONTROLS');
+    c.entry = v.get32('VM_ENTRY_CONTROLS');
+    c.exceptionBitmap = v.get32('EXCEPTION_BITMAP');
+    c.pfErrorCodeMask = v.get32('PAGE_FAULT_ERROR_CODE_MASK');
+    c.pfErrorCodeMatch = v.get32('PAGE_FAULT_ERROR_CODE_MATCH');
+    c.cr0Mask = v.get32(f('CR0_GUEST_HOST_MASK'));
+    c.cr0Shadow = v.get32(f('CR0_READ_SHADOW'));
+    c.cr4Mask = v.get32(f('CR4_GUEST_HOST_MASK'));
+    c.cr4Shadow = v.get32(f('CR4_READ_SHADOW'));
+    c.cr3TargetCount = v.get32('CR3_TARGET_COUNT');
+    for (let k = 0; k < 4; k++) c.cr3Targets[k] = v.getNum(f(`CR3_TARGET_VALUE${k}`));
+    c.ioBitmapA = v.getNum('IO_BITMAP_A');
+    c.ioBitmapB = v.getNum('IO_BITMAP_B');
+    c.msrBitmap = v.getNum('MSR_BITMAP');
+    c.tscOffset = v.getNum('TSC_OFFSET');
+    c.virtualApic = v.getNum('VIRTUAL_APIC_PAGE_ADDR');
+    c.tprThreshold = v.get32('TPR_THRESHOLD');
+    if (X.eptEnabled(c)) {
+      const eptp = v.getNum('EPT_POINTER');
+      // Without VPID, VM entries invalidate cached mappings (SDM §29.4.3.1); with it they are tagged and kept.
+      if (eptp !== this.lastEptp) { this.ept.setEptp(eptp); this.lastEptp = eptp; }
+    }
+  }
+
+  private loadGuestState(): void {
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
+    c.cr0 = v.get32('GUEST_CR0');
+    c.cr4 = v.get32('GUEST_CR4');
+    c.cr3 = v.getNum('GUEST_CR3');
+    c.dr[7] = v.get32('GUEST_DR7');
+    for (const [s, n] of SEG_FIELDS) {
+      c.sel[s] = v.get32(f(`GUEST_${n}_SELECTOR`));
+      c.segBase[s] = v.getNum(f(`GUEST_${n}_BASE`));
+      c.segLimit[s] = v.get32(f(`GUEST_${n}_LIMIT`));
+      c.segAr[s] = v.get32(f(`GUEST_${n}_AR_BYTES`));
+      if (s < FS && !ia32eModeGuest(ctl.entry)) c.segBase[s] = c.segBase[s] % TWO32;
+    }
+    c.ldtrSel = v.get32('GUEST_LDTR_SELECTOR'); c.ldtrBase = v.getNum('GUEST_LDTR_BASE');
+    c.ldtrLimit = v.get32('GUEST_LDTR_LIMIT'); c.ldtrAr = v.get32('GUEST_LDTR_AR_BYTES');
+    c.trSel = v.get32('GUEST_TR_SELECTOR'); c.trBase = v.getNum('GUEST_TR_BASE');
+    c.trLimit = v.get32('GUEST_TR_LIMIT'); c.trAr = v.get32('GUEST_TR_AR_BYTES');
+    c.gdtrBase = v.getNum('GUEST_GDTR_BASE'); c.gdtrLimit = v.get32('GUEST_GDTR_LIMIT');
+    c.idtrBase = v.getNum('GUEST_IDTR_BASE'); c.idtrLimit = v.get32('GUEST_IDTR_LIMIT');
+    c.sysenterCs = v.get32('GUEST_SYSENTER_CS');
+    c.sysenterEsp = v.getNum('GUEST_SYSENTER_ESP');
+    c.sysenterEip = v.getNum('GUEST_SYSENTER_EIP');
+    if (entryLoadIa32Efer(ctl.entry)) c.efer = v.get32('GUEST_IA32_EFER');
+    else {
+      // Without "load IA32_EFER", LMA and LME follow "IA-32e mode guest" (SDM §27.3.2.1).
+      const lm = ia32eModeGuest(ctl.entry);
+      c.efer = lm ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
+    }
+    if (entryLoadIa32Pat(ctl.entry)) c.pat = v.getBig('GUEST_IA32_PAT');
+    // GPRs come from the hypervisor's save area; RSP, RIP and RFLAGS from the VMCS.
+    for (let r = 0; r < 16; r++) { c.lo[r] = this.gprLo[r]; c.hi[r] = this.gprHi[r]; }
+    c.setRegNumber(RSP, v.getNum('GUEST_RSP'));
+    c.rip = v.getNum('GUEST_RIP');
+    c.setFlags(v.get32('GUEST_RFLAGS'));
+    const intr = v.get32('GUEST_INTERRUPTIBILITY_INFO');
+    c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
+    c.halted = v.get32('GUEST_ACTIVITY_STATE') === GUEST_ACTIVITY_HLT;
+    c.shutdownReason = '';
+    if (X.preemptionTimer(ctl)) {
+      // Rate 0 in IA32_VMX_MISC: the timer counts down once per TSC tick, i.e. per instruction.
+      this.preemptionDeadline = c.icount + c.idleTicks + v.get32('VMX_PREEMPTION_TIMER_VALUE');
+    }
+    // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
+    const vpid = X.vpidEnabled(ctl) ? v.get32('VIRTUAL_PROCESSOR_ID') : 0;
+    if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
+    this.lastVpid = vpid;
+    void intr;
+  }
+
+  /** Inject the event of the VM-entry interruption-information field (SDM §27.6.1). */
+  private inject(info: number): void {
+    const c = this.cpu;
+    const vector = info & 0xff;
+    const type = (info >>> 8) & 7;
+    const hasErr = (info & INTR_INFO_DELIVER_CODE_MASK) !== 0;
+    const err = this.vmcs.get32('VM_ENTRY_EXCEPTION_ERROR_CODE');
+    const soft = type === INTR_TYPE_SOFT_INTR || type === INTR_TYPE_SOFT_EXCEPTION || type === INTR_TYPE_PRIV_SW_EXCEPTION;
+    const len = soft ? this.vmcs.get32('VM_ENTRY_INSTRUCTION_LEN') : 0;
+    c.halted = false;
+    c.deliver(vector, hasErr, err, type === INTR_TYPE_SOFT_INTR || type === INTR_TYPE_SOFT_EXCEPTION, c.wrapIp(c.rip + len), type);
+  }
+
+  // ---------------------------------------------------------------- running the guest
+
+  /**
+   * Run the guest for up to `budget` instructions. Returns 'vmexit' when a VM exit happened
+   * (see lastExit), or the processor's other stop reasons. A guest that executes HLT without
+   * HLT exiting stays in the HLT activity state ('halted').
+   */
+  run(budget: number): 'vmexit' | 'budget' | 'breakpoint' | 'stop' | 'halted' | 'shutdown' {
+    const stop = this.cpu.run(budget);
+    if (stop === 'halted' && this.nonRoot && X.preemptionTimer(this.ctl)) {
+      // A halted guest lets virtual time pass until the preemption timer expires (SDM §26.5.1).
+      const t = this.cpu.icount + this.cpu.idleTicks;
+      if (t < this.preemptionDeadline) this.cpu.idleTicks += this.preemptionDeadline - t;
+      this.recordExit(EXIT_REASON.PREEMPTION_TIMER, 0, 0, 0);
+      return 'vmexit';
+    }
+    return stop;
+  }
+
+  // ---------------------------------------------------------------- VM exit (SDM vol. 3C ch. 28)
+
+  /** Record a VM exit: exit information, guest state, host state; leaves non-root operation. */
+  private recordExit(reason: number, qual: number, qualHi: number, instrLen: number, check?: string, extra?: ExitExtra): void {
+    const v = this.vmcs, c = this.cpu;
+    v.region = this.current;
+    v.set32('VM_EXIT_REASON', reason);
+    v.setLoHi('EXIT_QUALIFICATION', qual, qualHi);
+    v.set32('VM_EXIT_INSTRUCTION_LEN', instrLen);
+    v.set32('VMX_INSTRUCTION_INFO', extra?.instrInfo ?? 0);
+    v.set32('VM_EXIT_INTR_INFO', extra?.intrInfo ?? 0);
+    v.set32('VM_EXIT_INTR_ERROR_CODE', extra?.intrError ?? 0);
+    v.setNum('GUEST_LINEAR_ADDRESS', extra?.linear ?? 0);
+    v.setNum('GUEST_PHYSICAL_ADDRESS', extra?.physical ?? 0);
+    const vec = c.eventInfo;
+    v.set32('IDT_VECTORING_INFO_FIELD', (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
+    v.set32('IDT_VECTORING_ERROR_CODE', c.eventError);
+    c.eventInfo = 0;
+    const rip = extra?.ripAfter ? c.nextRip : c.rip;
+    this.lastExit = {
+      reason, basic: reason & 0xffff, name: exitReasonName(reason & 0xffff), qualification: qual, qualificationHi: qualHi,
+      guestRip: this.nonRoot ? rip : v.getNum('GUEST_RIP'), instructionLength: instrLen, icount: c.icount, check,
+    };
+    if (this.nonRoot) {
+      this.saveGuestState(rip);
+      this.loadHostState();
+    }
+  }
+
+  private saveGuestState(rip: number): void {
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
+    v.setNum('GUEST_RIP', rip);
+    v.setNum('GUEST_RSP', c.regNumber(RSP));
+    v.set32('GUEST_RFLAGS', c.getFlags() & ~RF);
+    v.set32('GUEST_CR0', c.cr0);
+    v.setNum('GUEST_CR3', c.cr3);
+    v.set32('GUEST_CR4', c.cr4);
+    v.set32('GUEST_DR7', c.dr[7]);
+    for (const [s, n] of SEG_FIELDS) {
+      v.set32(f(`GUEST_${n}_SELECTOR`), c.sel[s]);
+      v.setNum(f(`GUEST_${n}_BASE`), c.segBase[s]);
+      v.set32(f(`GUEST_${n}_LIMIT`), c.segLimit[s]);
+      v.set32(f(`GUEST_${n}_AR_BYTES`), c.segAr[s]);
+    }
+    v.set32('GUEST_LDTR_SELECTOR', c.ldtrSel); v.setNum('GUEST_LDTR_BASE', c.ldtrBase);
+    v.set32('GUEST_LDTR_LIMIT', c.ldtrLimit); v.set32('GUEST_LDTR_AR_BYTES', c.ldtrAr);
+    v.set32('GUEST_TR_SELECTOR', c.trSel); v.setNum('GUEST_TR_BASE', c.trBase);
+    v.set32('GUEST_TR_LIMIT', c.trLimit); v.set32('GUEST_TR_AR_BYTES', c.trAr);
+    v.setNum('GUEST_GDTR_BASE', c.gdtrBase); v.set32('GUEST_GDTR_LIMIT', c.gdtrLimit);
+    v.setNum('GUEST_IDTR_BASE', c.idtrBase); v.set32('GUEST_IDTR_LIMIT', c.idtrLimit);
+    v.set32('GUEST_SYSENTER_CS', c.sysenterCs);
+    v.setNum('GUEST_SYSENTER_ESP', c.sysenterEsp);
+    v.setNum('GUEST_SYSENTER_EIP', c.sysenterEip);
+    if (exitSaveIa32Efer(ctl.exit)) v.set32('GUEST_IA32_EFER', c.efer);
+    if (exitSaveIa32Pat(ctl.exit)) v.setLoHi('GUEST_IA32_PAT', Number(c.pat & 0xffffffffn), Number(c.pat >> 32n));
+    // IA32_VMX_MISC bit 5: exits store EFER.LMA in the "IA-32e mode guest" entry control (SDM §28.2).
+    const entry = (c.efer & EFER_LMA) !== 0 ? ctl.entry | (1 << 9) : ctl.entry & ~(1 << 9);
+    if (entry !== ctl.entry) { v.set32('VM_ENTRY_CONTROLS', entry); ctl.entry = entry; }
+    v.set32('GUEST_ACTIVITY_STATE', c.halted && c.shutdownReason === '' ? GUEST_ACTIVITY_HLT : 0);
+    v.set32('GUEST_INTERRUPTIBILITY_INFO', c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
+    if (savePreemptionTimer(ctl.exit)) v.set32('VMX_PREEMPTION_TIMER_VALUE', Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
+    for (let r = 0; r < 16; r++) { this.gprLo[r] = c.lo[r]; this.gprHi[r] = c.hi[r]; }
+  }
+
+  /** Host-state loading (SDM §28.5): the processor leaves the guest's context. */
+  private loadHostState(): void {
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
+    this.nonRoot = false;
+    c.vmx = null;
+    c.ept = null;
+    c.halted = false;
+    c.shadow = 0;
+    c.cr0 = v.get32('HOST_CR0');
+    c.cr3 = v.getNum('HOST_CR3');
+    c.cr4 = v.get32('HOST_CR4');
+    const host64 = hostAddressSpaceSize(ctl.exit);
+    if (exitLoadIa32Efer(ctl.exit)) c.efer = v.get32('HOST_IA32_EFER');
+    else c.efer = host64 ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
+    if (exitLoadIa32Pat(ctl.exit)) c.pat = v.getBig('HOST_IA32_PAT');
+    for (const [s, n] of SEG_FIELDS) {
+      const sel = v.get32(f(`HOST_${n}_SELECTOR`));
+      const base = s === FS || s === GS ? v.getNum(f(`HOST_${n}_BASE`)) : 0;
+      const unusable = sel === 0 && s !== CS;
+      c.setSegCache(s, sel, base, 0xffffffff, unusable ? AR_UNUSABLE : (s === CS ? (host64 ? 0xa09b : 0xc09b) : 0xc093));
+    }
+    c.trSel = v.get32('HOST_TR_SELECTOR'); c.trBase = v.getNum('HOST_TR_BASE'); c.trLimit = 0x67; c.trAr = 0x8b;
+    c.gdtrBase = v.getNum('HOST_GDTR_BASE'); c.gdtrLimit = 0xffff;
+    c.idtrBase = v.getNum('HOST_IDTR_BASE'); c.idtrLimit = 0xffff;
+    c.ldtrSel = 0; c.ldtrAr = AR_UNUSABLE;
+    c.setRegNumber(RSP, v.getNum('HOST_RSP'));
+    c.rip = v.getNum('HOST_RIP');
+    c.setFlags(2);
+    c.dr[7] = 0x400;
+    this.boundaryPending = false;
+    c.updateMode();
+    if (!X.vpidEnabled(ctl)) c.flushTlb();
+  }
+
+  /** Perform a VM exit from inside an instruction or event and unwind it. */
+  private exitNow(reason: number, qual: number, instrLen: number, extra?: ExitExtra, qualHi = 0): never {
+    this.recordExit(reason, qual, qualHi, instrLen, undefined, extra);
+    throw VM_EXIT;
+  }
+
+  // ---------------------------------------------------------------- non-root hooks (intercept decisions in intercept.ts)
+
+  unconditional(_c: Cpu, i: Insn, reason: number): void {
+    this.exitNow(reason, 0, i.length);
+  }
+
+  hlt(_c: Cpu, i: Insn): void {
+    if (X.hltExits(this.ctl)) this.exitNow(EXIT_REASON.HLT, 0, i.length);
+  }
+
+  invlpg(_c: Cpu, i: Insn, lin: number): void {
+    if (X.invlpgExits(this.ctl)) this.exitNow(EXIT_REASON.INVLPG, lin >>> 0, i.length, undefined, Math.floor(lin / TWO32) >>> 0);
+  }
+
+  rdpmc(_c: Cpu, i: Insn): void {
+    if (X.rdpmcExits(this.ctl)) this.exitNow(EXIT_REASON.RDPMC, 0, i.length);
+  }
+
+  rdtsc(_c: Cpu, i: Insn, rdtscp: boolean): number {
+    if (X.rdtscExits(this.ctl)) this.exitNow(rdtscp ? EXIT_REASON.RDTSCP : EXIT_REASON.RDTSC, 0, i.length);
+    return X.tscOffsetting(this.ctl) ? this.ctl.tscOffset : 0;
+  }
+
+  rdtscpAllowed(): boolean {
+    return X.rdtscpAllowed(this.ctl);
+  }
+
+  wbinvd(_c: Cpu, i: Insn): void {
+    if (X.wbinvdExits(this.ctl)) this.exitNow(EXIT_REASON.WBINVD, 0, i.length);
+  }
+
+  monitorMwait(_c: Cpu, i: Insn, mwait: boolean): void {
+    this.exitNow(mwait ? EXIT_REASON.MWAIT_INSTRUCTION : EXIT_REASON.MONITOR_INSTRUCTION, 0, i.length);
+  }
+
+  pause(_c: Cpu, i: Insn): void {
+    if (X.pauseExits(this.ctl)) this.exitNow(EXIT_REASON.PAUSE_INSTRUCTION, 0, i.length);
+  }
+
+  /** Control-register access qualification (SDM vol. 3C table 28-3). */
+  private crQual(cr: number, type: number, gpr: number, lmswSource = 0, lmswMem = false): number {
+    return (cr | (type << 4) | (lmswMem ? 1 << 6 : 0) | (gpr << 8) | ((lmswSource & 0xffff) << 16)) >>> 0;
+  }
+
+  crWrite(c: Cpu, i: Insn, cr: number, gpr: number, value: number): number {
+    if (X.crWriteExits(this.ctl, cr, value, MAXPHYADDR)) this.exitNow(EXIT_REASON.CR_ACCESS, this.crQual(cr, 0, gpr), i.length);
+    return X.crWriteValue(this.ctl, cr, cr === 0 ? c.cr0 : c.cr4, value);
+  }
+
+  crRead(_c: Cpu, i: Insn, cr: number, gpr: number, value: number): number {
+    if (X.crReadExits(this.ctl, cr)) this.exitNow(EXIT_REASON.CR_ACCESS, this.crQual(cr, 1, gpr), i.length);
+    return X.crReadValue(this.ctl, cr, value);
+  }
+
+  crSpecial(c: Cpu, i: Insn, type: number, value: number): number {
+    if (type === CR_CLTS) {
+      if (X.cltsExits(this.ctl)) this.exitNow(EXIT_REASON.CR_ACCESS, this.crQual(0, CR_CLTS, 0), i.length);
+      // CLTS leaves a host-owned TS unmodified (SDM §26.3).
+      return (this.ctl.cr0Mask & 8) !== 0 ? c.cr0 : c.cr0 & ~8;
+    }
+    if (X.lmswExits(this.ctl, value)) this.exitNow(EXIT_REASON.CR_ACCESS, this.crQual(0, CR_LMSW, 0, value, i.mod !== 3), i.length);
+    const m = this.ctl.cr0Mask;
+    // LMSW loads PE, MP, EM, TS except host-owned bits; it cannot clear PE.
+    return ((c.cr0 & ~(0xe & ~m)) | (value & 0xe & ~m) | (c.cr0 & 1) | (value & 1 & ~m)) >>> 0;
+  }
+
+  movDr(_c: Cpu, i: Insn, dr: number, gpr: number, toDr: boolean): void {
+    if (X.movDrExits(this.ctl)) this.exitNow(EXIT_REASON.DR_ACCESS, (dr | (toDr ? 0 : 1 << 4) | (gpr << 8)) >>> 0, i.length);
+  }
+
+  io(_c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): void {
+    if (!X.ioExits(this.ctl, this.cpu.mem, port, size)) return;
+    // Exit qualification for I/O instructions (SDM vol. 3C table 28-5).
+    const immediate = !string && (i.opcode === 0xe4 || i.opcode === 0xe5 || i.opcode === 0xe6 || i.opcode === 0xe7);
+    const q = ((size - 1) | (input ? 8 : 0) | (string ? 16 : 0) | (rep ? 32 : 0) | (immediate ? 64 : 0) | (port << 16)) >>> 0;
+    // INS/OUTS report the address size and segment in the instruction-information field (SDM §28.2.5).
+    const info = string ? (((i.addrSize === 16 ? 0 : i.addrSize === 32 ? 1 : 2) << 7) | ((input ? ES : i.seg) << 15)) : 0;
+    const linear = string ? this.stringLinear(i, input) : 0;
+    this.exitNow(EXIT_REASON.IO_INSTRUCTION, q, i.length, { instrInfo: info, linear });
+  }
+
+  private stringLinear(i: Insn, input: boolean): number {
+    const c = this.cpu;
+    const r = input ? 7 : 6;
+    const off = i.addrSize === 64 ? c.regNumber(r) : i.addrSize === 32 ? c.lo[r] : c.lo[r] & 0xffff;
+    const seg = input ? ES : i.seg;
+    return c.codeSize === 64 && seg < FS ? off : c.segBase[seg] + off;
+  }
+
+  rdmsr(_c: Cpu, i: Insn, msr: number): void {
+    if (X.msrExits(this.ctl, this.cpu.mem, msr, false)) this.exitNow(EXIT_REASON.MSR_READ, 0, i.length);
+  }
+
+  wrmsr(_c: Cpu, i: Insn, msr: number): void {
+    if (X.msrExits(this.ctl, this.cpu.mem, msr, true)) this.exitNow(EXIT_REASON.MSR_WRITE, 0, i.length);
+  }
+
+  descriptorTable(_c: Cpu, i: Insn, reason: number, instr: number): void {
+    if (X.descriptorTableExits(this.ctl)) this.exitNow(reason, i.disp >>> 0, i.length, { instrInfo: instr });
+  }
+
+  exception(c: Cpu, vector: number, hasError: boolean, error: number, software: boolean): void {
+    if (!X.exceptionExits(this.ctl, vector, error)) return;
+    const type = software ? INTR_TYPE_SOFT_EXCEPTION : INTR_TYPE_HARD_EXCEPTION;
+    const intrInfo = (INTR_INFO_VALID_MASK | vector | (type << 8) | (hasError ? INTR_INFO_DELIVER_CODE_MASK : 0)) >>> 0;
+    // #PF: the qualification is the faulting linear address and CR2 is not written (SDM §28.2.1).
+    const qual = vector === 14 ? c.pfLinear : vector === 1 ? c.dr[6] & 0x600f : 0;
+    this.exitNow(EXIT_REASON.EXCEPTION_NMI, qual >>> 0, software ? c.cur?.length ?? 0 : 0,
+      { intrInfo, intrError: hasError ? error : 0 }, Math.floor(qual / TWO32) >>> 0);
+  }
+
+  tripleFault(): void {
+    this.exitNow(EXIT_REASON.TRIPLE_FAULT, 0, 0);
+  }
+
+  eptFault(c: Cpu, gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): never {
+    const fault = this.ept.fault;
+    if (fault.kind === 'misconfig') this.exitNow(EXIT_REASON.EPT_MISCONFIG, 0, 0, { physical: gpa });
+    // EPT-violation qualification (SDM vol. 3C table 28-7).
+    let q = (1 << access) | ((fault.allowed & 7) << 3);
+    if (linValid) q |= 1 << 7;
+    if (linValid && !pagingStructure) q |= 1 << 8;
+    void EPT_WRITE; void EPT_FETCH;
+    return this.exitNow(EXIT_REASON.EPT_VIOLATION, q, 0, { physical: gpa, linear: linValid ? lin : 0 });
+  }
+
+  /** Checks at an instruction boundary: preemption timer, MTF, interrupt and NMI windows (SDM §26.7, §27.7). */
+  boundary(c: Cpu): void {
+    const ctl = this.ctl;
+    if (this.mtfPending) {
+      this.mtfPending = false;
+      this.exitNow(EXIT_REASON.MONITOR_TRAP_FLAG, 0, 0);
+    }
+    if (X.preemptionTimer(ctl) && c.icount + c.idleTicks >= this.preemptionDeadline) {
+      this.exitNow(EXIT_REASON.PREEMPTION_TIMER, 0, 0);
+    }
+    if (this.hostInterruptVector >= 0 && X.externalInterruptExits(ctl)) {
+      const vector = this.hostInterruptVector;
+      this.hostInterruptVector = -1;
+      const info = ackInterruptOnExit(ctl.exit) ? (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0 : 0;
+      this.exitNow(EXIT_REASON.EXTERNAL_INTERRUPT, 0, 0, { intrInfo: info });
+    }
+    const canInterrupt = (c.getFlags() & IF) !== 0 && c.shadow === 0;
+    if (X.interruptWindow(ctl) && canInterrupt) this.exitNow(EXIT_REASON.INTERRUPT_WINDOW, 0, 0);
+    if (X.nmiWindow(ctl) && c.shadow === 0) this.exitNow(EXIT_REASON.NMI_WINDOW, 0, 0);
+  }
+
+  afterInstruction(_c: Cpu): void {
+    // The monitor trap flag causes an exit after each instruction (SDM §26.5.2): at the next boundary.
+    if (X.mtfActive(this.ctl)) { this.mtfPending = true; this.boundaryPending = true; }
+  }
+
+  private setupBoundary(): void {
+    this.mtfPending = false;
+    this.boundaryPending = X.boundaryWork(this.ctl) || this.hostInterruptVector >= 0;
+  }
+
+  /** The VMX unit's state for machine snapshots (the VMCS itself lives in host memory). */
+  saveState(): unknown {
+    return {
+      inVmxOperation: this.inVmxOperation, vmxonRegion: this.vmxonRegion, current: this.current, nonRoot: this.nonRoot,
+      ctl: { ...this.ctl, cr3Targets: this.ctl.cr3Targets.slice() }, boundaryPending: this.boundaryPending,
+      preemptionDeadline: this.preemptionDeadline, mtfPending: this.mtfPending, gprLo: Array.from(this.gprLo),
+      gprHi: Array.from(this.gprHi), lastExit: this.lastExit, lastEntryCheck: this.lastEntryCheck,
+      hostInterruptVector: this.hostInterruptVector, lastVpid: this.lastVpid, lastEptp: this.lastEptp, eptp: this.ept.eptp,
+    };
+  }
+
+  loadState(raw: unknown): void {
+    const s = raw as ReturnType<Vmx['saveStateShape']>;
+    this.inVmxOperation = s.inVmxOperation; this.vmxonRegion = s.vmxonRegion; this.current = s.current; this.nonRoot = s.nonRoot;
+    this.ctl = { ...s.ctl, cr3Targets: s.ctl.cr3Targets.slice() };
+    this.boundaryPending = s.boundaryPending; this.preemptionDeadline = s.preemptionDeadline; this.mtfPending = s.mtfPending;
+    this.gprLo.set(s.gprLo); this.gprHi.set(s.gprHi);
+    this.lastExit = s.lastExit; this.lastEntryCheck = s.lastEntryCheck; this.hostInterruptVector = s.hostInterruptVector;
+    this.lastVpid = s.lastVpid; this.lastEptp = s.lastEptp;
+    this.ept.setEptp(s.eptp);
+    this.vmcs.region = this.current;
+    this.cpu.vmx = this.nonRoot ? this : null;
+    this.cpu.ept = this.nonRoot && X.eptEnabled(this.ctl) ? this.ept : null;
+    this.cpu.flushTlb();
+  }
+
+  private saveStateShape() {
+    return {
+      inVmxOperation: false, vmxonRegion: 0, current: 0, nonRoot: false, ctl: X.emptyControls(), boundaryPending: false,
+      preemptionDeadline: 0, mtfPending: false, gprLo: [0], gprHi: [0], lastExit: null as ExitRecord | null,
+      lastEntryCheck: undefined as string | undefined, hostInterruptVector: 0, lastVpid: 0, lastEptp: 0, eptp: 0,
+    };
+  }
+
+  /** Raise a host interrupt: with external-interrupt exiting, the guest exits at the next boundary. */
+  raiseHostInterrupt(vector: number): void {
+    this.hostInterruptVector = vector;
+    if (this.nonRoot) this.boundaryPending = true;
+  }
+}
+
+interface ExitExtra {
+  instrInfo?: number;
+  intrInfo?: number;
+  intrError?: number;
+  linear?: number;
+  physical?: number;
+  ripAfter?: boolean;
+}
+
+export { INTR_TYPE_NMI_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_EXT_INTR, INTR_TYPE_SOFT_INTR, GUEST_INTR_STATE_NMI, exceptionName };
