@@ -53,9 +53,16 @@ function runCommand(cmd: RunCommand): number {
     throw e;
   }
   for (const w of machine.image.warnings ?? []) process.stderr.write(`vmscope: warning: ${w}\n`);
+  if (cmd.traceExits && machine.hv !== null) {
+    machine.hv.log.onExit = (e) => {
+      flushOut();
+      const bytes = e.bytes.length > 0 ? ` [${e.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')}]` : '';
+      process.stderr.write(`#${e.n} ${e.name}${e.summary ? ` ${e.summary}` : ''} rip=0x${BigInt.asUintN(64, BigInt(e.rip)).toString(16)}${bytes}${e.note ? ` (${e.note})` : ''}\n`);
+    };
+  }
   const result = machine.runToEnd();
   flushOut();
-  report(result, cmd);
+  report(result, cmd, machine);
   return result.exitCode;
 }
 
@@ -73,12 +80,17 @@ function flushOut(): void {
   outLen = 0;
 }
 
-function report(r: RunResult, cmd: RunCommand): void {
+function report(r: RunResult, cmd: RunCommand, m: Machine): void {
   for (const u of r.unimplemented) process.stderr.write(`vmscope: ${describeUnimplemented(u)}\n`);
   if (r.status === 'triple-fault') process.stderr.write(`vmscope: guest triple-faulted: ${r.message}\n`);
   else if (r.status === 'budget') process.stderr.write(`vmscope: ${r.message}\n`);
+  else if (r.status === 'error' || r.status === 'reset') process.stderr.write(`vmscope: ${r.message}\n`);
   else if (r.message && r.status === 'halted') process.stderr.write(`vmscope: ${r.message}\n`);
-  if (cmd.stats) process.stderr.write(`vmscope: ${r.instructions} instructions, status ${r.status}, exit code ${r.exitCode}\n`);
+  if (cmd.stats) {
+    process.stderr.write(`\nAnalyze events for all VMs, all VCPUs (vmscope, like perf kvm stat):\n\n`);
+    process.stderr.write(`${m.hv !== null ? m.hv.log.statsTable() : 'no hypervisor (bare-metal run)'}\n`);
+    process.stderr.write(`\n${r.instructions} guest instructions, guest time ${m.cpu.icount + m.cpu.idleTicks} ns, status ${r.status}, exit code ${r.exitCode}\n`);
+  }
   if (cmd.json) process.stdout.write(JSON.stringify(r) + '\n');
 }
 

@@ -10,11 +10,12 @@ import { parseLaunchConfig, type LaunchConfig } from './config.js';
 import { loadImage, placeImage, writeMultibootInfo, LoadError, type LoadedImage, type LoadTarget } from './loader/image.js';
 import { Hypervisor } from './vmm/hypervisor.js';
 import type { GuestMemory } from './vmm/guest-memory.js';
+import { createPcPlatform, type PcPlatform } from './devices/pc.js';
 
-export type RunStatus = 'halted' | 'debug-exit' | 'triple-fault' | 'budget' | 'error';
+export type RunStatus = 'halted' | 'debug-exit' | 'triple-fault' | 'reset' | 'budget' | 'error';
 
 /** Exit codes of a run that did not end through the debug-exit device (which gives odd codes). */
-export const EXIT_CODES = { halted: 0, error: 2, 'triple-fault': 4, budget: 6 } as const;
+export const EXIT_CODES = { halted: 0, error: 2, 'triple-fault': 4, budget: 6, reset: 8 } as const;
 
 export interface RunResult {
   status: RunStatus;
@@ -63,6 +64,8 @@ export class Machine {
   /** Guest-physical memory (vmx mode: RAM placed in host memory by the hypervisor). */
   readonly guest: GuestMemory | PhysicalMemory;
   readonly devices: PlatformDevices;
+  /** The PC platform (PIC, PIT, RTC, LAPIC, I/O APIC, fw_cfg, ...) in vmx mode; null in bare mode. */
+  readonly pc: PcPlatform | null;
   readonly image: LoadedImage;
   readonly startMode: StartMode | 'multiboot';
   private outBytes = new Uint8Array(4096);
@@ -93,7 +96,29 @@ export class Machine {
       this.cpu = new Cpu(this.mem, this.bus);
       this.guest = this.mem;
     }
+    const clock = () => this.cpu.icount + this.cpu.idleTicks;
+    if (this.hv !== null) {
+      const hv = this.hv;
+      const pc = createPcPlatform(this.bus, {
+        clock,
+        memorySize: ram,
+        control: { requestReset: () => { hv.ended = { status: 'reset', message: 'the guest requested a system reset (port 0x92 or 0xCF9)' }; } },
+        tscOffset: () => Number(BigInt.asIntN(64, hv.vmr('TSC_OFFSET'))),
+      });
+      this.pc = pc;
+      hv.interrupts = {
+        pending: () => pc.interrupts.pending(),
+        acknowledge: () => pc.interrupts.acknowledge(),
+        nextDeadline: () => pc.nextDeadline(),
+        poll: (now) => pc.poll(now),
+      };
+      hv.msrPlatform = {
+        read: (msr) => { const r = pc.lapic.readMsr(msr); return r === null || r.gp ? null : r.value; },
+        write: (msr, v) => { const r = pc.lapic.writeMsr(msr, v); return r !== null && !r.gp; },
+      };
+    } else this.pc = null;
     this.devices = createPlatformDevices(this.bus, config.devices, {
+      setIrq: this.pc !== null ? (irq, level) => this.pc!.setIrq(irq, level) : undefined,
       console: emit,
       control: {
         requestExit: (code) => {
@@ -102,7 +127,7 @@ export class Machine {
           else this.cpu.requestStop();
         },
       },
-      clock: () => this.cpu.icount + this.cpu.idleTicks,
+      clock,
     });
     const img = loadImage(imageBytes, { format: config.format, loadAddress: config.loadAddress ?? this.defaultLoadAddress(imageBytes), entry: config.entry });
     this.image = img;
@@ -244,6 +269,7 @@ export class Machine {
   snapshot(): MachineSnapshot {
     const devices: Record<string, unknown> = {};
     for (const [name, dev] of this.devices.all) devices[name] = dev.saveState();
+    if (this.pc !== null) devices.pc = this.pc.saveState();
     return {
       memory: this.mem.snapshot(), cpu: snapshotCpu(this.cpu), devices, outLen: this.outLen, exitCode: this.exitCode,
       hv: this.hv !== null ? this.hv.saveState() : null,
@@ -255,6 +281,7 @@ export class Machine {
     restoreCpu(this.cpu, s.cpu);
     if (this.hv !== null && s.hv !== null) this.hv.loadState(s.hv);
     for (const [name, dev] of this.devices.all) if (name in s.devices) dev.loadState(s.devices[name]);
+    if (this.pc !== null && 'pc' in s.devices) this.pc.loadState(s.devices.pc);
     this.outLen = Math.min(this.outLen, s.outLen);
     this.exitCode = s.exitCode;
     this.ended = null;

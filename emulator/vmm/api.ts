@@ -27,7 +27,7 @@ export interface ExitInfo {
  * or guest-virtual address. Handlers return what they did (for the exit log) or nothing.
  */
 export interface VcpuApi {
-  readonly exit: ExitInfo;
+  exit: ExitInfo;
   /** Guest register value (RSP, RIP and RFLAGS come from the VMCS, the rest from the save area). */
   reg(name: RegName): bigint;
   setReg(name: RegName, value: bigint | number): void;

@@ -41,7 +41,9 @@ export interface MsrPlatform {
 
 export interface HandlerContext {
   bus: MmioBus;
-  msr?: MsrPlatform | null;
+  readonly msr?: MsrPlatform | null;
+  /** The platform has a local APIC (CPUID advertises APIC, x2APIC and TSC-deadline). */
+  hasLapic(): boolean;
   /** Advance guest time until `t` while halted. */
   idleUntil(t: number): void;
   /** Whether an interrupt could ever wake a halted guest; the next deadline if any. */
@@ -80,7 +82,14 @@ function cpuid(ctx: HandlerContext): ExitHandler {
     } else {
       const m = cpuidModel({ cr4: ctx.guestCr4() }, leaf, sub);
       r = [m[0], m[1], m[2], m[3]];
-      if (leaf === 1) r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
+      if (leaf === 1) {
+        r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
+        if (ctx.hasLapic()) {
+          // The platform's local APIC: EDX.APIC (9), ECX.x2APIC (21), ECX.TSC-Deadline (24); initial APIC ID 0 in EBX[31:24].
+          r[3] = (r[3] | (1 << 9)) >>> 0;
+          r[2] = (r[2] | (1 << 21) | (1 << 24)) >>> 0;
+        }
+      }
     }
     vcpu.setReg('rax', r[0] >>> 0); vcpu.setReg('rbx', r[1] >>> 0);
     vcpu.setReg('rcx', r[2] >>> 0); vcpu.setReg('rdx', r[3] >>> 0);

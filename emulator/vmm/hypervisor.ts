@@ -48,7 +48,7 @@ export const HOST_LAYOUT = {
 const HOST_RIP = -0x7f000000; // 0xffffffff81000000
 const HOST_RSP = -0x7e000000;
 
-export type RunEnd = { status: 'halted' | 'debug-exit' | 'triple-fault' | 'error'; message?: string; exitCode?: number };
+export type RunEnd = { status: 'halted' | 'debug-exit' | 'triple-fault' | 'reset' | 'error'; message?: string; exitCode?: number };
 
 /** Interrupt sources the hypervisor consults before each VM entry (the virtual PIC/LAPIC of the platform). */
 export interface GuestInterrupts {
@@ -83,6 +83,8 @@ export class Hypervisor {
   readonly handlers = new Map<number, ExitHandler>();
   readonly bus: HypervisorOptions['bus'];
   interrupts: GuestInterrupts | null;
+  /** The platform's MSRs the hypervisor emulates (the local APIC), set by the machine. */
+  msrPlatform: MsrPlatform | null;
   private readonly consoleOut: (text: string) => void;
   private launched = false;
   /** The CPU is in VMX non-root operation (between an entry and the next exit). */
@@ -108,9 +110,12 @@ export class Hypervisor {
     this.guest = new GuestMemory(this.host, HOST_LAYOUT.guestRam, ram);
     this.interrupts = opts.interrupts ?? null;
     this.consoleOut = opts.console ?? (() => { /* no console */ });
+    this.msrPlatform = opts.msr ?? null;
+    const hv = this;
     const ctx: HandlerContext = {
       bus: this.bus,
-      msr: opts.msr ?? null,
+      get msr() { return hv.msrPlatform; },
+      hasLapic: () => hv.msrPlatform !== null,
       idleUntil: (t) => this.idleUntil(t),
       nextWake: () => {
         if (this.interrupts === null) return null;
@@ -130,15 +135,24 @@ export class Hypervisor {
 
   // ---------------------------------------------------------------- setup (what KVM's vmx_vcpu_setup does)
 
+  /**
+   * VMWRITE of a named field. Setup goes through the VMX instruction (with its checks); the
+   * exit path uses the same storage through the VMX unit's field accessor, as a hypervisor's
+   * VMREAD/VMWRITE of known-good encodings would.
+   */
   private vmw(name: VmcsFieldName, value: bigint | number): void {
-    const r = this.vmx.vmwrite(vmcsField(name).encoding, BigInt.asUintN(64, BigInt(value)));
-    if (!r.ok) throw new Error(`VMWRITE ${name} failed: ${JSON.stringify(r)}`);
+    if (!this.launched) {
+      const r = this.vmx.vmwrite(vmcsField(name).encoding, BigInt.asUintN(64, BigInt(value)));
+      if (!r.ok) throw new Error(`VMWRITE ${name} failed: ${JSON.stringify(r)}`);
+      return;
+    }
+    this.vmx.vmcs.region = HOST_LAYOUT.vmcs;
+    this.vmx.vmcs.setBig(name, BigInt(value));
   }
 
   vmr(name: VmcsFieldName): bigint {
-    const r = this.vmx.vmread(vmcsField(name).encoding);
-    if (typeof r !== 'bigint') throw new Error(`VMREAD ${name} failed: ${JSON.stringify(r)}`);
-    return r;
+    this.vmx.vmcs.region = HOST_LAYOUT.vmcs;
+    return this.vmx.vmcs.getBig(name);
   }
 
   private setupVmx(): void {
@@ -438,16 +452,28 @@ export class Hypervisor {
 
   readGuestVirtual(gva: number, length: number): Uint8Array | null {
     const out = new Uint8Array(length);
-    for (let k = 0; k < length; k++) {
+    let k = 0;
+    while (k < length) {
+      // One walk per guest page touched.
       const g = this.translate(gva + k);
       if (g < 0) return null;
-      out[k] = this.guest.read8(g);
+      const n = Math.min(length - k, 4096 - ((gva + k) & 0xfff));
+      out.set(this.guest.peek(g, n), k);
+      k += n;
     }
     return out;
   }
 
-  /** The handler API for one exit. */
+  private apiObject: (VcpuApi & { exit: ExitInfo }) | null = null;
+
+  /** The handler API for one exit (one object, its `exit` replaced per exit). */
   private api(info: ExitInfo): VcpuApi {
+    if (this.apiObject === null) this.apiObject = this.makeApi(info);
+    this.apiObject.exit = info;
+    return this.apiObject;
+  }
+
+  private makeApi(info: ExitInfo): VcpuApi & { exit: ExitInfo } {
     const v = this.vmx.vmcs;
     const hv = this;
     const gpr = (name: RegName): number => GPR_NAMES.indexOf(name as (typeof GPR_NAMES)[number]);

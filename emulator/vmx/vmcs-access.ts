@@ -4,7 +4,8 @@ import { vmcsFieldOffset } from './vmcs.js';
 import type { PhysicalMemory } from '../mem/physmem.js';
 
 const OFFSET: Record<string, number> = {};
-for (const f of VMCS_FIELDS) OFFSET[f.name] = vmcsFieldOffset(f);
+const WIDTH: Record<string, number> = {};
+for (const f of VMCS_FIELDS) { OFFSET[f.name] = vmcsFieldOffset(f); WIDTH[f.name] = f.width === '16' ? 16 : f.width === '32' ? 32 : 64; }
 
 const TWO32 = 4294967296;
 
@@ -14,18 +15,69 @@ const TWO32 = 4294967296;
  * 64-bit and natural-width values are handled as numbers: addresses are exact (canonical,
  * sign-extended ones become negative numbers), other 64-bit values are given as lo/hi.
  */
+/**
+ * Fields that change at nearly every exit and entry (handled by the fast entry check,
+ * entry-fast.ts); a change to any other field bumps `generation`, forcing full VM-entry checks.
+ */
+export const VOLATILE_FIELDS: readonly VmcsFieldName[] = [
+  'GUEST_RIP', 'GUEST_RSP', 'GUEST_RFLAGS', 'GUEST_INTERRUPTIBILITY_INFO', 'GUEST_ACTIVITY_STATE',
+  'VM_ENTRY_INTR_INFO_FIELD', 'VM_ENTRY_EXCEPTION_ERROR_CODE', 'VM_ENTRY_INSTRUCTION_LEN', 'VMX_PREEMPTION_TIMER_VALUE',
+  'CPU_BASED_VM_EXEC_CONTROL', 'PIN_BASED_VM_EXEC_CONTROL',
+  // VM-exit information fields are read-only data, not checked by VM entry.
+  'VM_INSTRUCTION_ERROR', 'VM_EXIT_REASON', 'EXIT_QUALIFICATION', 'GUEST_LINEAR_ADDRESS', 'GUEST_PHYSICAL_ADDRESS',
+  'VM_EXIT_INTR_INFO', 'VM_EXIT_INTR_ERROR_CODE', 'IDT_VECTORING_INFO_FIELD', 'IDT_VECTORING_ERROR_CODE',
+  'VM_EXIT_INSTRUCTION_LEN', 'VMX_INSTRUCTION_INFO',
+];
+/** 1 for volatile fields, indexed by byte offset / 8. */
+const VOLATILE_BY_OFF = new Uint8Array(512);
+for (const n of VOLATILE_FIELDS) VOLATILE_BY_OFF[OFFSET[n] >>> 3] = 1;
+
 export class VmcsAccess {
   region = -1;
+  /** Bumped whenever a field outside VOLATILE_FIELDS changes value through this accessor. */
+  generation = 0;
+  /** BigInt values last read per field, valid while the field's two words are unchanged (checked on every read). */
+  private readonly cacheLo = new Float64Array(VMCS_FIELDS.length).fill(-1);
+  private readonly cacheHi = new Float64Array(VMCS_FIELDS.length).fill(-1);
+  private readonly cacheBig: bigint[] = new Array(VMCS_FIELDS.length).fill(0n);
   constructor(private readonly mem: PhysicalMemory) {}
+
+  /** Byte offset of a field in the region (for the hot paths' precomputed offsets). */
+  static offset(name: VmcsFieldName): number {
+    return OFFSET[name];
+  }
+
+  r32(off: number): number {
+    return this.mem.read32(this.region + off);
+  }
+
+  w32(off: number, v: number): void {
+    this.put(off, v >>> 0, 0);
+  }
+
+  /** Store a field's two words; bump the generation when a non-volatile field changes. */
+  private put(off: number, lo: number, hi: number): void {
+    const a = this.region + off;
+    if (VOLATILE_BY_OFF[off >>> 3] === 0 && (this.mem.read32(a) !== lo || this.mem.read32(a + 4) !== hi)) this.generation++;
+    this.mem.write32(a, lo);
+    this.mem.write32(a + 4, hi);
+  }
+
+  rNum(off: number): number {
+    const a = this.region + off;
+    return (this.mem.read32(a + 4) | 0) * TWO32 + this.mem.read32(a);
+  }
+
+  wNum(off: number, v: number): void {
+    this.put(off, v >>> 0, Math.floor(v / TWO32) >>> 0);
+  }
 
   get32(name: VmcsFieldName): number {
     return this.mem.read32(this.region + OFFSET[name]);
   }
 
   set32(name: VmcsFieldName, v: number): void {
-    const a = this.region + OFFSET[name];
-    this.mem.write32(a, v >>> 0);
-    this.mem.write32(a + 4, 0);
+    this.put(OFFSET[name], v >>> 0, 0);
   }
 
   /** High 32 bits of a 64-bit / natural-width field. */
@@ -34,9 +86,7 @@ export class VmcsAccess {
   }
 
   setLoHi(name: VmcsFieldName, lo: number, hi: number): void {
-    const a = this.region + OFFSET[name];
-    this.mem.write32(a, lo >>> 0);
-    this.mem.write32(a + 4, hi >>> 0);
+    this.put(OFFSET[name], lo >>> 0, hi >>> 0);
   }
 
   /** A 64-bit field as a signed number (exact for canonical addresses and values below 2^53). */
@@ -46,13 +96,26 @@ export class VmcsAccess {
   }
 
   setNum(name: VmcsFieldName, v: number): void {
-    const a = this.region + OFFSET[name];
-    this.mem.write32(a, v >>> 0);
-    this.mem.write32(a + 4, Math.floor(v / TWO32) >>> 0);
+    this.put(OFFSET[name], v >>> 0, Math.floor(v / TWO32) >>> 0);
   }
 
   getBig(name: VmcsFieldName): bigint {
+    const off = OFFSET[name];
+    const a = this.region + off;
+    const hi = this.mem.read32(a + 4), lo = this.mem.read32(a);
+    const slot = (off - 16) >>> 3;
+    if (this.cacheLo[slot] === lo && this.cacheHi[slot] === hi) return this.cacheBig[slot];
+    const v = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    this.cacheLo[slot] = lo; this.cacheHi[slot] = hi; this.cacheBig[slot] = v;
+    return v;
+  }
+
+  /** Width-masked write of a field by name (the fast path of VMWRITE for the hypervisor's own use). */
+  setBig(name: VmcsFieldName, v: bigint): void {
     const a = this.region + OFFSET[name];
-    return (BigInt(this.mem.read32(a + 4)) << 32n) | BigInt(this.mem.read32(a));
+    const w = WIDTH[name];
+    const m = w === 16 ? v & 0xffffn : w === 32 ? v & 0xffffffffn : BigInt.asUintN(64, v);
+    void a;
+    this.put(OFFSET[name], Number(m & 0xffffffffn), Number(m >> 32n));
   }
 }

@@ -24,6 +24,9 @@ import type { VmcsFieldName } from './fields.js';
 import { VmcsAccess } from './vmcs-access.js';
 import { checkVmEntry } from './entry-checks.js';
 import * as X from './intercept.js';
+import { volatileFieldsPass } from './entry-fast.js';
+
+const OK_CHECK = { kind: 'ok' as const };
 
 /** Outcome of a VMX instruction (SDM vol. 3C §31.2 conventions). */
 export type VmxResult =
@@ -57,6 +60,80 @@ export interface ExitRecord {
 const SEG_FIELDS: Array<[number, string]> = [[ES, 'ES'], [CS, 'CS'], [SS, 'SS'], [DS, 'DS'], [FS, 'FS'], [GS, 'GS']];
 const TWO32 = 4294967296;
 
+/** Byte offsets of the VMCS fields the entry and exit paths touch (numbers: no string lookups per exit). */
+const O = (n: string): number => VmcsAccess.offset(n as VmcsFieldName);
+const OF = {
+  CPU_BASED_VM_EXEC_CONTROL: O('CPU_BASED_VM_EXEC_CONTROL'),
+  CR0_GUEST_HOST_MASK: O('CR0_GUEST_HOST_MASK'),
+  CR0_READ_SHADOW: O('CR0_READ_SHADOW'),
+  CR3_TARGET_COUNT: O('CR3_TARGET_COUNT'),
+  CR4_GUEST_HOST_MASK: O('CR4_GUEST_HOST_MASK'),
+  CR4_READ_SHADOW: O('CR4_READ_SHADOW'),
+  EPT_POINTER: O('EPT_POINTER'),
+  EXCEPTION_BITMAP: O('EXCEPTION_BITMAP'),
+  GUEST_ACTIVITY_STATE: O('GUEST_ACTIVITY_STATE'),
+  GUEST_CR0: O('GUEST_CR0'),
+  GUEST_CR3: O('GUEST_CR3'),
+  GUEST_CR4: O('GUEST_CR4'),
+  GUEST_DR7: O('GUEST_DR7'),
+  GUEST_GDTR_BASE: O('GUEST_GDTR_BASE'),
+  GUEST_GDTR_LIMIT: O('GUEST_GDTR_LIMIT'),
+  GUEST_IA32_EFER: O('GUEST_IA32_EFER'),
+  GUEST_IDTR_BASE: O('GUEST_IDTR_BASE'),
+  GUEST_IDTR_LIMIT: O('GUEST_IDTR_LIMIT'),
+  GUEST_INTERRUPTIBILITY_INFO: O('GUEST_INTERRUPTIBILITY_INFO'),
+  GUEST_LDTR_AR_BYTES: O('GUEST_LDTR_AR_BYTES'),
+  GUEST_LDTR_BASE: O('GUEST_LDTR_BASE'),
+  GUEST_LDTR_LIMIT: O('GUEST_LDTR_LIMIT'),
+  GUEST_LDTR_SELECTOR: O('GUEST_LDTR_SELECTOR'),
+  GUEST_LINEAR_ADDRESS: O('GUEST_LINEAR_ADDRESS'),
+  GUEST_PHYSICAL_ADDRESS: O('GUEST_PHYSICAL_ADDRESS'),
+  GUEST_RFLAGS: O('GUEST_RFLAGS'),
+  GUEST_RIP: O('GUEST_RIP'),
+  GUEST_RSP: O('GUEST_RSP'),
+  GUEST_SYSENTER_CS: O('GUEST_SYSENTER_CS'),
+  GUEST_SYSENTER_EIP: O('GUEST_SYSENTER_EIP'),
+  GUEST_SYSENTER_ESP: O('GUEST_SYSENTER_ESP'),
+  GUEST_TR_AR_BYTES: O('GUEST_TR_AR_BYTES'),
+  GUEST_TR_BASE: O('GUEST_TR_BASE'),
+  GUEST_TR_LIMIT: O('GUEST_TR_LIMIT'),
+  GUEST_TR_SELECTOR: O('GUEST_TR_SELECTOR'),
+  HOST_CR0: O('HOST_CR0'),
+  HOST_CR3: O('HOST_CR3'),
+  HOST_CR4: O('HOST_CR4'),
+  HOST_GDTR_BASE: O('HOST_GDTR_BASE'),
+  HOST_IA32_EFER: O('HOST_IA32_EFER'),
+  HOST_IDTR_BASE: O('HOST_IDTR_BASE'),
+  HOST_RIP: O('HOST_RIP'),
+  HOST_RSP: O('HOST_RSP'),
+  HOST_TR_BASE: O('HOST_TR_BASE'),
+  HOST_TR_SELECTOR: O('HOST_TR_SELECTOR'),
+  IDT_VECTORING_ERROR_CODE: O('IDT_VECTORING_ERROR_CODE'),
+  IDT_VECTORING_INFO_FIELD: O('IDT_VECTORING_INFO_FIELD'),
+  IO_BITMAP_A: O('IO_BITMAP_A'),
+  IO_BITMAP_B: O('IO_BITMAP_B'),
+  MSR_BITMAP: O('MSR_BITMAP'),
+  PAGE_FAULT_ERROR_CODE_MASK: O('PAGE_FAULT_ERROR_CODE_MASK'),
+  PAGE_FAULT_ERROR_CODE_MATCH: O('PAGE_FAULT_ERROR_CODE_MATCH'),
+  PIN_BASED_VM_EXEC_CONTROL: O('PIN_BASED_VM_EXEC_CONTROL'),
+  SECONDARY_VM_EXEC_CONTROL: O('SECONDARY_VM_EXEC_CONTROL'),
+  TPR_THRESHOLD: O('TPR_THRESHOLD'),
+  TSC_OFFSET: O('TSC_OFFSET'),
+  VIRTUAL_APIC_PAGE_ADDR: O('VIRTUAL_APIC_PAGE_ADDR'),
+  VIRTUAL_PROCESSOR_ID: O('VIRTUAL_PROCESSOR_ID'),
+  VMX_INSTRUCTION_INFO: O('VMX_INSTRUCTION_INFO'),
+  VMX_PREEMPTION_TIMER_VALUE: O('VMX_PREEMPTION_TIMER_VALUE'),
+  VM_ENTRY_CONTROLS: O('VM_ENTRY_CONTROLS'),
+  VM_EXIT_CONTROLS: O('VM_EXIT_CONTROLS'),
+  VM_EXIT_INSTRUCTION_LEN: O('VM_EXIT_INSTRUCTION_LEN'),
+  VM_EXIT_INTR_ERROR_CODE: O('VM_EXIT_INTR_ERROR_CODE'),
+  VM_EXIT_INTR_INFO: O('VM_EXIT_INTR_INFO'),
+  VM_EXIT_REASON: O('VM_EXIT_REASON'),
+};
+const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
+const HOST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`HOST_${n}_SELECTOR`), base: seg === FS || seg === GS ? O(`HOST_${n}_BASE`) : -1 }));
+const CR3_TARGET_OFF = [0, 1, 2, 3].map((k) => O(`CR3_TARGET_VALUE${k}`));
+
 function f(name: string): VmcsFieldName {
   return name as VmcsFieldName;
 }
@@ -85,6 +162,13 @@ export class Vmx implements VmxHooks {
   hostInterruptVector = -1;
   private lastVpid = -1;
   private lastEptp = -1;
+  /** VMCS generation and region of the last full VM-entry check that passed. */
+  private checkedGeneration = -1;
+  private checkedRegion = -1;
+  private checkedPin = 0;
+  private checkedProc = 0;
+  /** Full VM-entry checks performed (the rest were fast checks). */
+  fullChecks = 0;
 
   constructor(cpu: Cpu) {
     this.cpu = cpu;
@@ -125,6 +209,7 @@ export class Vmx implements VmxHooks {
     if (!this.validRegion(region)) return this.fail(VMXERR_VMCLEAR_INVALID_ADDRESS);
     if (region === this.vmxonRegion) return this.fail(VMXERR_VMCLEAR_VMXON_POINTER);
     vmcsClear(this.cpu.mem, region);
+    this.vmcs.generation++;
     if (region === this.current) this.current = -1;
     return { ok: true };
   }
@@ -149,6 +234,7 @@ export class Vmx implements VmxHooks {
     if (this.current < 0) return { ok: false, kind: 'VMfailInvalid' };
     const e = vmcsWriteField(this.cpu.mem, this.current, encoding, value);
     if (e !== undefined) return this.fail(e.error);
+    this.vmcs.generation++;
     return { ok: true };
   }
 
@@ -170,11 +256,22 @@ export class Vmx implements VmxHooks {
     const state = vmcsLaunchState(mem, region);
     if (launch && state !== 'clear') return { kind: 'vmfail', result: this.fail(VMXERR_VMLAUNCH_NONCLEAR_VMCS) };
     if (!launch && state !== 'launched') return { kind: 'vmfail', result: this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS) };
-    const check = checkVmEntry((name) => vmcsGet(mem, region, name), { launch, launchState: state, maxPhysAddr: MAXPHYADDR });
+    const v = this.vmcs;
+    // Full checks unless nothing but the per-exit fields changed since the last full check passed
+    // and those pass the fast check (entry-fast.ts); outcomes are the same either way.
+    const fast = !launch && this.checkedGeneration === v.generation && this.checkedRegion === region && volatileFieldsPass(v, this.checkedPin, this.checkedProc);
+    const check = fast ? OK_CHECK : checkVmEntry((name) => v.getBig(name), {
+      launch, launchState: state, maxPhysAddr: MAXPHYADDR, currentVmcsHpa: region,
+      readPhys32: (hpa: number) => (hpa >= 0 && hpa + 4 <= mem.size ? mem.read32(hpa) : 0xffffffff),
+    });
     this.lastEntryCheck = undefined;
     if (check.kind === 'vmfail') {
       this.lastEntryCheck = check.check;
       return { kind: 'vmfail', result: this.fail(check.error, check.check) };
+    }
+    if (check.kind === 'ok' && !fast) {
+      this.checkedGeneration = v.generation; this.checkedRegion = region; this.fullChecks++;
+      this.checkedPin = v.get32('PIN_BASED_VM_EXEC_CONTROL'); this.checkedProc = v.get32('CPU_BASED_VM_EXEC_CONTROL');
     }
     this.loadControls();
     if (check.kind === 'invalid-guest') {
@@ -206,28 +303,28 @@ export class Vmx implements VmxHooks {
 
   private loadControls(): void {
     const v = this.vmcs, c = this.ctl;
-    c.pin = v.get32('PIN_BASED_VM_EXEC_CONTROL');
-    c.proc = v.get32('CPU_BASED_VM_EXEC_CONTROL');
-    c.proc2 = effectiveSecondary(c.proc, v.get32('SECONDARY_VM_EXEC_CONTROL'));
-    c.exit = v.get32('VM_EXIT_CONTROLS');
-    c.entry = v.get32('VM_ENTRY_CONTROLS');
-    c.exceptionBitmap = v.get32('EXCEPTION_BITMAP');
-    c.pfErrorCodeMask = v.get32('PAGE_FAULT_ERROR_CODE_MASK');
-    c.pfErrorCodeMatch = v.get32('PAGE_FAULT_ERROR_CODE_MATCH');
-    c.cr0Mask = v.get32(f('CR0_GUEST_HOST_MASK'));
-    c.cr0Shadow = v.get32(f('CR0_READ_SHADOW'));
-    c.cr4Mask = v.get32(f('CR4_GUEST_HOST_MASK'));
-    c.cr4Shadow = v.get32(f('CR4_READ_SHADOW'));
-    c.cr3TargetCount = v.get32('CR3_TARGET_COUNT');
-    for (let k = 0; k < 4; k++) c.cr3Targets[k] = v.getNum(f(`CR3_TARGET_VALUE${k}`));
-    c.ioBitmapA = v.getNum('IO_BITMAP_A');
-    c.ioBitmapB = v.getNum('IO_BITMAP_B');
-    c.msrBitmap = v.getNum('MSR_BITMAP');
-    c.tscOffset = v.getNum('TSC_OFFSET');
-    c.virtualApic = v.getNum('VIRTUAL_APIC_PAGE_ADDR');
-    c.tprThreshold = v.get32('TPR_THRESHOLD');
+    c.pin = v.r32(OF.PIN_BASED_VM_EXEC_CONTROL);
+    c.proc = v.r32(OF.CPU_BASED_VM_EXEC_CONTROL);
+    c.proc2 = effectiveSecondary(c.proc, v.r32(OF.SECONDARY_VM_EXEC_CONTROL));
+    c.exit = v.r32(OF.VM_EXIT_CONTROLS);
+    c.entry = v.r32(OF.VM_ENTRY_CONTROLS);
+    c.exceptionBitmap = v.r32(OF.EXCEPTION_BITMAP);
+    c.pfErrorCodeMask = v.r32(OF.PAGE_FAULT_ERROR_CODE_MASK);
+    c.pfErrorCodeMatch = v.r32(OF.PAGE_FAULT_ERROR_CODE_MATCH);
+    c.cr0Mask = v.r32(OF.CR0_GUEST_HOST_MASK);
+    c.cr0Shadow = v.r32(OF.CR0_READ_SHADOW);
+    c.cr4Mask = v.r32(OF.CR4_GUEST_HOST_MASK);
+    c.cr4Shadow = v.r32(OF.CR4_READ_SHADOW);
+    c.cr3TargetCount = v.r32(OF.CR3_TARGET_COUNT);
+    for (let k = 0; k < 4; k++) c.cr3Targets[k] = v.rNum(CR3_TARGET_OFF[k]);
+    c.ioBitmapA = v.rNum(OF.IO_BITMAP_A);
+    c.ioBitmapB = v.rNum(OF.IO_BITMAP_B);
+    c.msrBitmap = v.rNum(OF.MSR_BITMAP);
+    c.tscOffset = v.rNum(OF.TSC_OFFSET);
+    c.virtualApic = v.rNum(OF.VIRTUAL_APIC_PAGE_ADDR);
+    c.tprThreshold = v.r32(OF.TPR_THRESHOLD);
     if (X.eptEnabled(c)) {
-      const eptp = v.getNum('EPT_POINTER');
+      const eptp = v.rNum(OF.EPT_POINTER);
       // Without VPID, VM entries invalidate cached mappings (SDM §29.4.3.1); with it they are tagged and kept.
       if (eptp !== this.lastEptp) { this.ept.setEptp(eptp); this.lastEptp = eptp; }
     }
@@ -235,27 +332,28 @@ export class Vmx implements VmxHooks {
 
   private loadGuestState(): void {
     const v = this.vmcs, c = this.cpu, ctl = this.ctl;
-    c.cr0 = v.get32('GUEST_CR0');
-    c.cr4 = v.get32('GUEST_CR4');
-    c.cr3 = v.getNum('GUEST_CR3');
-    c.dr[7] = v.get32('GUEST_DR7');
-    for (const [s, n] of SEG_FIELDS) {
-      c.sel[s] = v.get32(f(`GUEST_${n}_SELECTOR`));
-      c.segBase[s] = v.getNum(f(`GUEST_${n}_BASE`));
-      c.segLimit[s] = v.get32(f(`GUEST_${n}_LIMIT`));
-      c.segAr[s] = v.get32(f(`GUEST_${n}_AR_BYTES`));
+    c.cr0 = v.r32(OF.GUEST_CR0);
+    c.cr4 = v.r32(OF.GUEST_CR4);
+    c.cr3 = v.rNum(OF.GUEST_CR3);
+    c.dr[7] = v.r32(OF.GUEST_DR7);
+    for (const g of GUEST_SEG) {
+      const s = g.seg;
+      c.sel[s] = v.r32(g.sel);
+      c.segBase[s] = v.rNum(g.base);
+      c.segLimit[s] = v.r32(g.limit);
+      c.segAr[s] = v.r32(g.ar);
       if (s < FS && !ia32eModeGuest(ctl.entry)) c.segBase[s] = c.segBase[s] % TWO32;
     }
-    c.ldtrSel = v.get32('GUEST_LDTR_SELECTOR'); c.ldtrBase = v.getNum('GUEST_LDTR_BASE');
-    c.ldtrLimit = v.get32('GUEST_LDTR_LIMIT'); c.ldtrAr = v.get32('GUEST_LDTR_AR_BYTES');
-    c.trSel = v.get32('GUEST_TR_SELECTOR'); c.trBase = v.getNum('GUEST_TR_BASE');
-    c.trLimit = v.get32('GUEST_TR_LIMIT'); c.trAr = v.get32('GUEST_TR_AR_BYTES');
-    c.gdtrBase = v.getNum('GUEST_GDTR_BASE'); c.gdtrLimit = v.get32('GUEST_GDTR_LIMIT');
-    c.idtrBase = v.getNum('GUEST_IDTR_BASE'); c.idtrLimit = v.get32('GUEST_IDTR_LIMIT');
-    c.sysenterCs = v.get32('GUEST_SYSENTER_CS');
-    c.sysenterEsp = v.getNum('GUEST_SYSENTER_ESP');
-    c.sysenterEip = v.getNum('GUEST_SYSENTER_EIP');
-    if (entryLoadIa32Efer(ctl.entry)) c.efer = v.get32('GUEST_IA32_EFER');
+    c.ldtrSel = v.r32(OF.GUEST_LDTR_SELECTOR); c.ldtrBase = v.rNum(OF.GUEST_LDTR_BASE);
+    c.ldtrLimit = v.r32(OF.GUEST_LDTR_LIMIT); c.ldtrAr = v.r32(OF.GUEST_LDTR_AR_BYTES);
+    c.trSel = v.r32(OF.GUEST_TR_SELECTOR); c.trBase = v.rNum(OF.GUEST_TR_BASE);
+    c.trLimit = v.r32(OF.GUEST_TR_LIMIT); c.trAr = v.r32(OF.GUEST_TR_AR_BYTES);
+    c.gdtrBase = v.rNum(OF.GUEST_GDTR_BASE); c.gdtrLimit = v.r32(OF.GUEST_GDTR_LIMIT);
+    c.idtrBase = v.rNum(OF.GUEST_IDTR_BASE); c.idtrLimit = v.r32(OF.GUEST_IDTR_LIMIT);
+    c.sysenterCs = v.r32(OF.GUEST_SYSENTER_CS);
+    c.sysenterEsp = v.rNum(OF.GUEST_SYSENTER_ESP);
+    c.sysenterEip = v.rNum(OF.GUEST_SYSENTER_EIP);
+    if (entryLoadIa32Efer(ctl.entry)) c.efer = v.r32(OF.GUEST_IA32_EFER);
     else {
       // Without "load IA32_EFER", LMA and LME follow "IA-32e mode guest" (SDM §27.3.2.1).
       const lm = ia32eModeGuest(ctl.entry);
@@ -264,19 +362,19 @@ export class Vmx implements VmxHooks {
     if (entryLoadIa32Pat(ctl.entry)) c.pat = v.getBig('GUEST_IA32_PAT');
     // GPRs come from the hypervisor's save area; RSP, RIP and RFLAGS from the VMCS.
     for (let r = 0; r < 16; r++) { c.lo[r] = this.gprLo[r]; c.hi[r] = this.gprHi[r]; }
-    c.setRegNumber(RSP, v.getNum('GUEST_RSP'));
-    c.rip = v.getNum('GUEST_RIP');
-    c.setFlags(v.get32('GUEST_RFLAGS'));
-    const intr = v.get32('GUEST_INTERRUPTIBILITY_INFO');
+    c.setRegNumber(RSP, v.rNum(OF.GUEST_RSP));
+    c.rip = v.rNum(OF.GUEST_RIP);
+    c.setFlags(v.r32(OF.GUEST_RFLAGS));
+    const intr = v.r32(OF.GUEST_INTERRUPTIBILITY_INFO);
     c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
-    c.halted = v.get32('GUEST_ACTIVITY_STATE') === GUEST_ACTIVITY_HLT;
+    c.halted = v.r32(OF.GUEST_ACTIVITY_STATE) === GUEST_ACTIVITY_HLT;
     c.shutdownReason = '';
     if (X.preemptionTimer(ctl)) {
       // Rate 0 in IA32_VMX_MISC: the timer counts down once per TSC tick, i.e. per instruction.
-      this.preemptionDeadline = c.icount + c.idleTicks + v.get32('VMX_PREEMPTION_TIMER_VALUE');
+      this.preemptionDeadline = c.icount + c.idleTicks + v.r32(OF.VMX_PREEMPTION_TIMER_VALUE);
     }
     // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
-    const vpid = X.vpidEnabled(ctl) ? v.get32('VIRTUAL_PROCESSOR_ID') : 0;
+    const vpid = X.vpidEnabled(ctl) ? v.r32(OF.VIRTUAL_PROCESSOR_ID) : 0;
     if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
     this.lastVpid = vpid;
     void intr;
@@ -320,22 +418,22 @@ export class Vmx implements VmxHooks {
   private recordExit(reason: number, qual: number, qualHi: number, instrLen: number, check?: string, extra?: ExitExtra): void {
     const v = this.vmcs, c = this.cpu;
     v.region = this.current;
-    v.set32('VM_EXIT_REASON', reason);
+    v.w32(OF.VM_EXIT_REASON, reason);
     v.setLoHi('EXIT_QUALIFICATION', qual, qualHi);
-    v.set32('VM_EXIT_INSTRUCTION_LEN', instrLen);
-    v.set32('VMX_INSTRUCTION_INFO', extra?.instrInfo ?? 0);
-    v.set32('VM_EXIT_INTR_INFO', extra?.intrInfo ?? 0);
-    v.set32('VM_EXIT_INTR_ERROR_CODE', extra?.intrError ?? 0);
-    v.setNum('GUEST_LINEAR_ADDRESS', extra?.linear ?? 0);
-    v.setNum('GUEST_PHYSICAL_ADDRESS', extra?.physical ?? 0);
+    v.w32(OF.VM_EXIT_INSTRUCTION_LEN, instrLen);
+    v.w32(OF.VMX_INSTRUCTION_INFO, extra?.instrInfo ?? 0);
+    v.w32(OF.VM_EXIT_INTR_INFO, extra?.intrInfo ?? 0);
+    v.w32(OF.VM_EXIT_INTR_ERROR_CODE, extra?.intrError ?? 0);
+    v.wNum(OF.GUEST_LINEAR_ADDRESS, extra?.linear ?? 0);
+    v.wNum(OF.GUEST_PHYSICAL_ADDRESS, extra?.physical ?? 0);
     const vec = c.eventInfo;
-    v.set32('IDT_VECTORING_INFO_FIELD', (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
-    v.set32('IDT_VECTORING_ERROR_CODE', c.eventError);
+    v.w32(OF.IDT_VECTORING_INFO_FIELD, (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
+    v.w32(OF.IDT_VECTORING_ERROR_CODE, c.eventError);
     c.eventInfo = 0;
     const rip = extra?.ripAfter ? c.nextRip : c.rip;
     this.lastExit = {
       reason, basic: reason & 0xffff, name: exitReasonName(reason & 0xffff), qualification: qual, qualificationHi: qualHi,
-      guestRip: this.nonRoot ? rip : v.getNum('GUEST_RIP'), instructionLength: instrLen, icount: c.icount, check,
+      guestRip: this.nonRoot ? rip : v.rNum(OF.GUEST_RIP), instructionLength: instrLen, icount: c.icount, check,
     };
     if (this.nonRoot) {
       this.saveGuestState(rip);
@@ -345,36 +443,37 @@ export class Vmx implements VmxHooks {
 
   private saveGuestState(rip: number): void {
     const v = this.vmcs, c = this.cpu, ctl = this.ctl;
-    v.setNum('GUEST_RIP', rip);
-    v.setNum('GUEST_RSP', c.regNumber(RSP));
-    v.set32('GUEST_RFLAGS', c.getFlags() & ~RF);
-    v.set32('GUEST_CR0', c.cr0);
-    v.setNum('GUEST_CR3', c.cr3);
-    v.set32('GUEST_CR4', c.cr4);
-    v.set32('GUEST_DR7', c.dr[7]);
-    for (const [s, n] of SEG_FIELDS) {
-      v.set32(f(`GUEST_${n}_SELECTOR`), c.sel[s]);
-      v.setNum(f(`GUEST_${n}_BASE`), c.segBase[s]);
-      v.set32(f(`GUEST_${n}_LIMIT`), c.segLimit[s]);
-      v.set32(f(`GUEST_${n}_AR_BYTES`), c.segAr[s]);
+    v.wNum(OF.GUEST_RIP, rip);
+    v.wNum(OF.GUEST_RSP, c.regNumber(RSP));
+    v.w32(OF.GUEST_RFLAGS, c.getFlags() & ~RF);
+    v.w32(OF.GUEST_CR0, c.cr0);
+    v.wNum(OF.GUEST_CR3, c.cr3);
+    v.w32(OF.GUEST_CR4, c.cr4);
+    v.w32(OF.GUEST_DR7, c.dr[7]);
+    for (const g of GUEST_SEG) {
+      const s = g.seg;
+      v.w32(g.sel, c.sel[s]);
+      v.wNum(g.base, c.segBase[s]);
+      v.w32(g.limit, c.segLimit[s]);
+      v.w32(g.ar, c.segAr[s]);
     }
-    v.set32('GUEST_LDTR_SELECTOR', c.ldtrSel); v.setNum('GUEST_LDTR_BASE', c.ldtrBase);
-    v.set32('GUEST_LDTR_LIMIT', c.ldtrLimit); v.set32('GUEST_LDTR_AR_BYTES', c.ldtrAr);
-    v.set32('GUEST_TR_SELECTOR', c.trSel); v.setNum('GUEST_TR_BASE', c.trBase);
-    v.set32('GUEST_TR_LIMIT', c.trLimit); v.set32('GUEST_TR_AR_BYTES', c.trAr);
-    v.setNum('GUEST_GDTR_BASE', c.gdtrBase); v.set32('GUEST_GDTR_LIMIT', c.gdtrLimit);
-    v.setNum('GUEST_IDTR_BASE', c.idtrBase); v.set32('GUEST_IDTR_LIMIT', c.idtrLimit);
-    v.set32('GUEST_SYSENTER_CS', c.sysenterCs);
-    v.setNum('GUEST_SYSENTER_ESP', c.sysenterEsp);
-    v.setNum('GUEST_SYSENTER_EIP', c.sysenterEip);
-    if (exitSaveIa32Efer(ctl.exit)) v.set32('GUEST_IA32_EFER', c.efer);
+    v.w32(OF.GUEST_LDTR_SELECTOR, c.ldtrSel); v.wNum(OF.GUEST_LDTR_BASE, c.ldtrBase);
+    v.w32(OF.GUEST_LDTR_LIMIT, c.ldtrLimit); v.w32(OF.GUEST_LDTR_AR_BYTES, c.ldtrAr);
+    v.w32(OF.GUEST_TR_SELECTOR, c.trSel); v.wNum(OF.GUEST_TR_BASE, c.trBase);
+    v.w32(OF.GUEST_TR_LIMIT, c.trLimit); v.w32(OF.GUEST_TR_AR_BYTES, c.trAr);
+    v.wNum(OF.GUEST_GDTR_BASE, c.gdtrBase); v.w32(OF.GUEST_GDTR_LIMIT, c.gdtrLimit);
+    v.wNum(OF.GUEST_IDTR_BASE, c.idtrBase); v.w32(OF.GUEST_IDTR_LIMIT, c.idtrLimit);
+    v.w32(OF.GUEST_SYSENTER_CS, c.sysenterCs);
+    v.wNum(OF.GUEST_SYSENTER_ESP, c.sysenterEsp);
+    v.wNum(OF.GUEST_SYSENTER_EIP, c.sysenterEip);
+    if (exitSaveIa32Efer(ctl.exit)) v.w32(OF.GUEST_IA32_EFER, c.efer);
     if (exitSaveIa32Pat(ctl.exit)) v.setLoHi('GUEST_IA32_PAT', Number(c.pat & 0xffffffffn), Number(c.pat >> 32n));
     // IA32_VMX_MISC bit 5: exits store EFER.LMA in the "IA-32e mode guest" entry control (SDM §28.2).
     const entry = (c.efer & EFER_LMA) !== 0 ? ctl.entry | (1 << 9) : ctl.entry & ~(1 << 9);
-    if (entry !== ctl.entry) { v.set32('VM_ENTRY_CONTROLS', entry); ctl.entry = entry; }
-    v.set32('GUEST_ACTIVITY_STATE', c.halted && c.shutdownReason === '' ? GUEST_ACTIVITY_HLT : 0);
-    v.set32('GUEST_INTERRUPTIBILITY_INFO', c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
-    if (savePreemptionTimer(ctl.exit)) v.set32('VMX_PREEMPTION_TIMER_VALUE', Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
+    if (entry !== ctl.entry) { v.w32(OF.VM_ENTRY_CONTROLS, entry); ctl.entry = entry; }
+    v.w32(OF.GUEST_ACTIVITY_STATE, c.halted && c.shutdownReason === '' ? GUEST_ACTIVITY_HLT : 0);
+    v.w32(OF.GUEST_INTERRUPTIBILITY_INFO, c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
+    if (savePreemptionTimer(ctl.exit)) v.w32(OF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
     for (let r = 0; r < 16; r++) { this.gprLo[r] = c.lo[r]; this.gprHi[r] = c.hi[r]; }
   }
 
@@ -386,25 +485,26 @@ export class Vmx implements VmxHooks {
     c.ept = null;
     c.halted = false;
     c.shadow = 0;
-    c.cr0 = v.get32('HOST_CR0');
-    c.cr3 = v.getNum('HOST_CR3');
-    c.cr4 = v.get32('HOST_CR4');
+    c.cr0 = v.r32(OF.HOST_CR0);
+    c.cr3 = v.rNum(OF.HOST_CR3);
+    c.cr4 = v.r32(OF.HOST_CR4);
     const host64 = hostAddressSpaceSize(ctl.exit);
-    if (exitLoadIa32Efer(ctl.exit)) c.efer = v.get32('HOST_IA32_EFER');
+    if (exitLoadIa32Efer(ctl.exit)) c.efer = v.r32(OF.HOST_IA32_EFER);
     else c.efer = host64 ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
     if (exitLoadIa32Pat(ctl.exit)) c.pat = v.getBig('HOST_IA32_PAT');
-    for (const [s, n] of SEG_FIELDS) {
-      const sel = v.get32(f(`HOST_${n}_SELECTOR`));
-      const base = s === FS || s === GS ? v.getNum(f(`HOST_${n}_BASE`)) : 0;
+    for (const h of HOST_SEG) {
+      const s = h.seg;
+      const sel = v.r32(h.sel);
+      const base = h.base >= 0 ? v.rNum(h.base) : 0;
       const unusable = sel === 0 && s !== CS;
       c.setSegCache(s, sel, base, 0xffffffff, unusable ? AR_UNUSABLE : (s === CS ? (host64 ? 0xa09b : 0xc09b) : 0xc093));
     }
-    c.trSel = v.get32('HOST_TR_SELECTOR'); c.trBase = v.getNum('HOST_TR_BASE'); c.trLimit = 0x67; c.trAr = 0x8b;
-    c.gdtrBase = v.getNum('HOST_GDTR_BASE'); c.gdtrLimit = 0xffff;
-    c.idtrBase = v.getNum('HOST_IDTR_BASE'); c.idtrLimit = 0xffff;
+    c.trSel = v.r32(OF.HOST_TR_SELECTOR); c.trBase = v.rNum(OF.HOST_TR_BASE); c.trLimit = 0x67; c.trAr = 0x8b;
+    c.gdtrBase = v.rNum(OF.HOST_GDTR_BASE); c.gdtrLimit = 0xffff;
+    c.idtrBase = v.rNum(OF.HOST_IDTR_BASE); c.idtrLimit = 0xffff;
     c.ldtrSel = 0; c.ldtrAr = AR_UNUSABLE;
-    c.setRegNumber(RSP, v.getNum('HOST_RSP'));
-    c.rip = v.getNum('HOST_RIP');
+    c.setRegNumber(RSP, v.rNum(OF.HOST_RSP));
+    c.rip = v.rNum(OF.HOST_RIP);
     c.setFlags(2);
     c.dr[7] = 0x400;
     this.boundaryPending = false;
@@ -596,6 +696,7 @@ export class Vmx implements VmxHooks {
     this.lastVpid = s.lastVpid; this.lastEptp = s.lastEptp;
     this.ept.setEptp(s.eptp);
     this.vmcs.region = this.current;
+    this.vmcs.generation++; // memory may hold any VMCS contents now: check in full at the next entry
     this.cpu.vmx = this.nonRoot ? this : null;
     this.cpu.ept = this.nonRoot && X.eptEnabled(this.ctl) ? this.ept : null;
     this.cpu.flushTlb();
