@@ -150,6 +150,16 @@ export class Hypervisor {
     this.vmx.vmcs.setBig(name, BigInt(value));
   }
 
+  /** VMWRITE a named field of the hypervisor's VMCS (tests, exercises and the debugger use this). */
+  vmwrite(name: VmcsFieldName, value: bigint | number): void {
+    this.vmw(name, value);
+  }
+
+  /** VMREAD a named field of the hypervisor's VMCS. */
+  vmread(name: VmcsFieldName): bigint {
+    return this.vmr(name);
+  }
+
   vmr(name: VmcsFieldName): bigint {
     this.vmx.vmcs.region = HOST_LAYOUT.vmcs;
     return this.vmx.vmcs.getBig(name);
