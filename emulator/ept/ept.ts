@@ -115,7 +115,8 @@ export class Ept {
       if (leaf) {
         const mt = (lo >>> EPT_MT_SHIFT) & 7;
         if (((VALID_MT >>> mt) & 1) === 0) return this.fail('misconfig', 0, level, addr);
-        if (ps && (lo & (level === 3 ? 0x3ffff000 : 0x1ff000)) !== 0) return this.fail('misconfig', 0, level, addr);
+        // Large-page frames must be aligned (tables 29-2, 29-4); bit 7 of a PTE is ignored (table 29-6).
+        if (level > 1 && (lo & (level === 3 ? 0x3ffff000 : 0x1ff000)) !== 0) return this.fail('misconfig', 0, level, addr);
       }
       allowed &= rwx;
       touched.push(addr);

@@ -1,5 +1,5 @@
 // The VT-x unit of the processor: VMX instructions for the hypervisor, VM entry and VM exit, and the non-root hooks (SDM vol. 3C ch. 24-31).
-import { Cpu, exceptionName } from '../cpu/cpu.js';
+import { Cpu, CPU_FAULT, exceptionName } from '../cpu/cpu.js';
 import { VM_EXIT, CR_CLTS, CR_LMSW, type VmxHooks } from '../cpu/vmx-hooks.js';
 import type { Insn } from '../cpu/insn.js';
 import { CS, DS, ES, FS, GS, SS, RSP } from '../cpu/insn.js';
@@ -151,6 +151,7 @@ export class Vmx implements VmxHooks {
   boundaryPending = false;
   private preemptionDeadline = 0;
   private mtfPending = false;
+  private tprExitPending = false;
   /** The hypervisor's save area for guest GPRs (RSP lives in the VMCS), as KVM's vcpu_run saves them. */
   readonly gprLo = new Uint32Array(16);
   readonly gprHi = new Uint32Array(16);
@@ -295,7 +296,15 @@ export class Vmx implements VmxHooks {
         this.inject(info);
       } catch (e) {
         if (e === VM_EXIT) return { kind: 'exit' };
-        throw e;
+        if (e !== CPU_FAULT) throw e;
+        // An exception while delivering the injected event (bad IDT entry, unmapped stack) is handled as during
+        // normal event delivery: delivered through the guest IDT, or a VM exit per the bitmap (SDM vol. 3C §27.6.1.1).
+        try {
+          (this.cpu as unknown as { deliverPendingException(): void }).deliverPendingException();
+        } catch (e2) {
+          if (e2 === VM_EXIT) return { kind: 'exit' };
+          throw e2;
+        }
       }
     }
     return { kind: 'entered' };
@@ -564,12 +573,34 @@ export class Vmx implements VmxHooks {
 
   crWrite(c: Cpu, i: Insn, cr: number, gpr: number, value: number): number {
     if (X.crWriteExits(this.ctl, cr, value, MAXPHYADDR)) this.exitNow(EXIT_REASON.CR_ACCESS, this.crQual(cr, 0, gpr), i.length);
+    if (cr === 8 && X.tprShadow(this.ctl)) {
+      // TPR virtualization (SDM vol. 3C §30.3): the write goes to VTPR bits 7:4 of the virtual-APIC
+      // page (offset 80H); the real TPR is untouched. VTPR[7:4] below the TPR threshold is a
+      // trap-like TPR_BELOW_THRESHOLD exit after the instruction.
+      if ((value & ~0xf) === 0) {
+        c.mem.write32(this.ctl.virtualApic + 0x80, (value & 0xf) << 4);
+        if ((value & 0xf) < (this.ctl.tprThreshold & 0xf)) { this.tprExitPending = true; this.boundaryPending = true; }
+      }
+      return (value & ~0xf) === 0 ? c.cr8 : value;
+    }
     return X.crWriteValue(this.ctl, cr, cr === 0 ? c.cr0 : c.cr4, value);
   }
 
-  crRead(_c: Cpu, i: Insn, cr: number, gpr: number, value: number): number {
+  crRead(c: Cpu, i: Insn, cr: number, gpr: number, value: number): number {
     if (X.crReadExits(this.ctl, cr)) this.exitNow(EXIT_REASON.CR_ACCESS, this.crQual(cr, 1, gpr), i.length);
+    if (cr === 8 && X.tprShadow(this.ctl)) return (c.mem.read32(this.ctl.virtualApic + 0x80) >>> 4) & 0xf;
     return X.crReadValue(this.ctl, cr, value);
+  }
+
+  /** INVEPT for the hypervisor (SDM vol. 3C ch. 31 INVEPT): single-context or all-context; drops cached EPT and combined mappings. */
+  invept(): void {
+    this.ept.flush();
+    this.cpu.flushTlb();
+  }
+
+  /** INVVPID for the hypervisor: drops linear and combined mappings tagged with VPIDs (we flush them all). */
+  invvpid(): void {
+    this.cpu.flushTlb();
   }
 
   crSpecial(c: Cpu, i: Insn, type: number, value: number): number {
@@ -647,6 +678,10 @@ export class Vmx implements VmxHooks {
   /** Checks at an instruction boundary: preemption timer, MTF, interrupt and NMI windows (SDM §26.7, §27.7). */
   boundary(c: Cpu): void {
     const ctl = this.ctl;
+    if (this.tprExitPending) {
+      this.tprExitPending = false;
+      this.exitNow(EXIT_REASON.TPR_BELOW_THRESHOLD, 0, 0);
+    }
     if (this.mtfPending) {
       this.mtfPending = false;
       this.exitNow(EXIT_REASON.MONITOR_TRAP_FLAG, 0, 0);
@@ -672,6 +707,7 @@ export class Vmx implements VmxHooks {
 
   private setupBoundary(): void {
     this.mtfPending = false;
+    this.tprExitPending = false;
     this.boundaryPending = X.boundaryWork(this.ctl) || this.hostInterruptVector >= 0;
   }
 
@@ -680,7 +716,7 @@ export class Vmx implements VmxHooks {
     return {
       inVmxOperation: this.inVmxOperation, vmxonRegion: this.vmxonRegion, current: this.current, nonRoot: this.nonRoot,
       ctl: { ...this.ctl, cr3Targets: this.ctl.cr3Targets.slice() }, boundaryPending: this.boundaryPending,
-      preemptionDeadline: this.preemptionDeadline, mtfPending: this.mtfPending, gprLo: Array.from(this.gprLo),
+      preemptionDeadline: this.preemptionDeadline, mtfPending: this.mtfPending, tprExitPending: this.tprExitPending, gprLo: Array.from(this.gprLo),
       gprHi: Array.from(this.gprHi), lastExit: this.lastExit, lastEntryCheck: this.lastEntryCheck,
       hostInterruptVector: this.hostInterruptVector, lastVpid: this.lastVpid, lastEptp: this.lastEptp, eptp: this.ept.eptp,
     };
@@ -691,6 +727,7 @@ export class Vmx implements VmxHooks {
     this.inVmxOperation = s.inVmxOperation; this.vmxonRegion = s.vmxonRegion; this.current = s.current; this.nonRoot = s.nonRoot;
     this.ctl = { ...s.ctl, cr3Targets: s.ctl.cr3Targets.slice() };
     this.boundaryPending = s.boundaryPending; this.preemptionDeadline = s.preemptionDeadline; this.mtfPending = s.mtfPending;
+    this.tprExitPending = s.tprExitPending;
     this.gprLo.set(s.gprLo); this.gprHi.set(s.gprHi);
     this.lastExit = s.lastExit; this.lastEntryCheck = s.lastEntryCheck; this.hostInterruptVector = s.hostInterruptVector;
     this.lastVpid = s.lastVpid; this.lastEptp = s.lastEptp;
@@ -705,7 +742,7 @@ export class Vmx implements VmxHooks {
   private saveStateShape() {
     return {
       inVmxOperation: false, vmxonRegion: 0, current: 0, nonRoot: false, ctl: X.emptyControls(), boundaryPending: false,
-      preemptionDeadline: 0, mtfPending: false, gprLo: [0], gprHi: [0], lastExit: null as ExitRecord | null,
+      preemptionDeadline: 0, mtfPending: false, tprExitPending: false, gprLo: [0], gprHi: [0], lastExit: null as ExitRecord | null,
       lastEntryCheck: undefined as string | undefined, hostInterruptVector: 0, lastVpid: 0, lastEptp: 0, eptp: 0,
     };
   }

@@ -5,6 +5,9 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine, parseLaunchConfig, type RunResult } from '../../emulator/index.js';
+import type { ExitHandler, VcpuApi } from '../../emulator/vmm/api.js';
+import type { ExitEntry } from '../../emulator/vmm/exit-log.js';
+import { EXIT_REASON } from '../../emulator/vmx/exit-reasons.js';
 
 /** KVM is compared with the processor itself: bare-metal machines (no hypervisor in between). */
 const BARE = { mode: 'bare' as const };
@@ -278,6 +281,167 @@ export function runOnVmscope(image: Uint8Array, launch: Record<string, unknown>,
   return { events, result, regs: vmscopeRegs(m), machine: m };
 }
 
+// ---------------------------------------------------------------- vmscope's hypervisor: events from its VM exits
+
+/**
+ * What the guest did that a hypervisor sees, in KVM's user-space vocabulary: the device events above plus
+ * the HLT and the shutdown (a triple fault) that end a run. Both sides are compared as lists of these.
+ */
+export type ExitEvent = DeviceEvent | { kind: 'hlt' } | { kind: 'shutdown' };
+
+/** KVM's exits as ExitEvents: device events per element (kvmDeviceEvents), HLT and SHUTDOWN kept in place. */
+export function kvmExitEvents(exits: KvmExit[]): ExitEvent[] {
+  const out: ExitEvent[] = [];
+  for (const e of exits) {
+    if (e.kind === 'hlt' || e.kind === 'shutdown') out.push({ kind: e.kind });
+    else out.push(...kvmDeviceEvents([e]));
+  }
+  return out;
+}
+
+/** One VM exit of vmscope's hypervisor (its exit-log entry) and the events it stands for. */
+export interface VmxExitRecord {
+  entry: ExitEntry;
+  /** For IO_INSTRUCTION: one event per element; EPT_VIOLATION: the MMIO accesses; HLT/TRIPLE_FAULT: hlt/shutdown. */
+  events: ExitEvent[];
+}
+
+export interface VmscopeVmxRun {
+  /** Every exit, in order (collected through ExitLog.onExit, so none is lost to the log's ring capacity). */
+  exits: VmxExitRecord[];
+  /** The events of all exits, flattened: what is compared with kvmExitEvents. */
+  events: ExitEvent[];
+  /** Where an exit's own record (qualification, guest-physical address, RAX) and what its handler did disagree. */
+  problems: string[];
+  result: RunResult;
+  regs: Record<string, string>;
+  machine: Machine;
+}
+
+/** I/O instruction qualification (SDM vol. 3C §28.2.1, table 28-5). */
+function ioQualification(q: bigint): { size: 1 | 2 | 4; input: boolean; string: boolean; rep: boolean; port: number } {
+  const v = Number(q & 0xffffffffn);
+  return { size: ((v & 7) + 1) as 1 | 2 | 4, input: (v & 8) !== 0, string: (v & 16) !== 0, rep: (v & 32) !== 0, port: v >>> 16 };
+}
+
+/**
+ * Run the image under vmscope's hypervisor (the default 'vmx' Machine mode) and record its VM exits.
+ * The events come from the exits: an IO_INSTRUCTION exit gives port, size and direction from its
+ * qualification; the data of a single OUT is the guest's RAX at the exit, of a single IN the guest's RAX
+ * after the handler completed it; string I/O (one exit per INS/OUTS, at most 4096 elements) gives one
+ * event per element the handler moved. An EPT_VIOLATION exit gives the MMIO accesses its handler made
+ * (recorded at the device lookup while that handler runs; addresses with no device answer all ones, as
+ * the hypervisor's unassigned path does). HLT gives hlt, TRIPLE_FAULT shutdown; other exits (CPUID, MSR,
+ * CR access, interrupts) have no counterpart among KVM's user-space exits and give no event. Handlers are
+ * wrapped, not replaced, so the run is the hypervisor's own; the wrappers also check that what each
+ * handler did agrees with its exit's qualification (`problems`).
+ */
+export function runOnVmscopeVmx(image: Uint8Array, launch: Record<string, unknown>, maxInstructions = 20_000_000): VmscopeVmxRun {
+  const m = new Machine(image, parseLaunchConfig({ program: 'guest', maxInstructions, ...launch }));
+  const hv = m.hv;
+  if (hv === null) throw new Error('runOnVmscopeVmx: the machine has no hypervisor');
+  const R = EXIT_REASON;
+  const exits: VmxExitRecord[] = [];
+  const problems: string[] = [];
+  /** Events of the exit being handled; attached to its log entry when the hypervisor logs it. */
+  let current: ExitEvent[] = [];
+  /** Device accesses the current exit's handler made through the handler API. */
+  let accesses: DeviceEvent[] = [];
+  hv.log.onExit = (entry) => {
+    exits.push({ entry, events: current });
+    current = [];
+    accesses = [];
+  };
+  const wrap = (reason: number, f: (orig: ExitHandler, vcpu: VcpuApi) => ReturnType<ExitHandler>) => {
+    const orig = hv.handlers.get(reason);
+    if (orig === undefined) throw new Error(`the hypervisor has no handler for exit ${reason}`);
+    hv.handlers.set(reason, (vcpu) => f(orig, vcpu));
+  };
+
+  wrap(R.IO_INSTRUCTION, (orig, vcpu) => {
+    const q = ioQualification(vcpu.exit.qualification);
+    const mask = (1n << BigInt(8 * q.size)) - 1n;
+    // The handler's port accesses, seen at the handler API (a view of the API object with ioRead/ioWrite wrapped).
+    const api = Object.create(vcpu) as VcpuApi;
+    api.ioRead = (port, size) => {
+      const v = vcpu.ioRead(port, size);
+      accesses.push({ kind: 'io', dir: 'in', port, size, data: bytesLE(v, size) });
+      return v;
+    };
+    api.ioWrite = (port, size, value) => {
+      accesses.push({ kind: 'io', dir: 'out', port, size, data: bytesLE(value, size) });
+      vcpu.ioWrite(port, size, value);
+    };
+    const at = `IO exit at rip 0x${vcpu.reg('rip').toString(16)}`;
+    const raxAtExit = vcpu.reg('rax');
+    const outcome = orig(api);
+    for (const a of accesses) {
+      if (a.kind !== 'io' || a.port !== q.port || a.size !== q.size || (a.dir === 'in') !== q.input) {
+        problems.push(`${at}: qualification says ${q.input ? 'in' : 'out'} port 0x${q.port.toString(16)} size ${q.size}, handler did ${showEvent(a)}`);
+      }
+    }
+    if (!q.string) {
+      const dir = q.input ? 'in' : 'out';
+      const value = q.input ? vcpu.reg('rax') & mask : raxAtExit & mask;
+      const e: DeviceEvent = { kind: 'io', dir, port: q.port, size: q.size, data: bytesLE(Number(value), q.size) };
+      if (accesses.length !== 1 || JSON.stringify(accesses[0]) !== JSON.stringify(e)) {
+        problems.push(`${at}: exit says ${showEvent(e)}, handler did [${accesses.map(showEvent).join('; ')}]`);
+      }
+      current.push(e);
+    } else {
+      if (accesses.length > 4096) problems.push(`${at}: ${accesses.length} string elements in one exit (at most 4096)`);
+      current.push(...accesses);
+    }
+    return outcome;
+  });
+
+  const bus = m.bus;
+  wrap(R.EPT_VIOLATION, (orig, vcpu) => {
+    const gpa = Number(vcpu.exit.guestPhysical);
+    const write = (vcpu.exit.qualification & 2n) !== 0n; // bit 1: data write (SDM vol. 3C §28.2.1, table 28-7)
+    const findMmio = bus.findMmio;
+    const ones = [0, 0xff, 0xffff, 0, 0xffffffff];
+    bus.findMmio = ((a: number) => {
+      const f = findMmio.call(bus, a);
+      const dev = f?.dev;
+      const base = f?.base ?? a;
+      return {
+        base,
+        dev: {
+          mmioRead: (off: number, size: 1 | 2 | 4): number => {
+            const v = dev !== undefined ? dev.mmioRead(off, size) : (ones[size] ?? 0xffffffff);
+            current.push({ kind: 'mmio', write: false, addr: base + off, size, data: bytesLE(v, size) });
+            return v;
+          },
+          mmioWrite: (off: number, size: 1 | 2 | 4, value: number): void => {
+            current.push({ kind: 'mmio', write: true, addr: base + off, size, data: bytesLE(value, size) });
+            dev?.mmioWrite(off, size, value);
+          },
+        },
+      };
+    }) as typeof bus.findMmio;
+    const before = current.length;
+    try {
+      return orig(vcpu);
+    } finally {
+      bus.findMmio = findMmio;
+      const first = current[before];
+      const at = `EPT violation at gpa 0x${gpa.toString(16)} (rip 0x${vcpu.reg('rip').toString(16)})`;
+      if (hv.guest.isRam(gpa)) problems.push(`${at}: a guest RAM address, which EPT maps`);
+      if (first !== undefined && (first.kind !== 'mmio' || first.addr !== gpa || first.write !== write)) {
+        problems.push(`${at}, ${write ? 'write' : 'read'}: the handler's first access was ${showEvent(first as DeviceEvent)}`);
+      }
+    }
+  });
+  wrap(R.HLT, (orig, vcpu) => { current.push({ kind: 'hlt' }); return orig(vcpu); });
+  wrap(R.TRIPLE_FAULT, (orig, vcpu) => { current.push({ kind: 'shutdown' }); return orig(vcpu); });
+
+  const result = m.runToEnd();
+  const regs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(result.registers)) regs[k] = '0x' + BigInt(v).toString(16);
+  return { exits, events: exits.flatMap((x) => x.events), problems, result, regs, machine: m };
+}
+
 /** vmscope's final registers in the harness's format. */
 export function vmscopeRegs(m: Machine): Record<string, string> {
   const c = m.cpu;
@@ -308,8 +472,10 @@ export function consoleText(events: DeviceEvent[]): string {
 }
 
 /** A readable one-line rendering of an event for mismatch reports. */
-export function showEvent(e: DeviceEvent | undefined): string {
+export function showEvent(e: ExitEvent | undefined): string {
   if (e === undefined) return '(none)';
+  if (e.kind === 'hlt') return 'HLT';
+  if (e.kind === 'shutdown') return 'SHUTDOWN';
   const d = e.data.map((b) => b.toString(16).padStart(2, '0')).join(' ');
   return e.kind === 'io'
     ? `${e.dir.toUpperCase()} port 0x${e.port.toString(16)} size ${e.size} data [${d}]`
@@ -317,7 +483,7 @@ export function showEvent(e: DeviceEvent | undefined): string {
 }
 
 /** The first index where two event lists differ, with both events rendered; null when equal. */
-export function firstEventMismatch(a: DeviceEvent[], b: DeviceEvent[]): { index: number; vmscope: string; kvm: string } | null {
+export function firstEventMismatch(a: ExitEvent[], b: ExitEvent[]): { index: number; vmscope: string; kvm: string } | null {
   const n = Math.max(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a[i], y = b[i];
