@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { HELP_TEXT, UsageError, buildLaunchConfig, parseArgs, type RunCommand } from './args.js';
 import { ConfigError, LoadError, Machine, errorResult, type LaunchConfig, type RunResult } from '../emulator/index.js';
-import { describeUnimplemented } from './report.js';
+import { describeUnimplemented, disassemble } from './report.js';
 
 declare const VMSCOPE_VERSION: string;
 
@@ -56,7 +56,8 @@ function runCommand(cmd: RunCommand): number {
   if (cmd.traceExits && machine.hv !== null) {
     machine.hv.log.onExit = (e) => {
       flushOut();
-      const bytes = e.bytes.length > 0 ? ` [${e.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')}]` : '';
+      const asm = disassemble(e.bytes, e.bits, e.rip);
+      const bytes = e.bytes.length > 0 ? ` [${e.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')}${asm ? `: ${asm}` : ''}]` : '';
       process.stderr.write(`#${e.n} ${e.name}${e.summary ? ` ${e.summary}` : ''} rip=0x${BigInt.asUintN(64, BigInt(e.rip)).toString(16)}${bytes}${e.note ? ` (${e.note})` : ''}\n`);
     };
   }

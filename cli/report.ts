@@ -3,6 +3,17 @@ import type { UnimplementedReport } from '../emulator/index.js';
 
 let formatter: ((bytes: number[], bits: number, rip: number) => string) | null | undefined;
 
+/** Disassemble one instruction (nasm syntax) with iced-x86 when it is installed; '' otherwise. */
+export function disassemble(bytes: number[], bits: number, rip: number): string {
+  mnemonic([], 0); // load the formatter once
+  if (!formatter || bytes.length === 0) return '';
+  try {
+    return formatter(bytes, bits, rip);
+  } catch {
+    return '';
+  }
+}
+
 /** Disassemble with iced-x86 when it is installed; the report works without it. */
 function mnemonic(bytes: number[], rip: number): string {
   if (formatter === undefined) {

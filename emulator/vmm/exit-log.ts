@@ -16,6 +16,8 @@ export interface ExitEntry {
   rip: number;
   /** Bytes of the guest instruction (when the exit is caused by one). */
   bytes: number[];
+  /** The guest's code size at the exit (16, 32 or 64), for disassembling `bytes`. */
+  bits: 16 | 32 | 64;
   /** Instructions retired when the exit happened. */
   icount: number;
   outcome: ExitOutcome;

@@ -437,9 +437,11 @@ export class Hypervisor {
       }
     }
     const decoded = decodeExitQualification(info.reason, info.qualification);
+    const ar = v.get32('GUEST_CS_AR_BYTES');
+    const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
     this.log.add({
       reason: info.reason, name: info.name, qualification: `0x${info.qualification.toString(16)}`,
-      summary: decoded?.summary ?? '', rip, bytes, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
+      summary: decoded?.summary ?? '', rip, bytes, bits, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
       note: this.note,
     }, this.cpu.icount - this.entryIcount);
   }
