@@ -1,8 +1,10 @@
-// `npm run bench`: guest MIPS for three loops and the wall time of `vmscope run` on the hello guest (medians; a benchmark, not a test).
-import { readFileSync } from 'node:fs';
+// `npm run bench`: guest MIPS for three loops, VM exits per second (CPUID, port output) on vmscope and under KVM, and the wall time of `vmscope run` on the hello guest (medians; a benchmark, not a test).
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
+import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 
 const ROOT = join(__dirname, '..');
 const RUNS = Number(process.env.VMSCOPE_BENCH_RUNS ?? 5);
@@ -31,6 +33,90 @@ function mips(name: string): { mips: number; instructions: number } {
   return { mips: median(samples), instructions };
 }
 
+/** The exit loops (bench/guests/cpuid.asm, io.asm): their iteration count is the qword at offset 8. */
+const EXIT_LOOPS = {
+  cpuid: { reason: EXIT_REASON.CPUID, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 50_000), kvmIterations: 200_000 },
+  io: { reason: EXIT_REASON.IO_INSTRUCTION, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 50_000), kvmIterations: 50_000 },
+} as const;
+type ExitLoop = keyof typeof EXIT_LOOPS;
+
+function exitLoopImage(name: ExitLoop, iterations: number): Uint8Array {
+  const bytes = new Uint8Array(readFileSync(join(ROOT, 'bench', 'guests', `${name}.bin`)));
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setBigUint64(8, BigInt(iterations), true);
+  return bytes;
+}
+
+/** VM exits per second of one exit loop under vmscope's hypervisor: the exits of its reason counted from the exit log. */
+function vmscopeExitsPerSecond(name: ExitLoop): number {
+  const loop = EXIT_LOOPS[name];
+  const bytes = exitLoopImage(name, loop.vmscopeIterations);
+  const config = parseLaunchConfig({ program: name, format: 'flat', cpuMode: 'long' });
+  const samples: number[] = [];
+  for (let k = 0; k <= RUNS; k++) {
+    const m = new Machine(bytes, config);
+    const t0 = performance.now();
+    const r = m.runToEnd();
+    const ms = performance.now() - t0;
+    if (r.status !== 'halted') throw new Error(`${name}: guest ended with ${r.status}: ${r.message ?? ''}`);
+    const exits = m.hv!.log.byReason.get(loop.reason)?.count ?? 0;
+    if (exits !== loop.vmscopeIterations) throw new Error(`${name}: ${exits} exits for ${loop.vmscopeIterations} iterations`);
+    if (k > 0) samples.push((exits / ms) * 1000);
+  }
+  return median(samples);
+}
+
+/**
+ * gcc the KVM harness (bench/kvm/kvm-exits.c) into a temp dir; null (with the reason on stderr) when /dev/kvm
+ * is absent or not ours to open, or gcc is missing or fails.
+ */
+function buildKvmHarness(dir: string): string | null {
+  if (!existsSync('/dev/kvm')) return null;
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    console.error('bench: /dev/kvm is not accessible: KVM figures are null');
+    return null;
+  }
+  const exe = join(dir, 'kvm-exits');
+  const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', exe, join(ROOT, 'bench', 'kvm', 'kvm-exits.c')], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`bench: building bench/kvm/kvm-exits.c failed: KVM figures are null\n${r.error?.message ?? ''}${r.stderr ?? ''}`);
+    return null;
+  }
+  return exe;
+}
+
+/** The same loop under KVM: the harness times the run of N iterations (CPUID exits stay in the kernel, I/O exits reach user space). */
+function kvmExitsPerSecond(exe: string | null, dir: string, name: ExitLoop): number | null {
+  if (exe === null) return null;
+  const loop = EXIT_LOOPS[name];
+  const image = join(dir, `${name}.bin`);
+  writeFileSync(image, exitLoopImage(name, loop.kvmIterations));
+  const samples: number[] = [];
+  for (let k = 0; k <= RUNS; k++) {
+    const p = spawnSync(exe, [image, String(loop.kvmIterations)], { encoding: 'utf8', timeout: 120_000 });
+    let out: { iterations: number; ioExits: number; ns: number } | undefined;
+    try {
+      out = JSON.parse(p.stdout.trim().split('\n').at(-1) ?? '') as typeof out;
+    } catch { /* reported below */ }
+    if (p.status !== 0 || out === undefined || !(out.ns > 0)) {
+      console.error(`bench: kvm-exits ${name} failed (status ${p.status}${p.error ? `, ${p.error.message}` : ''}): ${(p.stderr ?? '').trim()}`);
+      return null;
+    }
+    if (name === 'io' && out.ioExits !== loop.kvmIterations) {
+      console.error(`bench: kvm-exits io saw ${out.ioExits} I/O exits for ${loop.kvmIterations} iterations`);
+      return null;
+    }
+    if (k > 0) samples.push(loop.kvmIterations / (out.ns / 1e9));
+  }
+  return median(samples);
+}
+
+function kvmBackend(): string | null {
+  for (const [mod, name] of [['kvm_intel', 'intel'], ['kvm_amd', 'amd'], ['kvm_pvm', 'pvm']] as const) if (existsSync(`/sys/module/${mod}`)) return name;
+  return existsSync('/dev/kvm') ? 'unknown' : null;
+}
+
 function helloMs(): number {
   const samples: number[] = [];
   for (let k = 0; k <= RUNS; k++) {
@@ -44,16 +130,32 @@ function helloMs(): number {
 }
 
 const json = process.argv.includes('--json');
+const kvmDir = mkdtempSync(join(tmpdir(), 'vmscope-bench-kvm-'));
+let kvmExits: { cpuid: number | null; io: number | null };
+try {
+  const exe = buildKvmHarness(kvmDir);
+  kvmExits = { cpuid: kvmExitsPerSecond(exe, kvmDir, 'cpuid'), io: kvmExitsPerSecond(exe, kvmDir, 'io') };
+} finally {
+  rmSync(kvmDir, { recursive: true, force: true });
+}
 const results = {
   mips: { integer: mips('integer').mips, memcpy: mips('memcpy').mips, calls: mips('calls').mips },
+  exitsPerSecond: { cpuid: vmscopeExitsPerSecond('cpuid'), io: vmscopeExitsPerSecond('io') },
+  kvm: { backend: kvmExits.cpuid === null && kvmExits.io === null ? null : kvmBackend(), exitsPerSecond: kvmExits },
   startup: { helloMs: helloMs() },
 };
-const rows: Array<[string, string]> = [
+const ratio = (a: number, b: number | null) => (b === null ? 'n/a' : (a / b).toFixed(3));
+const kvmFig = (v: number | null) => (v === null ? 'null' : v.toFixed(0));
+const rows: Array<[string, string, string?]> = [
   ['mips.integer', results.mips.integer.toFixed(1)],
   ['mips.memcpy', results.mips.memcpy.toFixed(1)],
   ['mips.calls', results.mips.calls.toFixed(1)],
+  ['exitsPerSecond.cpuid', results.exitsPerSecond.cpuid.toFixed(0)],
+  ['exitsPerSecond.io', results.exitsPerSecond.io.toFixed(0)],
+  ['kvm.exitsPerSecond.cpuid', kvmFig(kvmExits.cpuid), `vmscope/KVM ${ratio(results.exitsPerSecond.cpuid, kvmExits.cpuid)}`],
+  ['kvm.exitsPerSecond.io', kvmFig(kvmExits.io), `vmscope/KVM ${ratio(results.exitsPerSecond.io, kvmExits.io)}`],
   ['startup.helloMs', results.startup.helloMs.toFixed(1)],
 ];
-console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up)`);
-for (const [k, v] of rows) console.log(`  ${k.padEnd(20)} ${v.padStart(10)}`);
+console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${results.kvm.backend !== null ? `; KVM backend: ${results.kvm.backend}` : '; no KVM'})`);
+for (const [k, v, note] of rows) console.log(`  ${k.padEnd(26)} ${v.padStart(10)}${note !== undefined ? `   ${note}` : ''}`);
 if (json) console.log(JSON.stringify(results));

@@ -1,5 +1,10 @@
 // Launch configuration: the validated, defaulted description of one run, parsed from untrusted JSON (launch.json, CLI).
-import { DEFAULT_DEVICES, DEVICE_NAMES } from './devices/platform.js';
+import { DEFAULT_DEVICES, DEVICE_NAMES as PLATFORM_DEVICE_NAMES } from './devices/platform.js';
+
+/** Virtio devices a run may have (virtio-mmio windows and IRQs in README "Virtio devices"). */
+export const VIRTIO_DEVICE_NAMES = ['virtio-console', 'virtio-blk', 'virtio-rng'] as const;
+/** Every device name `devices` accepts. */
+export const DEVICE_NAMES: readonly string[] = [...PLATFORM_DEVICE_NAMES, ...VIRTIO_DEVICE_NAMES];
 
 export type ImageFormat = 'auto' | 'elf' | 'multiboot' | 'flat';
 export type CpuMode = 'real' | 'protected' | 'paged32' | 'long';
@@ -16,8 +21,21 @@ export interface LaunchConfig {
   args: string;
   /** The run stops after this many instructions (default 10_000_000_000). */
   maxInstructions: number;
-  /** Platform devices to create (default ['debugcon', 'debug-exit', 'uart']). */
+  /** Devices to create by name (default ['debugcon', 'debug-exit', 'uart']; virtio devices by name or object entry). */
   devices: string[];
+  /** The virtio-blk disk, when `devices` has a { "type": "virtio-blk", "image": ... } entry. */
+  disk?: DiskConfig;
+  /** Seed of virtio-rng's deterministic stream (default 0x766d73636f7065). */
+  rngSeed?: number;
+}
+
+export interface DiskConfig {
+  /** Path of the disk image (relative paths are resolved by the host against the configuration's folder). */
+  image: string;
+  /** Refuse writes (VIRTIO_BLK_F_RO). */
+  readOnly: boolean;
+  /** Write guest writes through to the image file (else they are kept in memory for the run). */
+  writeThrough: boolean;
 }
 
 /** A launch configuration field is missing, malformed or out of range. `field` is '' for the whole object. */
@@ -94,8 +112,11 @@ export function parseLaunchConfig(raw: unknown, opts: { requireProgram?: boolean
     memoryMiB: has('memoryMiB') ? (validateField('memoryMiB', o.memoryMiB) as number) : DEFAULT_MEMORY_MIB,
     args: has('args') ? (validateField('args', o.args) as string) : '',
     maxInstructions: has('maxInstructions') ? (validateField('maxInstructions', o.maxInstructions) as number) : DEFAULT_MAX_INSTRUCTIONS,
-    devices: has('devices') ? (validateField('devices', o.devices) as string[]) : [...DEFAULT_DEVICES],
+    devices: [...DEFAULT_DEVICES],
   };
+  let disk: DiskConfig | undefined;
+  let rngSeed: number | undefined;
+  if (has('devices')) ({ names: cfg.devices, disk, rngSeed } = parseDevices(o.devices));
   if (has('loadAddress')) {
     const a = validateField('loadAddress', o.loadAddress) as number;
     const memBytes = cfg.memoryMiB * 2 ** 20;
@@ -117,6 +138,8 @@ export function parseLaunchConfig(raw: unknown, opts: { requireProgram?: boolean
     args: cfg.args,
     maxInstructions: cfg.maxInstructions,
     devices: cfg.devices,
+    ...(disk !== undefined ? { disk } : {}),
+    ...(rngSeed !== undefined ? { rngSeed } : {}),
   };
 }
 
@@ -157,25 +180,8 @@ export function validateField(field: (typeof LAUNCH_FIELDS)[number], v: unknown)
       // Multiboot's cmdline is a zero-terminated C string (Multiboot 0.6.96 §3.3).
       if (v.includes('\0')) throw new ConfigError(field, 'args: must not contain a NUL character (the command line is a C string)');
       return v;
-    case 'devices': {
-      if (!Array.isArray(v)) throw new ConfigError(field, `devices: expected an array of device names, got ${describe(v)}`);
-      if (v.length > DEVICE_NAMES.length * 4) throw new ConfigError(field, `devices: too many entries (${v.length})`);
-      const out: string[] = [];
-      for (let i = 0; i < v.length; i++) {
-        const d: unknown = v[i];
-        if (typeof d !== 'string') throw new ConfigError(field, `devices[${i}]: expected a device name string, got ${describe(d)}`);
-        if (!(DEVICE_NAMES as readonly string[]).includes(d)) {
-          const guess = suggest(d, DEVICE_NAMES);
-          throw new ConfigError(
-            field,
-            `devices[${i}]: unknown device ${describe(d)}` + (guess === null ? '' : ` (did you mean "${guess}"?)`) + `; known devices: ${DEVICE_NAMES.join(', ')}`,
-          );
-        }
-        if (out.includes(d)) throw new ConfigError(field, `devices[${i}]: "${d}" is listed twice`);
-        out.push(d);
-      }
-      return out;
-    }
+    case 'devices':
+      return parseDevices(v).names;
   }
 }
 
@@ -276,4 +282,52 @@ function editDistance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length];
+}
+
+/**
+ * `devices`: names ("uart", "virtio-rng", ...) or objects { "type": "virtio-blk", "image": "disk.img",
+ * "readOnly": false, "writeThrough": false } and { "type": "virtio-rng", "seed": 42 }.
+ */
+function parseDevices(v: unknown): { names: string[]; disk?: DiskConfig; rngSeed?: number } {
+  const field = 'devices';
+  if (!Array.isArray(v)) throw new ConfigError(field, `devices: expected an array of device names, got ${describe(v)}`);
+  if (v.length > DEVICE_NAMES.length * 4) throw new ConfigError(field, `devices: too many entries (${v.length})`);
+  const names: string[] = [];
+  let disk: DiskConfig | undefined;
+  let rngSeed: number | undefined;
+  for (let i = 0; i < v.length; i++) {
+    const d: unknown = v[i];
+    let name: string;
+    if (typeof d === 'string') name = d;
+    else if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
+      const o = d as Record<string, unknown>;
+      if (typeof o.type !== 'string') throw new ConfigError(field, `devices[${i}]: an object entry needs "type" (a device name), got ${describe(o.type)}`);
+      name = o.type;
+      const allowed = name === 'virtio-blk' ? ['type', 'image', 'readOnly', 'writeThrough'] : name === 'virtio-rng' ? ['type', 'seed'] : ['type'];
+      for (const k of Object.keys(o)) {
+        if (!allowed.includes(k)) throw new ConfigError(field, `devices[${i}]: unknown field "${k}" for ${name}; allowed: ${allowed.join(', ')}`);
+      }
+      if (name === 'virtio-blk') {
+        if (typeof o.image !== 'string' || o.image.length === 0 || o.image.includes('\0')) {
+          throw new ConfigError(field, `devices[${i}]: virtio-blk needs "image", the path of a disk image, got ${describe(o.image)}`);
+        }
+        for (const b of ['readOnly', 'writeThrough'] as const) {
+          if (o[b] !== undefined && typeof o[b] !== 'boolean') throw new ConfigError(field, `devices[${i}].${b}: expected true or false, got ${describe(o[b])}`);
+        }
+        if (o.readOnly === true && o.writeThrough === true) throw new ConfigError(field, `devices[${i}]: a read-only disk cannot be written through`);
+        disk = { image: o.image, readOnly: o.readOnly === true, writeThrough: o.writeThrough === true };
+      }
+      if (name === 'virtio-rng' && o.seed !== undefined) {
+        rngSeed = parseNumber(`devices[${i}].seed`, o.seed);
+      }
+    } else throw new ConfigError(field, `devices[${i}]: expected a device name or an object with "type", got ${describe(d)}`);
+    if (!DEVICE_NAMES.includes(name)) {
+      const guess = suggest(name, DEVICE_NAMES);
+      throw new ConfigError(field, `devices[${i}]: unknown device ${describe(name)}` + (guess === null ? '' : ` (did you mean "${guess}"?)`) + `; known devices: ${DEVICE_NAMES.join(', ')}`);
+    }
+    if (names.includes(name)) throw new ConfigError(field, `devices[${i}]: "${name}" is listed twice`);
+    if (name === 'virtio-blk' && disk === undefined) throw new ConfigError(field, `devices[${i}]: virtio-blk needs a disk image: write it as { "type": "virtio-blk", "image": "disk.img" }`);
+    names.push(name);
+  }
+  return { names, disk, rngSeed };
 }

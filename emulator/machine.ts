@@ -117,7 +117,7 @@ export class Machine {
         write: (msr, v) => { const r = pc.lapic.writeMsr(msr, v); return r !== null && !r.gp; },
       };
     } else this.pc = null;
-    this.devices = createPlatformDevices(this.bus, config.devices, {
+    this.devices = createPlatformDevices(this.bus, config.devices.filter((d) => !d.startsWith('virtio-')), {
       setIrq: this.pc !== null ? (irq, level) => this.pc!.setIrq(irq, level) : undefined,
       console: emit,
       control: {
@@ -181,7 +181,7 @@ export class Machine {
    */
   runSlice(slice: number): RunResult | CpuStop {
     if (this.ended) return this.ended;
-    const left = this.config.maxInstructions - this.cpu.icount;
+    const left = this.config.maxInstructions - this.budgetUsed();
     if (left <= 0) return this.finish('budget', this.budgetMessage());
     if (this.hv !== null) {
       const stop = this.hv.runSlice(Math.min(slice, left));
@@ -190,7 +190,7 @@ export class Machine {
         if (e.status === 'debug-exit') return this.finish('debug-exit', e.message, e.exitCode);
         return this.finish(e.status, e.message);
       }
-      if (stop === 'budget' && this.cpu.icount >= this.config.maxInstructions) return this.finish('budget', this.budgetMessage());
+      if (stop === 'budget' && this.budgetUsed() >= this.config.maxInstructions) return this.finish('budget', this.budgetMessage());
       return stop;
     }
     const stop = this.cpu.run(Math.min(slice, left));
@@ -212,6 +212,11 @@ export class Machine {
   guestRip(): number {
     if (this.hv !== null && !this.hv.inGuest) return Number(BigInt.asIntN(64, this.hv.vmr('GUEST_RIP')));
     return this.cpu.rip;
+  }
+
+  /** Budget spent: guest instructions retired, VM exits handled (one step each) and work handlers charged (string I/O elements). */
+  budgetUsed(): number {
+    return this.cpu.icount + (this.hv !== null ? this.hv.log.total + this.hv.stepsSpent : 0);
   }
 
   /** Guest instructions executed: retired by the processor plus those the hypervisor emulated at exits. */

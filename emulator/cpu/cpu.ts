@@ -28,6 +28,8 @@ export interface EptUnit {
   translate(mem: { read32(a: number): number; write32(a: number, v: number): void }, gpa: number, access: number, peek?: boolean): number;
   /** R/W/X of the last translation (bits 0..2) and bit 3 "writes need no walk". */
   readonly lastPerm: number;
+  /** EPTP bit 6: accessed and dirty flags are on. */
+  readonly adEnabled: boolean;
 }
 
 /** An instruction the model does not implement: reported with its bytes and address (then #UD is raised). */
@@ -579,6 +581,8 @@ export class Cpu {
   gpa2hpa(gpa: number, access: number, lin: number, pagingStructure: boolean): number {
     const e = this.ept;
     if (e === null) return gpa;
+    // With EPT A/D flags on, accesses to guest paging structures are treated as writes (SDM vol. 3C §29.3.3.2).
+    if (pagingStructure && e.adEnabled) access = ACC_WRITE;
     const h = e.translate(this.mem, gpa, access);
     if (h >= 0) return h;
     return this.vmx!.eptFault(this, gpa, access, lin, true, pagingStructure);
@@ -709,7 +713,8 @@ export class Cpu {
   /** Check that a write of `size` bytes at `lin` will not fault (both pages when it crosses). */
   probeWrite(lin: number, size: number): void {
     this.tr(lin, ACC_WRITE, this.needWrite);
-    if ((lin & 0xfff) + size > 0x1000) this.tr(lin + size - 1, ACC_WRITE, this.needWrite);
+    // The second page is checked at its first byte: that is the address a fault reports (CR2, GUEST_LINEAR_ADDRESS).
+    if ((lin & 0xfff) + size > 0x1000) this.tr(lin - (lin & 0xfff) + 0x1000, ACC_WRITE, this.needWrite);
   }
 
   write8(lin: number, v: number): void {
@@ -1000,7 +1005,7 @@ export class Cpu {
   // ---------------------------------------------------------------- events
 
   /** Deliver the exception recorded by raise(), handling #DF and triple fault (SDM vol. 3A §6.15). */
-  private deliverPendingException(): void {
+  deliverPendingException(): void {
     if (this.exceptionTrap !== null && this.exceptionTrap(this.excVector, this.excError)) {
       this.icount--;
       this.stopRequested = true;

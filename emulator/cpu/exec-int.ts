@@ -1146,12 +1146,17 @@ function szp(f: number, v: number, size: number): number {
 }
 
 // INT3 / INT n / INTO
-H[0xcc] = (c) => softInt(c, EXC_BP);
-H[0xcd] = (c, i) => softInt(c, i.imm & 0xff);
-H[0xce] = (c) => { if (c.ofBit() !== 0) softInt(c, EXC_OF); };
-function softInt(c: Cpu, vector: number): void {
+H[0xcc] = (c) => softInt(c, EXC_BP, true);
+H[0xcd] = (c, i) => softInt(c, i.imm & 0xff, false);
+H[0xce] = (c) => { if (c.ofBit() !== 0) softInt(c, EXC_OF, true); };
+/**
+ * INT3 and INTO are software exceptions (they consult the VMX exception bitmap, SDM vol. 3C
+ * §26.2); INT n is a software interrupt (never exits for the bitmap).
+ */
+function softInt(c: Cpu, vector: number, exception: boolean): void {
   if ((c.getFlags() & VM) !== 0 && ((c.getFlags() & IOPL) >>> 12) < 3) c.raise(EXC_GP, 0);
-  c.deliver(vector, false, 0, true, c.nextRip);
+  if (exception && c.vmx !== null) c.vmx.exception(c, vector, false, 0, true);
+  c.deliver(vector, false, 0, true, c.nextRip, exception ? 6 : 4);
   c.nextRip = c.rip;
 }
 

@@ -44,6 +44,12 @@ export interface VcpuApi {
   injectException(vector: number, errorCode?: number): void;
   /** Inject an external interrupt at the next VM entry. */
   injectInterrupt(vector: number): void;
+  /**
+   * Inject any event type (SDM vol. 3C §25.8.3): 0 external interrupt, 2 NMI, 3 hardware exception,
+   * 4 software interrupt, 5 privileged software exception, 6 software exception; software types
+   * need the instruction length (the return address is RIP + length).
+   */
+  injectEvent(vector: number, type: number, errorCode?: number, instructionLength?: number): void;
   /** Port I/O to the platform's devices. */
   ioRead(port: number, size: 1 | 2 | 4): number;
   ioWrite(port: number, size: 1 | 2 | 4, value: number): void;
@@ -55,6 +61,8 @@ export interface VcpuApi {
   endRun(status: 'halted' | 'debug-exit' | 'triple-fault' | 'error', message?: string, exitCode?: number): void;
   /** Guest time in TSC ticks (= instructions retired + idle time). */
   now(): number;
+  /** Count work a handler did for the guest (e.g. string I/O elements) against the run's instruction budget. */
+  spend(steps: number): void;
 }
 
 export type ExitHandler = (vcpu: VcpuApi) => ExitOutcome | void;

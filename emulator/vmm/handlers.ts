@@ -52,6 +52,10 @@ export interface HandlerContext {
   setCr2(v: number): void;
   setXcr0(v: number): void;
   guestCr4(): number;
+  /** Guest-physical RAM (not MMIO or unassigned). */
+  isRam(gpa: number): boolean;
+  /** The VM-entry check that failed, for INVALID_STATE exits. */
+  entryCheck(): string | undefined;
 }
 
 function gpr(vcpu: VcpuApi, r: number): bigint {
@@ -115,7 +119,7 @@ function hlt(ctx: HandlerContext): ExitHandler {
 }
 
 /** I/O instructions: dispatch to the platform's port devices, string and REP forms included (SDM vol. 3C table 28-5). */
-function io(): ExitHandler {
+function io(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
     const q = Number(vcpu.exit.qualification & 0xffffffffn);
     const size = ((q & 7) + 1) as 1 | 2 | 4;
@@ -135,12 +139,12 @@ function io(): ExitHandler {
       vcpu.advanceRip();
       return 'emulated';
     }
-    return stringIo(vcpu, port, size, input, rep);
+    return stringIo(vcpu, ctx.bus, port, size, input, rep);
   };
 }
 
 /** INS/OUTS with REP: up to 4096 elements per exit; the guest re-executes the instruction for the rest. */
-function stringIo(vcpu: VcpuApi, port: number, size: 1 | 2 | 4, input: boolean, rep: boolean): ExitOutcome {
+function stringIo(vcpu: VcpuApi, bus: MmioBus, port: number, size: 1 | 2 | 4, input: boolean, rep: boolean): ExitOutcome {
   const info = Number(vcpu.vmread('VMX_INSTRUCTION_INFO'));
   const asize = ((info >>> 7) & 7) === 0 ? 16 : ((info >>> 7) & 7) === 1 ? 32 : 64;
   const seg = (info >>> 15) & 7;
@@ -156,18 +160,11 @@ function stringIo(vcpu: VcpuApi, port: number, size: 1 | 2 | 4, input: boolean, 
     const off = vcpu.reg(idx) & amask;
     const lin = base + Number(BigInt.asIntN(64, off));
     if (input) {
-      const v = vcpu.ioRead(port, size);
-      const bytes = new Uint8Array(size);
-      for (let k = 0; k < size; k++) bytes[k] = (v >>> (8 * k)) & 0xff;
-      const gpa = vcpu.translate(lin);
-      if (gpa < 0) { vcpu.injectException(14, 2); return 'injected'; }
-      vcpu.writeGuestPhysical(gpa, bytes);
+      if (!elementMapped(vcpu, lin, size)) { vcpu.injectException(14, 2); return 'injected'; }
+      elementWrite(vcpu, bus, lin, size, vcpu.ioRead(port, size));
     } else {
-      const b = vcpu.readGuestVirtual(lin, size);
-      if (b === null) { vcpu.injectException(14, 0); return 'injected'; }
-      let v = 0;
-      for (let k = size - 1; k >= 0; k--) v = (v << 8) | b[k];
-      vcpu.ioWrite(port, size, v >>> 0);
+      if (!elementMapped(vcpu, lin, size)) { vcpu.injectException(14, 0); return 'injected'; }
+      vcpu.ioWrite(port, size, elementRead(vcpu, bus, lin, size));
     }
     const next = (off + BigInt(down ? -size : size)) & amask;
     const rv = vcpu.reg(idx);
@@ -176,9 +173,41 @@ function stringIo(vcpu: VcpuApi, port: number, size: 1 | 2 | 4, input: boolean, 
     done++;
     if (rep) { const rcx = vcpu.reg('rcx'); vcpu.setReg('rcx', (rcx & ~amask) | count); }
   }
+  vcpu.spend(done - 1); // each element is a step of the budget (the exit itself is one)
   if (count === 0n) vcpu.advanceRip();
   vcpu.note(`${input ? 'ins' : 'outs'} ${done} element(s) of ${size} byte(s) at port 0x${port.toString(16)}`);
   return 'emulated';
+}
+
+function elementMapped(vcpu: VcpuApi, lin: number, size: number): boolean {
+  return vcpu.translate(lin) >= 0 && vcpu.translate(lin + size - 1) >= 0;
+}
+
+/**
+ * A string-I/O element in guest memory: RAM, a device register (one access of the element's size), or
+ * unassigned guest-physical space, which reads as all ones and drops writes (as the MMIO emulator does).
+ */
+function elementRead(vcpu: VcpuApi, bus: MmioBus, lin: number, size: 1 | 2 | 4): number {
+  const gpa = vcpu.translate(lin);
+  const hit = bus.findMmio(gpa);
+  if (hit !== null && vcpu.translate(lin + size - 1) === gpa + size - 1) return hit.dev.mmioRead(gpa - hit.base, size) >>> 0;
+  let v = 0;
+  for (let k = size - 1; k >= 0; k--) v = (v << 8) | guestByte(vcpu, vcpu.translate(lin + k));
+  return v >>> 0;
+}
+
+function elementWrite(vcpu: VcpuApi, bus: MmioBus, lin: number, size: 1 | 2 | 4, v: number): void {
+  const gpa = vcpu.translate(lin);
+  const hit = bus.findMmio(gpa);
+  if (hit !== null && vcpu.translate(lin + size - 1) === gpa + size - 1) { hit.dev.mmioWrite(gpa - hit.base, size, v >>> 0); return; }
+  for (let k = 0; k < size; k++) {
+    const g = vcpu.translate(lin + k);
+    try { vcpu.writeGuestPhysical(g, new Uint8Array([(v >>> (8 * k)) & 0xff])); } catch (e) { if (!(e instanceof RangeError)) throw e; } // not RAM: dropped
+  }
+}
+
+function guestByte(vcpu: VcpuApi, gpa: number): number {
+  try { return vcpu.readGuestPhysical(gpa, 1)[0]; } catch (e) { if (e instanceof RangeError) return 0xff; throw e; } // not RAM: all ones
 }
 
 /** RDMSR/WRMSR of the MSRs the hypervisor keeps (HYPERVISOR_MSR_EXITS and MSRs outside the bitmap ranges); others #GP. */
@@ -257,7 +286,11 @@ function exception(ctx: HandlerContext): ExitHandler {
     const vector = info & 0xff;
     if (vector === 14) ctx.setCr2(Number(BigInt.asIntN(64, vcpu.exit.qualification)));
     const err = (info & 0x800) !== 0 ? Number(vcpu.vmread('VM_EXIT_INTR_ERROR_CODE')) : undefined;
-    vcpu.injectException(vector, err);
+    const type = (info >>> 8) & 7;
+    // INT3/INTO exit as software exceptions (type 6): re-inject with their length so the return address
+    // is the next instruction, as KVM does (SDM vol. 3C §27.6.1.1).
+    if (type === 6 || type === 4 || type === 5) vcpu.injectEvent(vector, type, undefined, vcpu.exit.instructionLength);
+    else vcpu.injectException(vector, err);
     vcpu.note(`reflected vector ${vector}${err !== undefined ? ` error 0x${err.toString(16)}` : ''}`);
     return 'injected';
   };
@@ -300,13 +333,23 @@ function eptViolation(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
     const gpa = Number(vcpu.exit.guestPhysical);
     const q = Number(vcpu.exit.qualification & 0xffffffffn);
+    const ram = ctx.isRam(gpa);
     if ((q & 4) !== 0) {
-      vcpu.endRun('error', `guest fetched instructions from guest-physical 0x${gpa.toString(16)}, which is not RAM`);
+      vcpu.endRun('error', ram
+        ? `EPT denies instruction fetch at guest-physical 0x${gpa.toString(16)} (its EPT entry lacks X)`
+        : `guest fetched instructions from guest-physical 0x${gpa.toString(16)}, which is not RAM`);
       return 'ended';
     }
+    if ((q & (1 << 7)) !== 0 && (q & (1 << 8)) === 0) {
+      // The guest's own page walk touched a guest-physical page EPT does not map (SDM vol. 3C table 28-7 bit 8 = 0).
+      vcpu.endRun('error', `EPT violation on a guest paging-structure access at guest-physical 0x${gpa.toString(16)} (guest page tables outside RAM?)`);
+      return 'ended';
+    }
+    // Device or unassigned space: emulate the access. Guest RAM whose EPT entry denies the access
+    // (a hypervisor or student restricted it) is treated like ROM: writes dropped, reads all ones.
     const r = emulateMmio(vcpu, ctx.bus, gpa);
     if (!r.ok) { vcpu.endRun('error', r.reason); return 'ended'; }
-    vcpu.note(r.note);
+    vcpu.note(ram ? `${r.note.replace('unassigned', 'EPT-protected RAM')} (treated like ROM)` : r.note);
     return 'emulated';
   };
 }
@@ -317,7 +360,7 @@ export function defaultHandlers(ctx?: HandlerContext): Map<number, ExitHandler> 
   const R = EXIT_REASON;
   m.set(R.CPUID, cpuid(ctx));
   m.set(R.HLT, hlt(ctx));
-  m.set(R.IO_INSTRUCTION, io());
+  m.set(R.IO_INSTRUCTION, io(ctx));
   m.set(R.MSR_READ, msr(ctx, false));
   m.set(R.MSR_WRITE, msr(ctx, true));
   m.set(R.CR_ACCESS, crAccess(ctx));
@@ -346,7 +389,8 @@ export function defaultHandlers(ctx?: HandlerContext): Map<number, ExitHandler> 
     return 'ended';
   });
   m.set(R.INVALID_STATE, (vcpu) => {
-    vcpu.endRun('error', 'VM entry failed: invalid guest state');
+    const check = ctx.entryCheck();
+    vcpu.endRun('error', `VM entry failed: invalid guest state${check ? `: ${check}` : ''}`);
     return 'ended';
   });
   m.set(R.EPT_MISCONFIG, (vcpu) => {

@@ -89,6 +89,8 @@ export class Hypervisor {
   private launched = false;
   /** The CPU is in VMX non-root operation (between an entry and the next exit). */
   inGuest = false;
+  /** Budget steps handlers charged for work done at exits (string I/O elements). */
+  stepsSpent = 0;
   /** Guest instructions the hypervisor completed on the guest's behalf (the exiting instruction it skipped). */
   instructionsEmulated = 0;
   ended: RunEnd | null = null;
@@ -97,6 +99,7 @@ export class Hypervisor {
   /** Event to inject at the next entry (set by handlers through the API), interruption-information format. */
   private pendingInjection = 0;
   private pendingInjectionError = 0;
+  private pendingInjectionLength = 0;
   private note: string | undefined;
 
   constructor(opts: HypervisorOptions) {
@@ -128,6 +131,8 @@ export class Hypervisor {
       setCr2: (v) => { this.cpu.cr2 = v; },
       setXcr0: (v) => { this.cpu.xcr0 = v; },
       guestCr4: () => Number(this.vmr('GUEST_CR4')) & ~CR4_VMXE,
+      entryCheck: () => this.vmx.lastEntryCheck,
+      isRam: (gpa) => this.guest.isRam(gpa),
     };
     for (const [reason, h] of defaultHandlers(ctx)) this.handlers.set(reason, h);
     this.setupVmx();
@@ -338,8 +343,12 @@ export class Hypervisor {
    * 'ended' when the run ended (see `ended`), else the processor's reason to stop.
    */
   runSlice(budget: number): SliceStop {
-    const end = this.cpu.icount + budget;
+    // A VM exit counts as one step of the budget, so exits that retire no instruction (a handler
+    // that does not advance RIP, REP string I/O in pieces) cannot loop forever.
+    const startIcount = this.cpu.icount, startExits = this.log.total, startSteps = this.stepsSpent;
+    const spent = () => this.cpu.icount - startIcount + (this.log.total - startExits) + (this.stepsSpent - startSteps);
     for (;;) {
+      if (this.ended === null && !this.inGuest && spent() >= budget) return 'budget';
       if (this.ended !== null) return 'ended';
       if (!this.inGuest) {
         this.prepareEntry();
@@ -355,7 +364,7 @@ export class Hypervisor {
         if (o.kind === 'exit') { this.handleExit(); continue; }
         this.inGuest = true;
       }
-      const left = end - this.cpu.icount;
+      const left = budget - spent();
       if (left <= 0) return 'budget';
       const stop = this.vmx.run(left);
       if (stop === 'vmexit') { this.inGuest = false; this.handleExit(); continue; }
@@ -381,7 +390,9 @@ export class Hypervisor {
     if (this.pendingInjection !== 0) {
       v.set32('VM_ENTRY_INTR_INFO_FIELD', this.pendingInjection);
       v.set32('VM_ENTRY_EXCEPTION_ERROR_CODE', this.pendingInjectionError);
+      v.set32('VM_ENTRY_INSTRUCTION_LEN', this.pendingInjectionLength);
       this.pendingInjection = 0;
+      this.pendingInjectionLength = 0;
     } else if (this.interrupts !== null) {
       this.interrupts.poll(this.now());
       if (this.interrupts.pending()) {
@@ -532,12 +543,19 @@ export class Hypervisor {
         hv.pendingInjection = (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0;
         hv.pendingInjectionError = 0;
       },
+      injectEvent(vector, type, errorCode, instructionLength) {
+        const has = type === INTR_TYPE_HARD_EXCEPTION && exceptionHasErrorCode(vector);
+        hv.pendingInjection = (INTR_INFO_VALID_MASK | (vector & 0xff) | ((type & 7) << 8) | (has ? INTR_INFO_DELIVER_CODE_MASK : 0)) >>> 0;
+        hv.pendingInjectionError = has ? errorCode ?? 0 : 0;
+        hv.pendingInjectionLength = instructionLength ?? 0;
+      },
       ioRead: (port, size) => hv.bus.ioRead(port, size),
       ioWrite: (port, size, value) => hv.bus.ioWrite(port, size, value),
       console: (text) => hv.consoleOut(text),
       note: (text) => { hv.note = hv.note ? `${hv.note}; ${text}` : text; },
       endRun: (status, message, exitCode) => { hv.ended = { status, message, exitCode }; },
       now: () => hv.now(),
+      spend: (steps) => { if (steps > 0) hv.stepsSpent += steps; },
     };
   }
 
@@ -557,16 +575,17 @@ export class Hypervisor {
   /** Hypervisor and VMX-unit state for machine snapshots (VMCS, EPT and guest RAM are in host memory). */
   saveState(): unknown {
     return {
-      launched: this.launched, inGuest: this.inGuest, ended: this.ended, entryIcount: this.entryIcount, instructionsEmulated: this.instructionsEmulated,
+      launched: this.launched, inGuest: this.inGuest, ended: this.ended, entryIcount: this.entryIcount, instructionsEmulated: this.instructionsEmulated, stepsSpent: this.stepsSpent,
       pendingInjection: this.pendingInjection, pendingInjectionError: this.pendingInjectionError,
       vmx: this.vmx.saveState(), log: this.log.saveState(),
     };
   }
 
   loadState(raw: unknown): void {
-    const s = raw as { launched: boolean; inGuest: boolean; ended: RunEnd | null; entryIcount: number; instructionsEmulated: number; pendingInjection: number; pendingInjectionError: number; vmx: unknown; log: unknown };
+    const s = raw as { launched: boolean; inGuest: boolean; ended: RunEnd | null; entryIcount: number; instructionsEmulated: number; stepsSpent?: number; pendingInjection: number; pendingInjectionError: number; vmx: unknown; log: unknown };
     this.launched = s.launched; this.inGuest = s.inGuest; this.ended = s.ended; this.entryIcount = s.entryIcount;
     this.instructionsEmulated = s.instructionsEmulated;
+    this.stepsSpent = s.stepsSpent ?? 0;
     this.pendingInjection = s.pendingInjection; this.pendingInjectionError = s.pendingInjectionError;
     this.vmx.loadState(s.vmx);
     this.log.loadState(s.log);

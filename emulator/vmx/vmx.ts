@@ -300,7 +300,7 @@ export class Vmx implements VmxHooks {
         // An exception while delivering the injected event (bad IDT entry, unmapped stack) is handled as during
         // normal event delivery: delivered through the guest IDT, or a VM exit per the bitmap (SDM vol. 3C §27.6.1.1).
         try {
-          (this.cpu as unknown as { deliverPendingException(): void }).deliverPendingException();
+          this.cpu.deliverPendingException();
         } catch (e2) {
           if (e2 === VM_EXIT) return { kind: 'exit' };
           throw e2;
@@ -667,8 +667,9 @@ export class Vmx implements VmxHooks {
   eptFault(c: Cpu, gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): never {
     const fault = this.ept.fault;
     if (fault.kind === 'misconfig') this.exitNow(EXIT_REASON.EPT_MISCONFIG, 0, 0, { physical: gpa });
-    // EPT-violation qualification (SDM vol. 3C table 28-7).
-    let q = (1 << access) | ((fault.allowed & 7) << 3);
+    // EPT-violation qualification (SDM vol. 3C table 28-7). With EPT A/D flags on, guest paging-structure
+    // accesses are treated as writes and such a violation sets bits 0 and 1 (SDM §29.3.3.2, table 28-7 note 1).
+    let q = (pagingStructure && this.ept.adEnabled ? 3 : 1 << access) | ((fault.allowed & 7) << 3);
     if (linValid) q |= 1 << 7;
     if (linValid && !pagingStructure) q |= 1 << 8;
     void EPT_WRITE; void EPT_FETCH;

@@ -1,4 +1,4 @@
-// vmscope against KVM: the same start state under /dev/kvm and on vmscope must give the same port I/O, MMIO, end and final registers.
+// vmscope against KVM: the same start state under /dev/kvm and on vmscope (bare processor, and under its hypervisor from its VM exits) must give the same port I/O, MMIO, HLT, end and final registers.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -92,11 +92,11 @@ KNOWN_HYPERVISOR_LIMITS['mmio-real'] = mmioEmulatorLimit('0x100040');
 KNOWN_HYPERVISOR_LIMITS['mmio-protected'] = mmioEmulatorLimit('0x4000040');
 KNOWN_HYPERVISOR_LIMITS['mmio-long'] = mmioEmulatorLimit('0x4000040');
 KNOWN_HYPERVISOR_LIMITS['mmio-edge'] = {
-  why: 'a write straddling the end of RAM: the processor reports the EPT violation at the access\'s last byte (0x4000001; cpu.ts probeWrite ' +
-    'checks lin+size-1 rather than the first byte of the second page) and the MMIO emulator sends the whole 4-byte value to the device, ' +
-    'where KVM writes the RAM half to RAM and exits for the 2 bytes at 0x4000000',
+  why: 'a write straddling the end of RAM: the EPT violation is reported at 0x4000000 (the first byte of the unmapped page, as KVM ' +
+    'sees it), but the MMIO emulator sends the whole 4-byte value to the device, where KVM writes the RAM half to RAM and exits for ' +
+    'the 2 bytes at 0x4000000 (mmio.ts does not split an access between RAM and a device yet)',
   check: (v, ke) => {
-    expect(firstEventMismatch(v.events, ke)).toEqual({ index: 0, vmscope: 'MMIO write 0x4000001 size 4 data [44 33 22 11]', kvm: 'MMIO write 0x4000000 size 2 data [22 11]' });
+    expect(firstEventMismatch(v.events, ke)).toEqual({ index: 0, vmscope: 'MMIO write 0x4000000 size 4 data [44 33 22 11]', kvm: 'MMIO write 0x4000000 size 2 data [22 11]' });
   },
 };
 
@@ -290,12 +290,12 @@ describe.skipIf(!canRunKvm || !hasNasm)('port-I/O and MMIO guests under vmscope\
   it('exits once per INS/OUTS (at most 4096 elements per exit) where KVM groups by page, and the elements agree', () => {
     const image = buildKvmGuest('pio.asm', 32);
     const v = runOnVmscopeVmx(image, PROT);
-    // pio.asm reads port 0x1234 with byte INS four times: INSB, REP INSB of 1 and 7, REP INSB of 6000 (BIG).
-    const insb = v.exits.filter((x) => x.entry.name === 'IO_INSTRUCTION' && x.events.some((e) => e.kind === 'io' && e.dir === 'in' && e.port === 0x1234 && e.size === 1) && x.events.length > 0 &&
-      (BigInt(x.entry.qualification) & 16n) !== 0n);
-    expect(insb.map((x) => x.events.length)).toEqual([1, 1, 7, 4096, 6000 - 4096]);
-    // The 4096-element exit resumes the same REP INSB: the next exit is at the same RIP.
-    expect(insb[4].entry.rip).toBe(insb[3].entry.rip);
+    // pio.asm reads port 0x1234 with byte INS three times: INSB, REP INSB of 7, REP INSB of 6000 (BIG).
+    const insb = v.exits.filter((x) => x.entry.name === 'IO_INSTRUCTION' && (BigInt(x.entry.qualification) & 16n) !== 0n &&
+      x.events.some((e) => e.kind === 'io' && e.dir === 'in' && e.port === 0x1234 && e.size === 1));
+    expect(insb.map((x) => x.events.length)).toEqual([1, 7, 4096, 6000 - 4096]);
+    // After 4096 elements the handler leaves RIP on the REP INSB: the guest re-executes it and exits again there.
+    expect(insb[3].entry.rip).toBe(insb[2].entry.rip);
     const k = kvmRunOf('pio-protected', image, PROT);
     expect(firstEventMismatch(v.events, kvmExitEvents(k.exits))).toBeNull();
   });

@@ -1,4 +1,4 @@
-// KVM reference driver: serialises a vmscope Machine's start state for kvm-run.c, runs it under /dev/kvm, records the same exits on vmscope, and compares.
+// KVM reference driver: serialises a vmscope Machine's start state for kvm-run.c, runs it under /dev/kvm, records the same events on vmscope (at the bus in bare mode, from the VM exits under its hypervisor), and compares.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

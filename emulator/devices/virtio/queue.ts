@@ -1,0 +1,324 @@
+// Split virtqueue (virtio 1.2 §2.7) that owns no memory: available-ring popping, descriptor-chain walking with a TTL, used ring, notification suppression.
+import type { DmaMemory } from './types.js';
+
+/** Descriptor flags (§2.7.5). */
+export const VIRTQ_DESC_F_NEXT = 1;
+export const VIRTQ_DESC_F_WRITE = 2;
+export const VIRTQ_DESC_F_INDIRECT = 4;
+/** avail.flags bit: the driver asks for no used-buffer notifications (§2.7.7; ignored with EVENT_IDX). */
+export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
+/** used.flags bit: the device asks for no available-buffer notifications (§2.7.10; never set here: work is synchronous). */
+export const VIRTQ_USED_F_NO_NOTIFY = 1;
+/** Bytes per descriptor (§2.7.5: le64 addr, le32 len, le16 flags, le16 next). */
+export const VIRTQ_DESC_SIZE = 16;
+/**
+ * Largest indirect table accepted, in descriptors. §2.7.5.3.1 says a chain must not be longer than the queue size,
+ * but Linux builds indirect tables of up to its scatter-gather limit even on short queues and QEMU accepts them up
+ * to VIRTQUEUE_MAX_SIZE (1024); so do we.
+ */
+export const VIRTQ_MAX_INDIRECT = 1024;
+/** Largest split queue (§2.7: Queue Size is a power of 2, at most 32768). */
+export const VIRTQ_MAX_SIZE = 32768;
+
+/**
+ * Every way a driver can break a split virtqueue. The device turns each into DEVICE_NEEDS_RESET with the message
+ * (§2.1.2: "the device has experienced an error from which it can't recover").
+ */
+export type VirtqueueErrorKind =
+  /** avail.idx moved more than Queue Size entries past the device's last_avail_idx (§2.7.6: the ring holds at most Queue Size entries). */
+  | 'avail-idx-jump'
+  /** An available-ring entry (a chain head) is not below Queue Size (§2.7.6). */
+  | 'head-out-of-range'
+  /** A `next` field is not below Queue Size, or not below the entry count of the indirect table it is in (§2.7.5). */
+  | 'next-out-of-range'
+  /** More descriptors than the table holds: a loop, forbidden by §2.7.5.2 ("loops in the descriptor chain are forbidden"). */
+  | 'chain-too-long'
+  /** VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC negotiated (§2.7.5.3.1). */
+  | 'indirect-not-negotiated'
+  /** VIRTQ_DESC_F_INDIRECT together with VIRTQ_DESC_F_NEXT (§2.7.5.3.1). */
+  | 'indirect-with-next'
+  /** VIRTQ_DESC_F_INDIRECT inside an indirect table (§2.7.5.3.1: only one table per descriptor). */
+  | 'nested-indirect'
+  /** An indirect table whose length is 0, not a multiple of 16 (§2.7.5.3), or above VIRTQ_MAX_INDIRECT entries. */
+  | 'indirect-table-size'
+  /** A buffer (or indirect table) that is not wholly inside guest RAM. */
+  | 'buffer-not-ram'
+  /** A buffer whose addr + len passes 2^64. */
+  | 'buffer-wraps'
+  /** The chain's lengths add up to more than 2^32 - 1 bytes (§2.7.5.2). */
+  | 'chain-length-overflow'
+  /** A device-readable descriptor after a device-writable one (§2.7.4.2). */
+  | 'readable-after-writable'
+  /** The chain's contents do not form a request of this device (device-specific framing, e.g. §5.2.6). */
+  | 'bad-request';
+
+export class VirtqueueError extends Error {
+  constructor(readonly kind: VirtqueueErrorKind, message: string) {
+    super(`${kind}: ${message}`);
+    this.name = 'VirtqueueError';
+  }
+}
+
+/** One descriptor of a walked chain. `addr` is exact (buffers are in RAM, below 2^53). */
+export interface Descriptor {
+  /** Index in the table it was read from (the descriptor table or the indirect table). */
+  index: number;
+  addr: number;
+  len: number;
+  flags: number;
+  next: number;
+  /** Device-writable (VIRTQ_DESC_F_WRITE). */
+  writable: boolean;
+  /** Read from an indirect table. */
+  indirect: boolean;
+}
+
+/** A chain popped from the available ring, walked and validated. */
+export interface Chain {
+  head: number;
+  descriptors: Descriptor[];
+  /** Total bytes of device-readable / device-writable buffers. */
+  readable: number;
+  writable: number;
+}
+
+/** What the chain walker needs of a queue. */
+export interface ChainSource {
+  descAddr: number;
+  size: number;
+  indirect: boolean;
+}
+
+function hx(v: number): string {
+  return '0x' + v.toString(16);
+}
+
+/**
+ * The descriptors of the chain starting at `head`, as an iterator with a time-to-live: at most `size` descriptors
+ * from the descriptor table, and at most the entry count of one indirect table after it (§2.7.5.3.2: zero or more
+ * direct descriptors followed by one indirect one). Throws VirtqueueError. Reads only; no side effects.
+ */
+export function* walkChain(dma: DmaMemory, q: ChainSource, head: number): Generator<Descriptor, void, void> {
+  let table = q.descAddr;
+  let count = q.size;
+  let idx = head;
+  let ttl = q.size;
+  let inIndirect = false;
+  let sawWritable = false;
+  let total = 0;
+  if (idx >= count) throw new VirtqueueError('head-out-of-range', `chain head ${idx} >= queue size ${count}`);
+  for (;;) {
+    if (ttl === 0) {
+      throw new VirtqueueError('chain-too-long', `chain from head ${head} has more than ${inIndirect ? count + ' indirect' : q.size} descriptors (a loop?)`);
+    }
+    ttl--;
+    const at = table + idx * VIRTQ_DESC_SIZE;
+    const lo = dma.read32(at);
+    const hi = dma.read32(at + 4);
+    const len = dma.read32(at + 8);
+    const flags = dma.read16(at + 12);
+    const next = dma.read16(at + 14);
+    const where = `${inIndirect ? 'indirect ' : ''}descriptor ${idx}`;
+    const addr = checkBuffer(dma, lo, hi, len, where);
+    if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      if (!q.indirect) throw new VirtqueueError('indirect-not-negotiated', `${where}: INDIRECT flag without VIRTIO_F_INDIRECT_DESC`);
+      if (inIndirect) throw new VirtqueueError('nested-indirect', `${where}: INDIRECT flag inside an indirect table`);
+      if ((flags & VIRTQ_DESC_F_NEXT) !== 0) throw new VirtqueueError('indirect-with-next', `${where}: both INDIRECT and NEXT set`);
+      if (len === 0 || len % VIRTQ_DESC_SIZE !== 0 || len / VIRTQ_DESC_SIZE > VIRTQ_MAX_INDIRECT) {
+        throw new VirtqueueError('indirect-table-size', `${where}: indirect table of ${len} bytes (must be a non-zero multiple of 16, at most ${VIRTQ_MAX_INDIRECT} entries)`);
+      }
+      table = addr;
+      count = len / VIRTQ_DESC_SIZE;
+      ttl = count;
+      idx = 0;
+      inIndirect = true;
+      continue;
+    }
+    const writable = (flags & VIRTQ_DESC_F_WRITE) !== 0;
+    if (!writable && sawWritable) throw new VirtqueueError('readable-after-writable', `${where}: device-readable buffer after a device-writable one`);
+    sawWritable = sawWritable || writable;
+    total += len;
+    if (total > 0xffffffff) throw new VirtqueueError('chain-length-overflow', `chain from head ${head} is longer than 2^32 - 1 bytes`);
+    yield { index: idx, addr, len, flags, next, writable, indirect: inIndirect };
+    if ((flags & VIRTQ_DESC_F_NEXT) === 0) return;
+    if (next >= count) throw new VirtqueueError('next-out-of-range', `${where}: next ${next} >= ${inIndirect ? 'indirect table entries' : 'queue size'} ${count}`);
+    idx = next;
+  }
+}
+
+/** addr (lo, hi halves) + len must not wrap 2^64 and must be RAM (a zero-length buffer is never accessed). */
+function checkBuffer(dma: DmaMemory, lo: number, hi: number, len: number, where: string): number {
+  if (hi === 0xffffffff && lo + len > 0x100000000) {
+    throw new VirtqueueError('buffer-wraps', `${where}: buffer 0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')} + ${len} passes 2^64`);
+  }
+  if (hi >= 0x100000) {
+    throw new VirtqueueError('buffer-not-ram', `${where}: buffer 0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')} is beyond any RAM`);
+  }
+  const addr = hi * 0x100000000 + lo;
+  if (len !== 0 && !dma.isRam(addr, len)) throw new VirtqueueError('buffer-not-ram', `${where}: buffer ${hx(addr)} + ${len} is not guest RAM`);
+  return addr;
+}
+
+/** Walks a whole chain (bounded by its TTL) and sums its parts. */
+export function collectChain(dma: DmaMemory, q: ChainSource, head: number): Chain {
+  const descriptors: Descriptor[] = [];
+  let readable = 0;
+  let writable = 0;
+  for (const d of walkChain(dma, q, head)) {
+    descriptors.push(d);
+    if (d.writable) writable += d.len;
+    else readable += d.len;
+  }
+  return { head, descriptors, readable, writable };
+}
+
+/** Layout of the split rings (§2.7, table "Virtqueue Part Alignment and Size"). */
+export function ringSizes(size: number, eventIdx: boolean): { desc: number; avail: number; used: number } {
+  const ev = eventIdx ? 2 : 0;
+  return { desc: 16 * size, avail: 4 + 2 * size + ev, used: 4 + 8 * size + ev };
+}
+
+/**
+ * One split virtqueue's device-side state: the transport's registers (size, ready, three ring addresses) and the
+ * device's free-running indices. Every access to the rings is given the DmaMemory.
+ */
+export class SplitQueue implements ChainSource {
+  /** QueueNum. */
+  size = 0;
+  ready = false;
+  descAddr = 0;
+  availAddr = 0;
+  usedAddr = 0;
+  /** Next available-ring slot the device will read (free-running u16, §2.7.6). */
+  lastAvailIdx = 0;
+  /** The device's used.idx (free-running u16, §2.7.8). */
+  usedIdx = 0;
+  /** VIRTIO_F_RING_EVENT_IDX negotiated (latched when the queue is enabled). */
+  eventIdx = false;
+  /** VIRTIO_F_INDIRECT_DESC negotiated (latched when the queue is enabled). */
+  indirect = false;
+
+  constructor(readonly index: number, readonly maxSize: number) {}
+
+  reset(): void {
+    this.size = 0;
+    this.ready = false;
+    this.descAddr = this.availAddr = this.usedAddr = 0;
+    this.lastAvailIdx = this.usedIdx = 0;
+    this.eventIdx = this.indirect = false;
+  }
+
+  /** Why the configured rings cannot be used, or null (§2.7: sizes, alignments; all of it must be RAM). */
+  layoutError(dma: DmaMemory): string | null {
+    const n = this.size;
+    if (n === 0 || (n & (n - 1)) !== 0 || n > this.maxSize) return `QueueNum ${n} is not a power of 2 in 1..${this.maxSize} (§2.7, §4.2.2.2)`;
+    const s = ringSizes(n, this.eventIdx);
+    const parts: [string, number, number, number][] = [
+      ['descriptor table', this.descAddr, s.desc, 16],
+      ['driver area (available ring)', this.availAddr, s.avail, 2],
+      ['device area (used ring)', this.usedAddr, s.used, 4],
+    ];
+    for (const [name, addr, len, align] of parts) {
+      if (addr % align !== 0) return `${name} at ${hx(addr)} is not ${align}-byte aligned (§2.7)`;
+      if (!dma.isRam(addr, len)) return `${name} at ${hx(addr)} (${len} bytes) is not guest RAM`;
+    }
+    return null;
+  }
+
+  availFlags(dma: DmaMemory): number {
+    return dma.read16(this.availAddr);
+  }
+
+  availIdx(dma: DmaMemory): number {
+    return dma.read16(this.availAddr + 2);
+  }
+
+  /** Chains the driver made available and the device has not taken; throws 'avail-idx-jump'. */
+  pending(dma: DmaMemory): number {
+    const idx = this.availIdx(dma);
+    const n = (idx - this.lastAvailIdx) & 0xffff;
+    if (n > this.size) {
+      throw new VirtqueueError('avail-idx-jump', `avail.idx ${idx} is ${n} entries past last_avail_idx ${this.lastAvailIdx} (queue size ${this.size})`);
+    }
+    return n;
+  }
+
+  /** The head of the k-th pending chain (k = 0 is the next one). No state change. */
+  headAt(dma: DmaMemory, k: number): number {
+    return dma.read16(this.availAddr + 4 + 2 * ((this.lastAvailIdx + k) % this.size));
+  }
+
+  /** Takes the next available chain (walked and validated), or null if none; last_avail_idx advances only on success. */
+  pop(dma: DmaMemory): Chain | null {
+    if (this.pending(dma) === 0) return null;
+    const chain = collectChain(dma, this, this.headAt(dma, 0));
+    this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
+    return chain;
+  }
+
+  /** Puts a used element (§2.7.8.2: the element first, then used.idx). */
+  addUsed(dma: DmaMemory, head: number, len: number): void {
+    const slot = this.usedAddr + 4 + 8 * (this.usedIdx % this.size);
+    dma.write32(slot, head);
+    dma.write32(slot + 4, len);
+    this.usedIdx = (this.usedIdx + 1) & 0xffff;
+    dma.write16(this.usedAddr + 2, this.usedIdx);
+  }
+
+  /**
+   * Whether the driver wants a used-buffer notification after used.idx went from `oldUsed` to the current value
+   * (§2.7.7.2): with EVENT_IDX, vring_need_event(used_event, new, old); otherwise unless VIRTQ_AVAIL_F_NO_INTERRUPT.
+   */
+  needsInterrupt(dma: DmaMemory, oldUsed: number): boolean {
+    const now = this.usedIdx;
+    if (now === oldUsed) return false;
+    if (this.eventIdx) {
+      const usedEvent = dma.read16(this.availAddr + 4 + 2 * this.size);
+      return ((now - usedEvent - 1) & 0xffff) < ((now - oldUsed) & 0xffff);
+    }
+    return (this.availFlags(dma) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+  }
+
+  /** With EVENT_IDX, asks to be notified as soon as the next chain is made available (§2.7.10: avail_event). */
+  publishAvailEvent(dma: DmaMemory): void {
+    if (this.eventIdx) dma.write16(this.usedAddr + 4 + 8 * this.size, this.lastAvailIdx);
+  }
+}
+
+/** Copies up to `len` bytes of the chain's device-readable buffers, starting `skip` bytes into them. */
+export function gatherReadable(dma: DmaMemory, chain: Chain, skip: number, len: number): Uint8Array {
+  const n = Math.max(0, Math.min(len, chain.readable - skip));
+  const out = new Uint8Array(n);
+  let pos = 0;
+  let off = 0; // offset of the current descriptor in the readable stream
+  for (const d of chain.descriptors) {
+    if (d.writable || pos >= n) break;
+    const start = Math.max(skip + pos - off, 0);
+    if (start < d.len) {
+      const take = Math.min(d.len - start, n - pos);
+      out.set(dma.read(d.addr + start, take), pos);
+      pos += take;
+    }
+    off += d.len;
+  }
+  return out;
+}
+
+/** Writes `data` into the chain's device-writable buffers at byte `skip` of them; returns the bytes written. */
+export function scatterWritable(dma: DmaMemory, chain: Chain, skip: number, data: Uint8Array): number {
+  const n = Math.max(0, Math.min(data.length, chain.writable - skip));
+  let pos = 0;
+  let off = 0;
+  for (const d of chain.descriptors) {
+    if (!d.writable) continue;
+    if (pos >= n) break;
+    const start = Math.max(skip + pos - off, 0);
+    if (start < d.len) {
+      const take = Math.min(d.len - start, n - pos);
+      dma.write(d.addr + start, data.subarray(pos, pos + take));
+      pos += take;
+    }
+    off += d.len;
+  }
+  return pos;
+}
