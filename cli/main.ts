@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { HELP_TEXT, UsageError, buildLaunchConfig, parseArgs, type RunCommand } from './args.js';
 import { ConfigError, LoadError, Machine, errorResult, type LaunchConfig, type RunResult } from '../emulator/index.js';
 import { describeUnimplemented, disassemble } from './report.js';
+import { nodeDiskOpener } from './disk.js';
 
 declare const VMSCOPE_VERSION: string;
 
@@ -47,6 +48,7 @@ function runCommand(cmd: RunCommand): number {
     const bytes = readImage(programPath);
     machine = new Machine(bytes, config, {
       onConsole: cmd.json ? undefined : (byte) => writeByte(byte),
+      openDisk: nodeDiskOpener(cmd.configPath !== undefined ? dirname(resolve(cmd.configPath)) : process.cwd()),
     });
   } catch (e) {
     if (e instanceof LoadError || e instanceof ConfigError || e instanceof RangeError) return fail(e.message, cmd.json);

@@ -11,6 +11,11 @@ import { loadImage, placeImage, writeMultibootInfo, LoadError, type LoadedImage,
 import { Hypervisor } from './vmm/hypervisor.js';
 import type { GuestMemory } from './vmm/guest-memory.js';
 import { createPcPlatform, type PcPlatform } from './devices/pc.js';
+import {
+  MemoryDisk, VirtioBlk, VirtioConsole, VirtioRng, VIRTIO_PLATFORM, dmaFromRanges, virtioMmioCmdline,
+  type VirtioEvent, type VirtioMmioDevice,
+} from './devices/virtio/index.js';
+import type { DiskConfig } from './config.js';
 
 export type RunStatus = 'halted' | 'debug-exit' | 'triple-fault' | 'reset' | 'budget' | 'error';
 
@@ -41,6 +46,17 @@ const OUTPUT_LIMIT = 16 * 1024 * 1024;
 export interface MachineHost {
   /** Called with each console byte as the guest writes it (the CLI streams these to stdout). */
   onConsole?: (byte: number, source: string) => void;
+  /**
+   * Open the virtio-blk disk image named by the configuration (the emulator reads no files):
+   * its bytes, and for write-through the functions that write and sync the file.
+   */
+  openDisk?: (disk: DiskConfig) => OpenedDisk;
+}
+
+export interface OpenedDisk {
+  bytes: Uint8Array;
+  persist?: (offset: number, data: Uint8Array) => void;
+  sync?: () => void;
 }
 
 export interface MachineOptions {
@@ -66,6 +82,10 @@ export class Machine {
   readonly devices: PlatformDevices;
   /** The PC platform (PIC, PIT, RTC, LAPIC, I/O APIC, fw_cfg, ...) in vmx mode; null in bare mode. */
   readonly pc: PcPlatform | null;
+  /** Virtio devices by name (vmx mode), mapped at VIRTIO_PLATFORM. */
+  readonly virtio = new Map<string, VirtioMmioDevice>();
+  /** Device events (notifications, completions, interrupts, resets), most recent last (bounded). */
+  readonly virtioEvents: VirtioEvent[] = [];
   readonly image: LoadedImage;
   readonly startMode: StartMode | 'multiboot';
   private outBytes = new Uint8Array(4096);
@@ -129,6 +149,8 @@ export class Machine {
       },
       clock,
     });
+    let cmdline = config.args;
+    if (this.hv !== null && this.pc !== null) cmdline = this.createVirtio(config, host, emit, cmdline);
     const img = loadImage(imageBytes, { format: config.format, loadAddress: config.loadAddress ?? this.defaultLoadAddress(imageBytes), entry: config.entry });
     this.image = img;
     const target = this.guest as unknown as LoadTarget & { write32(a: number, v: number): void };
@@ -136,7 +158,7 @@ export class Machine {
     let state: ArchState;
     if (img.format === 'multiboot' && config.cpuMode === undefined) {
       const end = Math.max(...img.segments.map((s) => s.paddr + s.memSize));
-      const info = writeMultibootInfo(target, MULTIBOOT_INFO_ADDRESS, { memorySize: ram, cmdline: config.args, modulesEnd: end });
+      const info = writeMultibootInfo(target, MULTIBOOT_INFO_ADDRESS, { memorySize: ram, cmdline, modulesEnd: end });
       state = multibootState(img.entry, info, target);
       this.startMode = 'multiboot';
     } else {
@@ -147,6 +169,57 @@ export class Machine {
     }
     if (this.hv !== null) this.hv.setGuestState(state);
     else applyArchState(this.cpu, state);
+  }
+
+  /**
+   * Create the configured virtio-mmio devices at their documented windows, with DMA into guest
+   * RAM and their interrupt lines on the platform; returns the kernel command line with Linux's
+   * `virtio_mmio.device=` entries appended (virtio 1.2 §4.2; README "Virtio devices").
+   */
+  private createVirtio(config: LaunchConfig, host: MachineHost, emit: (b: number, s: string) => void, cmdline: string): string {
+    const hv = this.hv!, pc = this.pc!;
+    const dma = dmaFromRanges(hv.host, hv.guest.ranges);
+    const params: string[] = [];
+    for (const name of config.devices) {
+      if (!name.startsWith('virtio-')) continue;
+      const place = VIRTIO_PLATFORM[name as keyof typeof VIRTIO_PLATFORM];
+      const vhost = {
+        dma,
+        setIrq: (level: boolean) => pc.setIrq(place.irq, level),
+        log: (e: VirtioEvent) => this.virtioEvent(e),
+      };
+      let dev: VirtioMmioDevice;
+      if (name === 'virtio-console') dev = new VirtioConsole(vhost, { output: (bytes) => { for (const b of bytes) emit(b, 'virtio-console'); } });
+      else if (name === 'virtio-rng') dev = new VirtioRng(vhost, { seed: config.rngSeed });
+      else {
+        const disk = config.disk!;
+        if (host.openDisk === undefined) throw new LoadError(`virtio-blk: this host cannot open the disk image ${disk.image}`);
+        const opened = host.openDisk(disk);
+        dev = new VirtioBlk(vhost, {
+          backend: new MemoryDisk(opened.bytes, { readOnly: disk.readOnly, persist: disk.writeThrough ? opened.persist : undefined, sync: disk.writeThrough ? opened.sync : undefined }),
+        });
+      }
+      this.bus.mapMmio(place.base, 4096, dev);
+      this.virtio.set(name, dev);
+      params.push(virtioMmioCmdline(place.base, place.irq));
+    }
+    return params.length === 0 ? cmdline : [cmdline, ...params].filter((x) => x.length > 0).join(' ');
+  }
+
+  /** Record a virtio event and annotate the VM exit in progress (notifications arrive as MMIO writes, i.e. EPT violations). */
+  private virtioEvent(e: VirtioEvent): void {
+    this.virtioEvents.push(e);
+    if (this.virtioEvents.length > 4096) this.virtioEvents.splice(0, this.virtioEvents.length - 4096);
+    const hv = this.hv;
+    if (hv === null) return;
+    switch (e.kind) {
+      case 'notify': hv.addNote(`${e.device} QueueNotify queue ${e.queue} #${e.seq} → request${e.requests.length === 1 ? '' : 's'} ${e.requests.join(', ') || 'none'}`); break;
+      case 'complete': hv.addNote(`${e.device} completed ${e.requests.join(', ')} (used idx ${e.usedIdx})`); break;
+      case 'needsReset': hv.addNote(`${e.device} DEVICE_NEEDS_RESET: ${e.reason}`); break;
+      case 'featuresRejected': hv.addNote(`${e.device} FEATURES_OK rejected: ${e.reason}`); break;
+      case 'notifyIgnored': hv.addNote(`${e.device} notify ignored: ${e.reason}`); break;
+      default: break;
+    }
   }
 
   private defaultLoadAddress(bytes: Uint8Array): number | undefined {
@@ -275,6 +348,7 @@ export class Machine {
     const devices: Record<string, unknown> = {};
     for (const [name, dev] of this.devices.all) devices[name] = dev.saveState();
     if (this.pc !== null) devices.pc = this.pc.saveState();
+    for (const [name, dev] of this.virtio) devices[name] = dev.saveState();
     return {
       memory: this.mem.snapshot(), cpu: snapshotCpu(this.cpu), devices, outLen: this.outLen, exitCode: this.exitCode,
       hv: this.hv !== null ? this.hv.saveState() : null,
@@ -287,6 +361,7 @@ export class Machine {
     if (this.hv !== null && s.hv !== null) this.hv.loadState(s.hv);
     for (const [name, dev] of this.devices.all) if (name in s.devices) dev.loadState(s.devices[name]);
     if (this.pc !== null && 'pc' in s.devices) this.pc.loadState(s.devices.pc);
+    for (const [name, dev] of this.virtio) if (name in s.devices) dev.loadState(s.devices[name]);
     this.outLen = Math.min(this.outLen, s.outLen);
     this.exitCode = s.exitCode;
     this.ended = null;

@@ -55,6 +55,12 @@ export class ExitLog {
     return entry;
   }
 
+  /** Append to the note of the most recent exit (e.g. the interrupt injected at the entry after it). */
+  annotateLast(text: string): void {
+    const e = this.last();
+    if (e !== undefined) e.note = e.note ? `${e.note}; ${text}` : text;
+  }
+
   /** The most recent exits, oldest first. */
   recent(limit = EXIT_LOG_CAPACITY): ExitEntry[] {
     const all = this.ring.length < EXIT_LOG_CAPACITY ? this.ring.slice() : [...this.ring.slice(this.head), ...this.ring.slice(0, this.head)];

@@ -25,6 +25,10 @@ import { ExitLog, type ExitOutcome } from './exit-log.js';
 import { GPR_NAMES, type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
 import { defaultHandlers, HYPERVISOR_MSR_EXITS, type HandlerContext, type MsrPlatform } from './handlers.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
+import { decode } from '../cpu/decode.js';
+import { Insn } from '../cpu/insn.js';
+
+const logInsn = new Insn();
 
 /**
  * Host-physical layout of the hypervisor's own structures (the first 2 MiB of host memory);
@@ -401,6 +405,8 @@ export class Hypervisor {
         if ((flags & IF) !== 0 && !blocked) {
           const vector = this.interrupts.acknowledge();
           v.set32('VM_ENTRY_INTR_INFO_FIELD', (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
+          this.injected.set(vector, (this.injected.get(vector) ?? 0) + 1);
+          this.log.annotateLast(`→ injected vector 0x${vector.toString(16)} at entry`);
           proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
         } else proc |= CPU_BASED_INTR_WINDOW_EXITING;
       } else proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
@@ -432,7 +438,7 @@ export class Hypervisor {
     const info = this.exitInfo();
     const v = this.vmx.vmcs;
     const rip = v.getNum('GUEST_RIP');
-    const bytes = info.instructionLength > 0 ? Array.from(this.readGuestVirtual(this.csBase() + rip, Math.min(15, info.instructionLength)) ?? []) : [];
+    const bytes = this.exitInstructionBytes(info, rip);
     this.note = info.reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
     const handler = this.handlers.get(info.reason);
     let outcome: ExitOutcome;
@@ -455,6 +461,26 @@ export class Hypervisor {
       summary: decoded?.summary ?? '', rip, bytes, bits, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
       note: this.note,
     }, this.cpu.icount - this.entryIcount);
+  }
+
+  /**
+   * The bytes of the instruction an exit happened at, for the log: VM_EXIT_INSTRUCTION_LEN where the
+   * SDM defines it, else (EPT violations and exceptions) the length the decoder finds.
+   */
+  private exitInstructionBytes(info: ExitInfo, rip: number): number[] {
+    if (info.instructionLength > 0) return Array.from(this.readGuestVirtual(this.csBase() + rip, Math.min(15, info.instructionLength)) ?? []);
+    if (info.reason !== 48 && info.reason !== 0) return [];
+    const raw = this.readGuestVirtual(this.csBase() + rip, 15) ?? this.readGuestVirtual(this.csBase() + rip, 1);
+    if (raw === null) return [];
+    const v = this.vmx.vmcs;
+    const ar = v.get32('GUEST_CS_AR_BYTES');
+    const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
+    try {
+      decode(logInsn, (k) => (k < raw.length ? raw[k] : 0), bits);
+    } catch {
+      return [];
+    }
+    return Array.from(raw.subarray(0, Math.min(raw.length, logInsn.length)));
   }
 
   private csBase(): number {
@@ -558,6 +584,14 @@ export class Hypervisor {
       spend: (steps) => { if (steps > 0) hv.stepsSpent += steps; },
     };
   }
+
+  /** Add a note to the VM exit being handled (devices explain what an access did). */
+  addNote(text: string): void {
+    this.note = this.note ? `${this.note}; ${text}` : text;
+  }
+
+  /** Interrupts injected at VM entry, by vector (the platform's interrupts reaching the guest). */
+  readonly injected = new Map<number, number>();
 
   /** Advance guest time while it waits in HLT (deterministic idle). */
   idleUntil(t: number): void {
