@@ -1094,7 +1094,7 @@ export class Cpu {
           handlers[i.opcode](this, i);
           this.rip = this.nextRip;
           this.icount++;
-          if (tf !== 0) { this.dr[6] = (this.dr[6] | 0x4000); this.deliver(EXC_DB, false, 0, false, this.rip); }
+          if (tf !== 0) this.singleStepTrap();
           if (this.vmx !== null) this.vmx.afterInstruction(this);
           if (this.halted || this.stopRequested) break;
         }
@@ -1111,6 +1111,20 @@ export class Cpu {
       }
     }
     return 'budget';
+  }
+
+  /**
+   * The single-step #DB trap after an instruction retired with RFLAGS.TF (SDM vol. 3B §18.3.1.4).
+   * A fault while delivering it is handled here, so the retired instruction is not counted twice.
+   */
+  private singleStepTrap(): void {
+    this.dr[6] = this.dr[6] | 0x4000;
+    try {
+      this.deliver(EXC_DB, false, 0, false, this.rip);
+    } catch (e) {
+      if (e !== CPU_FAULT) throw e;
+      this.deliverPendingException();
+    }
   }
 
   /** Resume after a breakpoint stop: the instruction at RIP executes even though it has a breakpoint. */
