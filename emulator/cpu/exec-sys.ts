@@ -504,7 +504,12 @@ H[MAP_0F + 0x01] = (c, i) => {
     }
     case 0xd4: c.raise(EXC_UD); break; // VMFUNC: "enable VM functions" is not supported
     // MONITOR/MWAIT: CPUID.1:ECX.MONITOR = 0, so #UD (SDM vol. 2B MONITOR).
-    case 0xc8: case 0xc9: c.raise(EXC_UD); break;
+    case 0xc8: case 0xc9:
+      // In non-root operation MONITOR/MWAIT exiting decides first (a hypervisor can offer them by emulation,
+      // SDM vol. 3C §26.1.3); without the control the instruction is #UD as CPUID reports no MONITOR.
+      if (c.vmx !== null) c.vmx.monitorMwait(c, i, i.modrm === 0xc9);
+      c.raise(EXC_UD);
+      break;
     case 0xd0: { // XGETBV (SDM vol. 2C)
       if ((c.cr4 & CR4_OSXSAVE) === 0) c.raise(EXC_UD);
       if (c.lo[RCX] !== 0) c.raise(EXC_GP, 0);

@@ -4,6 +4,7 @@ import {
   invlpgExiting, monitorTrapFlag, movDrExiting, nmiWindowExiting, pauseExiting, preemptionTimerActive, rdpmcExiting,
   rdtscExiting, unconditionalIoExiting, useIoBitmaps, useMsrBitmaps, useTscOffsetting, wbinvdExiting, cr3LoadExiting,
   cr3StoreExiting, cr8LoadExiting, cr8StoreExiting, useTprShadow, nmiExiting, virtualNmis, unrestrictedGuest, enableEpt, enableVpid,
+  mwaitExiting, monitorExiting,
 } from './controls.js';
 
 /** The execution controls as loaded at VM entry: the processor reads the VMCS once, as hardware does. */
@@ -74,6 +75,8 @@ export const rdtscExits = (c: Controls): boolean => rdtscExiting(c.proc);
 export const tscOffsetting = (c: Controls): boolean => useTscOffsetting(c.proc);
 export const movDrExits = (c: Controls): boolean => movDrExiting(c.proc);
 export const pauseExits = (c: Controls): boolean => pauseExiting(c.proc);
+export const mwaitExits = (c: Controls): boolean => mwaitExiting(c.proc);
+export const monitorExits = (c: Controls): boolean => monitorExiting(c.proc);
 export const wbinvdExits = (c: Controls): boolean => wbinvdExiting(c.proc2);
 export const descriptorTableExits = (c: Controls): boolean => descriptorTableExiting(c.proc2);
 export const mtfActive = (c: Controls): boolean => monitorTrapFlag(c.proc);

@@ -559,7 +559,9 @@ export class Vmx implements VmxHooks {
   }
 
   monitorMwait(_c: Cpu, i: Insn, mwait: boolean): void {
-    this.exitNow(mwait ? EXIT_REASON.MWAIT_INSTRUCTION : EXIT_REASON.MONITOR_INSTRUCTION, 0, i.length);
+    if (mwait ? X.mwaitExits(this.ctl) : X.monitorExits(this.ctl)) {
+      this.exitNow(mwait ? EXIT_REASON.MWAIT_INSTRUCTION : EXIT_REASON.MONITOR_INSTRUCTION, 0, i.length);
+    }
   }
 
   pause(_c: Cpu, i: Insn): void {
