@@ -657,6 +657,13 @@ export class Cpu {
     return walk(this, lin, access, user, false);
   }
 
+  /** The host-physical address the TLB holds for `lin`, or -1 (no walk, no side effects). */
+  tlbPeek(lin: number): number {
+    const vpn = Math.floor(lin / 4096);
+    const k = vpn & (TLB_SIZE - 1);
+    return this.tlbTag[k] === vpn ? this.tlbPa[k] + (lin - vpn * 4096) : -1;
+  }
+
   /** Translation for the debugger: no faults, no A/D updates, no TLB fill; -1 when unmapped. */
   peekTranslate(lin: number): number {
     if (this.pagingMode === PG_NONE) return lin >= 0 ? this.gpa2hpaPeek(lin) : -1;

@@ -172,6 +172,9 @@ export class PhysicalMemory {
     }
   }
 
+  /** Bumped when restore() replaces the pages (holders of page views must refresh them). */
+  epoch = 0;
+
   /** Snapshot: copies of the allocated pages. */
   snapshot(): Map<number, Uint8Array> {
     const m = new Map<number, Uint8Array>();
@@ -183,6 +186,7 @@ export class PhysicalMemory {
   }
 
   restore(snap: Map<number, Uint8Array>): void {
+    this.epoch++;
     this.pages = new Array(this.pageCount);
     this.allocated = 0;
     for (const [pn, p] of snap) {

@@ -398,7 +398,8 @@ export class Hypervisor {
       this.pendingInjection = 0;
       this.pendingInjectionLength = 0;
     } else if (this.interrupts !== null) {
-      this.interrupts.poll(this.now());
+      const due = this.interrupts.nextDeadline();
+      if (due !== null && due <= this.now()) this.interrupts.poll(this.now());
       if (this.interrupts.pending()) {
         const flags = v.get32('GUEST_RFLAGS');
         const blocked = (v.get32('GUEST_INTERRUPTIBILITY_INFO') & 3) !== 0 || v.get32('GUEST_ACTIVITY_STATE') !== 0;
@@ -468,7 +469,13 @@ export class Hypervisor {
    * SDM defines it, else (EPT violations and exceptions) the length the decoder finds.
    */
   private exitInstructionBytes(info: ExitInfo, rip: number): number[] {
-    if (info.instructionLength > 0) return Array.from(this.readGuestVirtual(this.csBase() + rip, Math.min(15, info.instructionLength)) ?? []);
+    if (info.instructionLength > 0) {
+      const lin = this.csBase() + rip, len = Math.min(15, info.instructionLength);
+      // The processor just fetched it: its TLB (tagged by the VPID, kept across exits) has the translation.
+      const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
+      if (hpa >= 0 && hpa + len <= this.host.size) return Array.from(this.host.peek(hpa, len));
+      return Array.from(this.readGuestVirtual(lin, len) ?? []);
+    }
     if (info.reason !== 48 && info.reason !== 0) return [];
     const raw = this.readGuestVirtual(this.csBase() + rip, 15) ?? this.readGuestVirtual(this.csBase() + rip, 1);
     if (raw === null) return [];

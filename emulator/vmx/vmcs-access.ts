@@ -33,6 +33,7 @@ const VOLATILE_BY_OFF = new Uint8Array(512);
 for (const n of VOLATILE_FIELDS) VOLATILE_BY_OFF[OFFSET[n] >>> 3] = 1;
 
 export class VmcsAccess {
+  /** Host-physical address of the VMCS region (4 KiB aligned). */
   region = -1;
   /** Bumped whenever a field outside VOLATILE_FIELDS changes value through this accessor. */
   generation = 0;
@@ -40,6 +41,10 @@ export class VmcsAccess {
   private readonly cacheLo = new Float64Array(VMCS_FIELDS.length).fill(-1);
   private readonly cacheHi = new Float64Array(VMCS_FIELDS.length).fill(-1);
   private readonly cacheBig: bigint[] = new Array(VMCS_FIELDS.length).fill(0n);
+  /** A 32-bit view of the region's page in host memory (the storage itself, not a copy). */
+  private view: Uint32Array<ArrayBufferLike> = new Uint32Array(1024);
+  private viewRegion = -2;
+  private viewEpoch = -1;
   constructor(private readonly mem: PhysicalMemory) {}
 
   /** Byte offset of a field in the region (for the hot paths' precomputed offsets). */
@@ -47,8 +52,20 @@ export class VmcsAccess {
     return OFFSET[name];
   }
 
+  /** The region's words, refreshed when the region moves or memory was restored from a snapshot. */
+  private words(): Uint32Array<ArrayBufferLike> {
+    if (this.viewRegion !== this.region || this.viewEpoch !== this.mem.epoch) {
+      const page = this.mem.writablePage(this.region / 4096);
+      if (page === undefined || this.region % 4096 !== 0) throw new Error(`VMCS region 0x${this.region.toString(16)} is not a writable 4 KiB page`);
+      this.view = new Uint32Array(page.buffer, page.byteOffset, 1024);
+      this.viewRegion = this.region;
+      this.viewEpoch = this.mem.epoch;
+    }
+    return this.view;
+  }
+
   r32(off: number): number {
-    return this.mem.read32(this.region + off);
+    return this.words()[off >>> 2];
   }
 
   w32(off: number, v: number): void {
@@ -57,15 +74,15 @@ export class VmcsAccess {
 
   /** Store a field's two words; bump the generation when a non-volatile field changes. */
   private put(off: number, lo: number, hi: number): void {
-    const a = this.region + off;
-    if (VOLATILE_BY_OFF[off >>> 3] === 0 && (this.mem.read32(a) !== lo || this.mem.read32(a + 4) !== hi)) this.generation++;
-    this.mem.write32(a, lo);
-    this.mem.write32(a + 4, hi);
+    const w = this.words(), k = off >>> 2;
+    if (VOLATILE_BY_OFF[off >>> 3] === 0 && (w[k] !== lo || w[k + 1] !== hi)) this.generation++;
+    w[k] = lo;
+    w[k + 1] = hi;
   }
 
   rNum(off: number): number {
-    const a = this.region + off;
-    return (this.mem.read32(a + 4) | 0) * TWO32 + this.mem.read32(a);
+    const w = this.words(), k = off >>> 2;
+    return (w[k + 1] | 0) * TWO32 + w[k];
   }
 
   wNum(off: number, v: number): void {
@@ -73,7 +90,7 @@ export class VmcsAccess {
   }
 
   get32(name: VmcsFieldName): number {
-    return this.mem.read32(this.region + OFFSET[name]);
+    return this.words()[OFFSET[name] >>> 2];
   }
 
   set32(name: VmcsFieldName, v: number): void {
@@ -82,7 +99,7 @@ export class VmcsAccess {
 
   /** High 32 bits of a 64-bit / natural-width field. */
   getHi(name: VmcsFieldName): number {
-    return this.mem.read32(this.region + OFFSET[name] + 4);
+    return this.words()[(OFFSET[name] >>> 2) + 1];
   }
 
   setLoHi(name: VmcsFieldName, lo: number, hi: number): void {
@@ -91,8 +108,7 @@ export class VmcsAccess {
 
   /** A 64-bit field as a signed number (exact for canonical addresses and values below 2^53). */
   getNum(name: VmcsFieldName): number {
-    const a = this.region + OFFSET[name];
-    return (this.mem.read32(a + 4) | 0) * TWO32 + this.mem.read32(a);
+    return this.rNum(OFFSET[name]);
   }
 
   setNum(name: VmcsFieldName, v: number): void {
@@ -101,8 +117,8 @@ export class VmcsAccess {
 
   getBig(name: VmcsFieldName): bigint {
     const off = OFFSET[name];
-    const a = this.region + off;
-    const hi = this.mem.read32(a + 4), lo = this.mem.read32(a);
+    const w = this.words();
+    const hi = w[(off >>> 2) + 1], lo = w[off >>> 2];
     const slot = (off - 16) >>> 3;
     if (this.cacheLo[slot] === lo && this.cacheHi[slot] === hi) return this.cacheBig[slot];
     const v = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
@@ -112,10 +128,8 @@ export class VmcsAccess {
 
   /** Width-masked write of a field by name (the fast path of VMWRITE for the hypervisor's own use). */
   setBig(name: VmcsFieldName, v: bigint): void {
-    const a = this.region + OFFSET[name];
     const w = WIDTH[name];
     const m = w === 16 ? v & 0xffffn : w === 32 ? v & 0xffffffffn : BigInt.asUintN(64, v);
-    void a;
     this.put(OFFSET[name], Number(m & 0xffffffffn), Number(m >> 32n));
   }
 }
