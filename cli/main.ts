@@ -26,7 +26,7 @@ function readImage(path: string): Uint8Array {
   return new Uint8Array(readFileSync(path));
 }
 
-function runCommand(cmd: RunCommand): number {
+function runCommand(cmd: RunCommand): number | Promise<number> {
   let config: LaunchConfig;
   let programPath: string;
   try {
@@ -63,10 +63,48 @@ function runCommand(cmd: RunCommand): number {
       process.stderr.write(`#${e.n} ${e.name}${e.summary ? ` ${e.summary}` : ''} rip=0x${BigInt.asUintN(64, BigInt(e.rip)).toString(16)}${bytes}${e.note ? ` (${e.note})` : ''}\n`);
     };
   }
+  // Console input: piped stdin is read before the run (so the run stays reproducible); an interactive
+  // terminal feeds keystrokes between run slices (such a run depends on typing, by nature).
+  const interactive = process.stdin.isTTY === true && !cmd.json;
+  if (!process.stdin.isTTY) {
+    try {
+      const input = readFileSync(0);
+      if (input.length > 0) machine.pushConsoleInput(new Uint8Array(input));
+    } catch { /* no readable stdin (closed or a directory): no console input */ }
+  }
+  if (interactive) return runInteractive(machine, cmd);
   const result = machine.runToEnd();
   flushOut();
   report(result, cmd, machine);
   return result.exitCode;
+}
+
+/** Run in slices, giving the event loop a turn between them so typed keys reach the guest's console. */
+function runInteractive(machine: Machine, cmd: RunCommand): Promise<number> {
+  process.stdin.setRawMode?.(true);
+  const onData = (d: Buffer) => {
+    if (d.length === 1 && d[0] === 0x1d) { process.stderr.write('\nvmscope: stopped by Ctrl-]\n'); process.exit(130); }
+    machine.pushConsoleInput(new Uint8Array(d));
+  };
+  process.stdin.on('data', onData);
+  return new Promise((done) => {
+    const step = (): void => {
+      const r = machine.runSlice(2_000_000);
+      if (typeof r === 'object') {
+        process.stdin.off('data', onData);
+        process.stdin.setRawMode?.(false);
+        process.stdin.pause();
+        flushOut();
+        report(r, cmd, machine);
+        done(r.exitCode);
+        return;
+      }
+      if (r === 'breakpoint') machine.cpu.resumeFromBreakpoint();
+      flushOut();
+      setImmediate(step);
+    };
+    step();
+  });
 }
 
 // Console bytes are buffered and written in chunks (a byte-per-write stdout is slow).
@@ -97,7 +135,7 @@ function report(r: RunResult, cmd: RunCommand, m: Machine): void {
   if (cmd.json) process.stdout.write(JSON.stringify(r) + '\n');
 }
 
-export function main(argv: readonly string[]): number {
+export function main(argv: readonly string[]): number | Promise<number> {
   let cmd;
   try {
     cmd = parseArgs(argv);
@@ -113,5 +151,4 @@ export function main(argv: readonly string[]): number {
   return runCommand(cmd);
 }
 
-const code = main(process.argv.slice(2));
-process.exitCode = code;
+void Promise.resolve(main(process.argv.slice(2))).then((code) => { process.exitCode = code; });

@@ -237,6 +237,18 @@ export class Machine {
     this.outBytes[this.outLen++] = byte;
   }
 
+  /**
+   * Console input from the host (the CLI's stdin): to virtio-console port 0 when the run has
+   * one, else to the COM1 UART's receiver. Returns whether a device took it.
+   */
+  pushConsoleInput(bytes: Uint8Array): boolean {
+    const vc = this.virtio.get('virtio-console');
+    if (vc !== undefined) { (vc as VirtioConsole).pushInput(bytes); return true; }
+    const uart = this.devices.uart;
+    if (uart !== undefined) { uart.pushInput(bytes); return true; }
+    return false;
+  }
+
   /** Console text so far. */
   output(): string {
     const text = new TextDecoder('utf-8').decode(this.outBytes.subarray(0, this.outLen));

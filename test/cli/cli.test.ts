@@ -1,6 +1,6 @@
 // The vmscope command as a user meets it: exit statuses, --json, and one clear line for every kind of bad input.
 import { describe, expect, it, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -9,8 +9,8 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 const TMP = join(ROOT, 'test', '.tmp', 'cli');
 const HELLO = join(ROOT, 'samples', 'hello', 'hello.elf');
 
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const p = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+function run(args: string[], input = ''): { status: number | null; stdout: string; stderr: string } {
+  const p = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, input });
   return { status: p.status, stdout: p.stdout, stderr: p.stderr };
 }
 
@@ -96,6 +96,14 @@ describe('vmscope run', () => {
       expect(r.stdout).toBe('');
     });
   }
+
+  it('piped stdin reaches the guest through the COM1 UART', () => {
+    const img = join(TMP, 'uart-echo.bin');
+    execFileSync('nasm', ['-f', 'bin', '-o', img, join(__dirname, 'guests', 'uart-echo.asm')]);
+    const r = run(['run', img, '--max-instructions', '1000000'], 'typed text\n');
+    expect(r.stdout).toBe('typed text\n');
+    expect(r.status).toBe(1);
+  });
 
   it('--help lists the run options', () => {
     const r = run(['--help']);
