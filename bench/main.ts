@@ -2,11 +2,13 @@
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
+import { buildVirtioGuest, canBuildC } from '../test/virtio-guests/build.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 
-const ROOT = join(__dirname, '..');
+/** The project root: dist/bench.mjs lives one level below it. */
+const ROOT = join(dirname(process.argv[1]), '..');
 const RUNS = Number(process.env.VMSCOPE_BENCH_RUNS ?? 5);
 
 function median(xs: number[]): number {
@@ -138,10 +140,40 @@ try {
 } finally {
   rmSync(kvmDir, { recursive: true, force: true });
 }
+/**
+ * virtio-blk through the guest driver (test/virtio-guests/src/blkbench.c): `requests` reads of `bytes`
+ * each, one in flight, interrupts on, against an in-memory 16 MiB disk. Requests per second (median).
+ */
+function virtioBlkRate(bytes: number, requests: number): number | null {
+  if (!canBuildC) return null;
+  let image: Uint8Array;
+  try {
+    image = buildVirtioGuest('blkbench', { REQUESTS: String(requests), BYTES: String(bytes) }).bytes;
+  } catch (e) {
+    process.stderr.write(`bench: virtio-blk guest did not build: ${(e as Error).message}\n`);
+    return null;
+  }
+  const disk = new Uint8Array(16 * 1024 * 1024);
+  const config = parseLaunchConfig({ program: 'blkbench', devices: ['debugcon', 'debug-exit', 'uart', { type: 'virtio-blk', image: 'memory' }] });
+  const samples: number[] = [];
+  for (let k = 0; k <= RUNS; k++) {
+    const m = new Machine(image, config, { openDisk: () => ({ bytes: disk }) });
+    const t0 = performance.now();
+    const r = m.runToEnd();
+    const ms = performance.now() - t0;
+    if (r.status !== 'debug-exit' || r.exitCode !== 1) throw new Error(`blkbench ended with ${r.status} ${r.exitCode}: ${r.output}${r.message ?? ''}`);
+    if (k > 0) samples.push((requests / ms) * 1000);
+  }
+  return median(samples);
+}
+
+const blk4k = virtioBlkRate(4096, 2000);
+const blk64k = virtioBlkRate(65536, 300);
 const results = {
   mips: { integer: mips('integer').mips, memcpy: mips('memcpy').mips, calls: mips('calls').mips },
   exitsPerSecond: { cpuid: vmscopeExitsPerSecond('cpuid'), io: vmscopeExitsPerSecond('io') },
   kvm: { backend: kvmExits.cpuid === null && kvmExits.io === null ? null : kvmBackend(), exitsPerSecond: kvmExits },
+  virtio: { blk4kIops: blk4k, blk64kMiBs: blk64k === null ? null : (blk64k * 65536) / (1024 * 1024) },
   startup: { helloMs: helloMs() },
 };
 const ratio = (a: number, b: number | null) => (b === null ? 'n/a' : (a / b).toFixed(3));
@@ -154,6 +186,8 @@ const rows: Array<[string, string, string?]> = [
   ['exitsPerSecond.io', results.exitsPerSecond.io.toFixed(0)],
   ['kvm.exitsPerSecond.cpuid', kvmFig(kvmExits.cpuid), `vmscope/KVM ${ratio(results.exitsPerSecond.cpuid, kvmExits.cpuid)}`],
   ['kvm.exitsPerSecond.io', kvmFig(kvmExits.io), `vmscope/KVM ${ratio(results.exitsPerSecond.io, kvmExits.io)}`],
+  ['virtio.blk4kIops', results.virtio.blk4kIops === null ? 'null' : results.virtio.blk4kIops.toFixed(0)],
+  ['virtio.blk64kMiBs', results.virtio.blk64kMiBs === null ? 'null' : results.virtio.blk64kMiBs.toFixed(1)],
   ['startup.helloMs', results.startup.helloMs.toFixed(1)],
 ];
 console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${results.kvm.backend !== null ? `; KVM backend: ${results.kvm.backend}` : '; no KVM'})`);

@@ -11,7 +11,7 @@ export const VIRTIO_OUT = resolve(dirname(fileURLToPath(import.meta.url)), '..',
 export { canBuildC, tools };
 
 /** The guests: each is boot32.asm + the tiny kernel + the virtio-mmio driver + its own main file. */
-export const VIRTIO_GUESTS = ['console', 'blk', 'rng', 'noversion'] as const;
+export const VIRTIO_GUESTS = ['console', 'blk', 'rng', 'noversion', 'blkbench'] as const;
 export type VirtioGuestName = (typeof VIRTIO_GUESTS)[number];
 
 const CFLAGS = [
