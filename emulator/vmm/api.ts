@@ -34,6 +34,8 @@ export interface VcpuApi {
   vmread(field: VmcsFieldName): bigint;
   vmwrite(field: VmcsFieldName, value: bigint | number): void;
   readGuestPhysical(gpa: number, length: number): Uint8Array;
+  /** Whether a guest-physical address is RAM (not MMIO or unassigned). */
+  isRam(gpa: number): boolean;
   writeGuestPhysical(gpa: number, data: Uint8Array): void;
   /** Guest-virtual → guest-physical through the guest's page tables; -1 when not mapped. */
   translate(gva: number): number;

@@ -554,6 +554,7 @@ export class Hypervisor {
       vmread: (field) => hv.vmr(field),
       vmwrite: (field, value) => hv.vmw(field, value),
       readGuestPhysical: (gpa, length) => hv.guest.peek(gpa, length),
+      isRam: (gpa) => hv.guest.isRam(gpa),
       writeGuestPhysical: (gpa, data) => hv.guest.poke(gpa, data),
       translate: (gva) => hv.translate(gva),
       readGuestVirtual: (gva, length) => hv.readGuestVirtual(gva, length),

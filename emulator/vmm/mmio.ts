@@ -1,6 +1,24 @@
 // MMIO emulation for EPT violations: decode the guest's faulting instruction and perform its access on a device, like KVM's x86 emulator.
 import { decode } from '../cpu/decode.js';
 import { Insn, MAP_0F, RAX } from '../cpu/insn.js';
+import { Cpu } from '../cpu/cpu.js';
+import { alu } from '../cpu/exec-int.js';
+import { PhysicalMemory } from '../mem/physmem.js';
+import { STATUS_FLAGS } from '../cpu/regs.js';
+
+/**
+ * A private processor used only as an ALU: read-modify-write instructions on MMIO compute their
+ * result and flags with exactly the processor's semantics (then the guest's RFLAGS are updated).
+ */
+const aluCpu = new Cpu(new PhysicalMemory(4096), { ioRead: () => 0, ioWrite: () => { /* none */ }, findMmio: () => null });
+
+/** ALU operation (0 ADD .. 7 CMP) on `size`-bit values; returns [result, status flags]. */
+function aluOp(op: number, size: number, a: bigint, b: bigint, cfIn: boolean): [bigint, number] {
+  aluCpu.setFlags(cfIn ? 3 : 2);
+  const lo = alu(aluCpu, op, size, Number(a & 0xffffffffn), Number((a >> 32n) & 0xffffffffn), Number(b & 0xffffffffn), Number((b >> 32n) & 0xffffffffn));
+  const hi = aluCpu.vh;
+  return [(BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), aluCpu.getFlags() & STATUS_FLAGS];
+}
 import type { VcpuApi, GprName } from './api.js';
 import { GPR_NAMES } from './api.js';
 
@@ -119,11 +137,142 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
       setRegSized(vcpu, i.reg, i.opSize, v, i.rex);
       break;
     }
+    case 0xaa: case 0xab: case 0xa4: case 0xa5: { // STOS / MOVS with MMIO on either side
+      const done = emulateString(vcpu, bus, i, mode);
+      if (typeof done === 'string') return { ok: false, reason: done };
+      // Not finished: RIP stays, the guest re-executes the instruction and exits again.
+      if (!done.finished) return { ok: true, note: done.note };
+      result = { value: 0n, note: done.note };
+      break;
+    }
     default: {
+      const rmw = emulateAlu(vcpu, bus, gpa, i);
+      if (rmw !== null) { result = rmw; break; }
       const hex = Array.from(bytes.subarray(0, Math.max(1, i.length)), (b) => b.toString(16).padStart(2, '0')).join(' ');
       return { ok: false, reason: `MMIO access at 0x${gpa.toString(16)} by an instruction the MMIO emulator does not handle (${hex})` };
     }
   }
   vcpu.setReg('rip', BigInt.asUintN(64, BigInt(rip + i.length)));
   return { ok: true, note: result.note };
+}
+
+/** Replace the status flags of the guest's RFLAGS. */
+function setStatus(vcpu: VcpuApi, flags: number): void {
+  const rf = vcpu.reg('rflags');
+  vcpu.setReg('rflags', (rf & ~BigInt(STATUS_FLAGS)) | BigInt(flags));
+}
+
+/**
+ * Arithmetic and logic on a memory operand at an MMIO address (read, compute, write back),
+ * as KVM's emulator does: ALU ops with r/m destination (00–3F forms 0/1, 80/81/83), register
+ * destinations reading MMIO (forms 2/3), TEST (84/85, F6/F7 /0), NOT/NEG (F6/F7 /2 /3) and
+ * INC/DEC (FE/FF /0 /1). Flags come from the processor's own ALU. Null: not such an instruction.
+ */
+function emulateAlu(vcpu: VcpuApi, bus: MmioBus, gpa: number, i: Insn): { value: bigint; note: string } | null {
+  const op = i.opcode;
+  if (op >= 0x100 || i.mod === 3) return null;
+  const size = (op & 1) === 0 ? 8 : i.opSize;
+  const bytes = size / 8;
+  const regVal = (): bigint => (size === 8 ? BigInt(getReg8(vcpu, i.reg, i.rex)) : reg(vcpu, i.reg) & ((1n << BigInt(size)) - 1n));
+  const imm = (): bigint => BigInt.asUintN(size, BigInt(i.imm));
+  const cf = (vcpu.reg('rflags') & 1n) !== 0n;
+  let aluOpNum = -1, src = 0n, writeBack = true, toReg = false;
+  if (op < 0x40 && (op & 7) < 4) {
+    aluOpNum = op >>> 3;
+    if ((op & 2) === 0) src = regVal(); // r/m, reg: memory is the destination
+    else { toReg = true; writeBack = false; }
+  } else if (op === 0x80 || op === 0x81 || op === 0x83) {
+    aluOpNum = i.reg & 7; src = imm();
+  } else if (op === 0x84 || op === 0x85) {
+    aluOpNum = 4; src = regVal(); writeBack = false;
+  } else if (op === 0xf6 || op === 0xf7) {
+    const r = i.reg & 7;
+    if (r === 0 || r === 1) { aluOpNum = 4; src = imm(); writeBack = false; }
+    else if (r === 2 || r === 3) aluOpNum = 8 + r; // 10 NOT, 11 NEG
+    else return null;
+  } else if (op === 0xfe || op === 0xff) {
+    const r = i.reg & 7;
+    if (r > 1) return null;
+    aluOpNum = 16 + r; // 16 INC, 17 DEC
+  } else return null;
+  if (aluOpNum === 7) writeBack = false; // CMP
+  const read = access(bus, vcpu, gpa, bytes, false, 0n);
+  let res: bigint, flags: number | null;
+  if (toReg) {
+    // reg = reg OP mmio
+    [res, flags] = aluOp(aluOpNum, size, regVal(), read.value, cf);
+    if (aluOpNum !== 7) setRegSized(vcpu, i.reg, size, res, i.rex);
+    setStatus(vcpu, flags);
+    return { value: read.value, note: read.note };
+  }
+  switch (aluOpNum) {
+    case 10: res = BigInt.asUintN(size, ~read.value); flags = null; break; // NOT leaves flags alone
+    case 11: [res, flags] = aluOp(5, size, 0n, read.value, false); break; // NEG = 0 - x
+    case 16: case 17: {
+      // INC/DEC keep CF (SDM vol. 2A INC/DEC).
+      [res, flags] = aluOp(aluOpNum === 16 ? 0 : 5, size, read.value, 1n, false);
+      flags = (flags & ~1) | (cf ? 1 : 0);
+      break;
+    }
+    default: [res, flags] = aluOp(aluOpNum, size, read.value, src, cf);
+  }
+  if (flags !== null) setStatus(vcpu, flags);
+  if (!writeBack) return read;
+  const w = access(bus, vcpu, gpa, bytes, true, res);
+  return { value: res, note: `${read.note}; ${w.note}` };
+}
+
+/** One element access at a guest-linear address: guest RAM directly, anything else as MMIO. */
+function elementAccess(vcpu: VcpuApi, bus: MmioBus, lin: number, bytes: number, write: boolean, value: bigint): bigint | string {
+  const gpa = vcpu.translate(lin);
+  if (gpa < 0) return `string MMIO emulation: linear 0x${lin.toString(16)} is not mapped`;
+  if (vcpu.isRam(gpa)) {
+    const ram = vcpu.readGuestPhysical(gpa, bytes);
+    if (!write) { let v = 0n; for (let k = bytes - 1; k >= 0; k--) v = (v << 8n) | BigInt(ram[k]); return v; }
+    const out = new Uint8Array(bytes);
+    for (let k = 0; k < bytes; k++) out[k] = Number((value >> BigInt(8 * k)) & 0xffn);
+    vcpu.writeGuestPhysical(gpa, out);
+    return value;
+  }
+  return access(bus, vcpu, gpa, bytes, write, value).value;
+}
+
+/**
+ * STOS and MOVS (with or without REP) where the destination or source is MMIO: each element goes to
+ * RAM or the device by its own address, as KVM's emulator does; at most 4096 elements per exit (the
+ * guest re-executes the instruction for the rest, RCX/RSI/RDI show the progress).
+ */
+function emulateString(vcpu: VcpuApi, bus: MmioBus, i: Insn, mode: number): { note: string; finished: boolean } | string {
+  const size = (i.opcode & 1) === 0 ? 8 : i.opSize;
+  const bytes = size / 8;
+  const movs = i.opcode === 0xa4 || i.opcode === 0xa5;
+  const rep = (i.prefixes & 6) !== 0;
+  const asz = i.addrSize;
+  const amask = asz === 64 ? (1n << 64n) - 1n : (1n << BigInt(asz)) - 1n;
+  const segBase = (name: string): number => (mode === 64 && name !== 'FS' && name !== 'GS' ? 0 : Number(vcpu.vmread(`GUEST_${name}_BASE` as 'GUEST_ES_BASE')));
+  const srcSeg = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS'][i.seg];
+  const down = (vcpu.reg('rflags') & 0x400n) !== 0n;
+  const step = BigInt(down ? -bytes : bytes);
+  let count = rep ? vcpu.reg('rcx') & amask : 1n;
+  let n = 0;
+  const value = vcpu.reg('rax') & ((1n << BigInt(size)) - 1n);
+  while (count > 0n && n < 4096) {
+    const di = vcpu.reg('rdi') & amask;
+    let v = value;
+    if (movs) {
+      const si = vcpu.reg('rsi') & amask;
+      const got = elementAccess(vcpu, bus, segBase(srcSeg) + Number(BigInt.asIntN(64, si)), bytes, false, 0n);
+      if (typeof got === 'string') return got;
+      v = got;
+      vcpu.setReg('rsi', (vcpu.reg('rsi') & ~amask) | ((si + step) & amask));
+    }
+    const put = elementAccess(vcpu, bus, segBase('ES') + Number(BigInt.asIntN(64, di)), bytes, true, v);
+    if (typeof put === 'string') return put;
+    vcpu.setReg('rdi', (vcpu.reg('rdi') & ~amask) | ((di + step) & amask));
+    count--;
+    n++;
+    if (rep) vcpu.setReg('rcx', (vcpu.reg('rcx') & ~amask) | count);
+  }
+  vcpu.spend(n - 1);
+  return { finished: count === 0n, note: `${movs ? 'movs' : 'stos'} ${n} element(s) of ${bytes} byte(s) through MMIO` };
 }

@@ -88,9 +88,6 @@ const mmioEmulatorLimit = (addr: string) => ({
     expect(firstEventMismatch(v.events, ke.slice(0, v.events.length))).toBeNull();
   },
 });
-KNOWN_HYPERVISOR_LIMITS['mmio-real'] = mmioEmulatorLimit('0x100040');
-KNOWN_HYPERVISOR_LIMITS['mmio-protected'] = mmioEmulatorLimit('0x4000040');
-KNOWN_HYPERVISOR_LIMITS['mmio-long'] = mmioEmulatorLimit('0x4000040');
 KNOWN_HYPERVISOR_LIMITS['mmio-edge'] = {
   why: 'a write straddling the end of RAM: the EPT violation is reported at 0x4000000 (the first byte of the unmapped page, as KVM ' +
     'sees it), but the MMIO emulator sends the whole 4-byte value to the device, where KVM writes the RAM half to RAM and exits for ' +

@@ -428,7 +428,10 @@ export function runOnVmscopeVmx(image: Uint8Array, launch: Record<string, unknow
       const first = current[before];
       const at = `EPT violation at gpa 0x${gpa.toString(16)} (rip 0x${vcpu.reg('rip').toString(16)})`;
       if (hv.guest.isRam(gpa)) problems.push(`${at}: a guest RAM address, which EPT maps`);
-      if (first !== undefined && (first.kind !== 'mmio' || first.addr !== gpa || first.write !== write)) {
+      // A read-modify-write (ADD/OR/INC ... on MMIO) exits as a write and first reads the same address, as KVM does.
+      const second = current[before + 1];
+      const rmw = write && first?.kind === 'mmio' && !first.write && second?.kind === 'mmio' && second.write && second.addr === gpa;
+      if (first !== undefined && !rmw && (first.kind !== 'mmio' || first.addr !== gpa || first.write !== write)) {
         problems.push(`${at}, ${write ? 'write' : 'read'}: the handler's first access was ${showEvent(first as DeviceEvent)}`);
       }
     }
