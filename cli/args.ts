@@ -19,12 +19,14 @@ export interface RunCommand {
   json: boolean;
   stats: boolean;
   traceExits: boolean;
+  /** Print the platform description (devices, ports, MMIO windows, IRQs) before running. */
+  platform: boolean;
 }
 
 export type CliCommand = RunCommand | { command: 'help' } | { command: 'version' };
 
 type ValueOption = { kind: 'value'; field: 'format' | 'loadAddress' | 'entry' | 'cpuMode' | 'memoryMiB' | 'args' | 'maxInstructions' } | { kind: 'config' };
-type FlagOption = { kind: 'flag'; flag: 'json' | 'stats' | 'traceExits' } | { kind: 'help' } | { kind: 'version' };
+type FlagOption = { kind: 'flag'; flag: 'json' | 'stats' | 'traceExits' | 'platform' } | { kind: 'help' } | { kind: 'version' };
 
 /** Every option of `vmscope run` and the launch-configuration field it sets. */
 export const OPTIONS: Readonly<Record<string, ValueOption | FlagOption>> = {
@@ -39,6 +41,7 @@ export const OPTIONS: Readonly<Record<string, ValueOption | FlagOption>> = {
   '--json': { kind: 'flag', flag: 'json' },
   '--stats': { kind: 'flag', flag: 'stats' },
   '--trace-exits': { kind: 'flag', flag: 'traceExits' },
+  '--platform': { kind: 'flag', flag: 'platform' },
   '--help': { kind: 'help' },
   '-h': { kind: 'help' },
   '--version': { kind: 'version' },
@@ -66,6 +69,7 @@ Options:
   --json                 print the result as JSON
   --stats                print run statistics (instructions, VM exits)
   --trace-exits          print every VM exit as it happens
+  --platform             print the platform: devices, ports, MMIO windows and IRQs
   -h, --help             show this help
   --version              print the version
 
@@ -96,7 +100,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     throw new UsageError(`unknown command ${quote(first)} (commands: run, help, version)`);
   }
 
-  const cmd: RunCommand = { command: 'run', overrides: {}, json: false, stats: false, traceExits: false };
+  const cmd: RunCommand = { command: 'run', overrides: {}, json: false, stats: false, traceExits: false, platform: false };
   const overrides: Record<string, unknown> = cmd.overrides;
   let positionalOnly = false;
   for (let i = 1; i < argv.length; i++) {

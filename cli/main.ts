@@ -55,6 +55,7 @@ function runCommand(cmd: RunCommand): number | Promise<number> {
     throw e;
   }
   for (const w of machine.image.warnings ?? []) process.stderr.write(`vmscope: warning: ${w}\n`);
+  if (cmd.platform) process.stderr.write(platformTable(machine));
   if (cmd.traceExits && machine.hv !== null) {
     machine.hv.log.onExit = (e) => {
       flushOut();
@@ -152,3 +153,15 @@ export function main(argv: readonly string[]): number | Promise<number> {
 }
 
 void Promise.resolve(main(process.argv.slice(2))).then((code) => { process.exitCode = code; });
+
+/** The platform description as a table (devices, ports, MMIO windows, IRQs). */
+function platformTable(m: Machine): string {
+  const hx = (v: number, d: number) => `0x${v.toString(16).padStart(d, '0')}`;
+  const rows = m.describePlatform().map((d) => {
+    const ports = d.ports.map((r) => (r.first === r.last ? hx(r.first, 3) : `${hx(r.first, 3)}-${hx(r.last, 3)}`)).join(' ');
+    const mmio = d.mmio !== null ? `${hx(d.mmio.base, 8)}-${hx(d.mmio.base + d.mmio.size - 1, 8)}` : '';
+    const irq = d.irq !== null ? String(d.irq) : '';
+    return `${d.name.padEnd(15)} ${ports.padEnd(28)} ${mmio.padEnd(23)} ${irq.padStart(3)}  ${d.description}`;
+  });
+  return `${'device'.padEnd(15)} ${'ports'.padEnd(28)} ${'mmio'.padEnd(23)} irq  description\n${rows.join('\n')}\n`;
+}

@@ -10,7 +10,8 @@ import { parseLaunchConfig, type LaunchConfig } from './config.js';
 import { loadImage, placeImage, writeMultibootInfo, LoadError, type LoadedImage, type LoadTarget } from './loader/image.js';
 import { Hypervisor } from './vmm/hypervisor.js';
 import type { GuestMemory } from './vmm/guest-memory.js';
-import { createPcPlatform, type PcPlatform } from './devices/pc.js';
+import { createPcPlatform, type PcPlatform, type PlatformDeviceInfo } from './devices/pc.js';
+import { DEVICE_TABLE, type DeviceName } from './devices/platform.js';
 import {
   MemoryDisk, VirtioBlk, VirtioConsole, VirtioRng, VIRTIO_PLATFORM, dmaFromRanges, virtioMmioCmdline,
   type VirtioEvent, type VirtioMmioDevice,
@@ -235,6 +236,24 @@ export class Machine {
       this.outBytes = n;
     }
     this.outBytes[this.outLen++] = byte;
+  }
+
+  /**
+   * The run's platform description: every device with its ports, MMIO window and interrupt line
+   * (the PC platform, the console/exit devices and the virtio devices of this configuration).
+   */
+  describePlatform(): PlatformDeviceInfo[] {
+    const out: PlatformDeviceInfo[] = [];
+    for (const name of this.devices.all.keys()) {
+      const t = DEVICE_TABLE[name as DeviceName];
+      out.push({ name, description: t.description, ports: [{ first: t.firstPort, last: t.firstPort + t.portCount - 1 }], mmio: null, irq: t.irq, gsi: t.irq });
+    }
+    if (this.pc !== null) out.push(...this.pc.describe());
+    for (const name of this.virtio.keys()) {
+      const place = VIRTIO_PLATFORM[name as keyof typeof VIRTIO_PLATFORM];
+      out.push({ name, description: `virtio-mmio v2 (${name.slice(7)})`, ports: [], mmio: { base: place.base, size: 4096 }, irq: place.irq, gsi: place.irq });
+    }
+    return out;
   }
 
   /**

@@ -24,11 +24,11 @@ function usage(...argv: string[]): string {
 describe('parseArgs', () => {
   it('parses every option, in --opt value and --opt=value forms, into launch-configuration overrides', () => {
     const spaced = run('run', 'k.elf', '--format', 'elf', '--load-address', '0x100000', '--entry', '4096', '--mode', 'long',
-      '--memory', '128', '--append', 'console=ttyS0 -v', '--max-instructions', '0x10', '--json', '--stats', '--trace-exits');
+      '--memory', '128', '--append', 'console=ttyS0 -v', '--max-instructions', '0x10', '--json', '--stats', '--trace-exits', '--platform');
     const equals = run('run', '--format=elf', '--load-address=0x100000', '--entry=4096', '--mode=long', '--memory=128',
-      '--append=console=ttyS0 -v', '--max-instructions=0x10', '--json', '--stats', '--trace-exits', 'k.elf');
+      '--append=console=ttyS0 -v', '--max-instructions=0x10', '--json', '--stats', '--trace-exits', '--platform', 'k.elf');
     const expected: RunCommand = {
-      command: 'run', image: 'k.elf', json: true, stats: true, traceExits: true,
+      command: 'run', image: 'k.elf', json: true, stats: true, traceExits: true, platform: true,
       overrides: { format: 'elf', loadAddress: 0x100000, entry: 4096, cpuMode: 'long', memoryMiB: 128, args: 'console=ttyS0 -v', maxInstructions: 16 },
     };
     expect(spaced).toEqual(expected);

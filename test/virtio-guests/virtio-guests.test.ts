@@ -60,6 +60,19 @@ function queueNotifies(exits: ExitEntry[], base: number): number[] {
 }
 
 describe.skipIf(!canBuildC || !virtioConfigured)('virtio guests on vmscope', () => {
+  it('console input reaches the guest through the receiveq and comes back; completions are injected interrupts', () => {
+    const b = buildVirtioGuest('console', { ECHO: '1' });
+    const m = new Machine(b.bytes, parseLaunchConfig({ program: b.path, maxInstructions: BUDGET, devices: [...PLATFORM, 'virtio-console'] }));
+    expect(m.pushConsoleInput(new TextEncoder().encode('hi there\n'))).toBe(true);
+    const r = m.runToEnd();
+    expect(r.output).toContain('echo: hi there\n');
+    expect(r.status).toBe('debug-exit');
+    // The device's interrupt reached the guest as an external interrupt injected at VM entry (IRQ 5 → vector 0x25).
+    const injected = m.hv!.log.recent().filter((e) => e.note?.includes('injected vector 0x25'));
+    expect(injected.length).toBeGreaterThan(0);
+    expect(m.hv!.injected.get(0x25)).toBe(injected.length);
+  });
+
   it('console guest: its lines come out through virtio-console; five QueueNotify exits; interrupts taken', () => {
     const { r, exits } = runGuest('console', ['virtio-console']);
     const n = normaliseInterrupts(r.output);

@@ -84,6 +84,18 @@ int kmain(u32 magic, u32 info) {
       break;
     }
   }
+#ifdef ECHO
+  /* Built with -DECHO: wait for typed input on the receiveq and send it back (§5.3.6.1). */
+  u32 got_len = 0;
+  if (virtq_wait_used(&con.vq[RECEIVEQ], &got_len) >= 0) {
+    static char echo[sizeof rx_buf + 1];
+    u32 n = got_len < sizeof rx_buf ? got_len : sizeof rx_buf;
+    for (u32 i = 0; i < n; i++) echo[i] = rx_buf[i];
+    echo[n] = 0;
+    send("echo: ");
+    send(echo);
+  }
+#endif
   send("Goodbye from virtio-console.\n");
 
   puts_("virtio-console guest: transmitq size ");
