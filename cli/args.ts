@@ -69,7 +69,7 @@ Options:
   --json                 print the result as JSON
   --stats                print run statistics (instructions, VM exits)
   --trace-exits          print every VM exit as it happens
-  --platform             print the platform: devices, ports, MMIO windows and IRQs
+  --platform             print the devices: ports, MMIO windows, IRQs
   -h, --help             show this help
   --version              print the version
 

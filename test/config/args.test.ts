@@ -42,7 +42,7 @@ describe('parseArgs', () => {
 
   it('defaults the flags to false and lets the last repeated option win', () => {
     const c = run('run', 'k', '--memory', '8', '--memory=16');
-    expect(c).toEqual({ command: 'run', image: 'k', overrides: { memoryMiB: 16 }, json: false, stats: false, traceExits: false });
+    expect(c).toEqual({ command: 'run', image: 'k', overrides: { memoryMiB: 16 }, json: false, stats: false, traceExits: false, platform: false });
   });
 
   it('accepts --config without an image, and -- before a dash-leading image name', () => {
