@@ -59,6 +59,15 @@ export function toNumber64(lo: number, hi: number): number {
 
 export type InstructionHandler = (c: Cpu, i: Insn) => void;
 
+/** A data breakpoint: host-physical [start, end), on reads and/or writes. */
+export interface WatchRange {
+  id: number;
+  start: number;
+  end: number;
+  read: boolean;
+  write: boolean;
+}
+
 export class Cpu {
   readonly mem: PhysicalMemory;
   readonly bus: CpuBus;
@@ -151,6 +160,13 @@ export class Cpu {
   eventError = 0;
   /** Linear address of the #PF being raised; CR2 is written when the #PF is delivered. */
   pfLinear = 0;
+  /** Data breakpoints on host-physical ranges (a debugger translates guest addresses to these). */
+  private watches: WatchRange[] = [];
+  private readonly watchPages = new Set<number>();
+  /** Page walks and instruction fetches do not trigger data breakpoints (as with debug registers). */
+  suppressWatch = 0;
+  /** The data breakpoint the last instruction hit (the run stopped after it), or null. */
+  watchHit: { id: number; address: number; size: number; write: boolean } | null = null;
   /** VMX non-root operation: the intercept unit, or null (root operation or no VMX). */
   vmx: VmxHooks | null = null;
   /** EPT in force in non-root operation, or null (guest-physical = host-physical). */
@@ -523,27 +539,56 @@ export class Cpu {
     return this.raise(EXC_UD);
   }
 
+  // ---------------------------------------------------------------- data breakpoints
+
+  /** Replace the data breakpoints; their pages leave the TLB fast path so every access is checked. */
+  setWatches(list: WatchRange[]): void {
+    this.watches = list.slice();
+    this.watchPages.clear();
+    for (const w of list) for (let p = Math.floor(w.start / 4096); p <= Math.floor((w.end - 1) / 4096); p++) this.watchPages.add(p);
+    this.watchHit = null;
+    this.flushTlb();
+  }
+
+  private checkWatch(pa: number, size: number, write: boolean): void {
+    if (this.suppressWatch !== 0 || this.watchHit !== null) return;
+    for (const w of this.watches) {
+      if (pa < w.end && pa + size > w.start && (write ? w.write : w.read)) {
+        // A data breakpoint is a trap: the access completes and the run stops after the instruction.
+        this.watchHit = { id: w.id, address: pa, size, write };
+        this.stopRequested = true;
+        return;
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- physical memory
 
   physRead8(pa: number): number {
+    if (this.watchPages.size !== 0) this.checkWatch(pa, 1, false);
     if (pa < this.ramTop) return this.mem.read8(pa);
     return this.mmioRead(pa, 1);
   }
   physRead16(pa: number): number {
+    if (this.watchPages.size !== 0) this.checkWatch(pa, 2, false);
     if (pa + 1 < this.ramTop) return this.mem.read16(pa);
     return this.mmioRead(pa, 2);
   }
   physRead32(pa: number): number {
+    if (this.watchPages.size !== 0) this.checkWatch(pa, 4, false);
     if (pa + 3 < this.ramTop) return this.mem.read32(pa);
     return this.mmioRead(pa, 4);
   }
   physWrite8(pa: number, v: number): void {
+    if (this.watchPages.size !== 0) this.checkWatch(pa, 1, true);
     if (pa < this.ramTop) this.mem.write8(pa, v); else this.mmioWrite(pa, 1, v);
   }
   physWrite16(pa: number, v: number): void {
+    if (this.watchPages.size !== 0) this.checkWatch(pa, 2, true);
     if (pa + 1 < this.ramTop) this.mem.write16(pa, v); else this.mmioWrite(pa, 2, v);
   }
   physWrite32(pa: number, v: number): void {
+    if (this.watchPages.size !== 0) this.checkWatch(pa, 4, true);
     if (pa + 3 < this.ramTop) this.mem.write32(pa, v); else this.mmioWrite(pa, 4, v);
   }
 
@@ -610,7 +655,7 @@ export class Cpu {
     const k = vpn & (TLB_SIZE - 1);
     this.tlbTag[k] = vpn; this.tlbPa[k] = ppa; this.tlbPerm[k] = perm;
     let rd: Uint8Array | undefined, wr: Uint8Array | undefined;
-    if (ppa + 4096 <= this.ramTop) {
+    if (ppa + 4096 <= this.ramTop && (this.watchPages.size === 0 || !this.watchPages.has(ppa / 4096))) {
       const ppn = ppa / 4096;
       if ((perm & this.needRead) === this.needRead) rd = this.mem.pageOrNull(ppn);
       if (access === ACC_WRITE && (perm & this.needWrite) === this.needWrite) { wr = this.mem.writablePage(ppn); if (rd === undefined) rd = wr; }
@@ -935,9 +980,15 @@ export class Cpu {
   private fetchByte(off: number): number {
     if (off >= 15) return 0; // the decoder stops at 15 bytes
     const lin = this.fetchLin + off;
-    if (((this.fetchLin & 0xfff) + off) < 0x1000) return this.physRead8(this.fetchPa0 + off);
+    if (((this.fetchLin & 0xfff) + off) < 0x1000) return this.fetchRead8(this.fetchPa0 + off);
     if (this.codeSize !== 64 && (this.rip + off) > this.segLimit[CS]) this.raise(EXC_GP, 0);
-    return this.physRead8(this.tr(lin, ACC_FETCH, this.needFetch));
+    return this.fetchRead8(this.tr(lin, ACC_FETCH, this.needFetch));
+  }
+
+  /** Instruction bytes: not a data access (no data breakpoint). */
+  private fetchRead8(pa: number): number {
+    if (pa < this.ramTop) return this.mem.read8(pa);
+    return this.mmioRead(pa, 1);
   }
 
   /**

@@ -35,6 +35,16 @@ export interface WalkStep {
  * without side effects (no A/D updates, no fault, no TLB fill) and returns -1 if unmapped.
  */
 export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek: boolean, steps?: WalkStep[]): number {
+  // Paging-structure accesses are not data accesses for data breakpoints.
+  cpu.suppressWatch++;
+  try {
+    return walkInner(cpu, lin, access, user, peek, steps);
+  } finally {
+    cpu.suppressWatch--;
+  }
+}
+
+function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: boolean, steps?: WalkStep[]): number {
   const mode = cpu.pagingMode;
   const mem = cpu;
   // Entry addresses are guest-physical: with EPT each is translated (the two-dimensional walk).

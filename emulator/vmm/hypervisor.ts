@@ -76,7 +76,10 @@ export interface HypervisorOptions {
 }
 
 /** Why runSlice returned without the run ending. */
-export type SliceStop = Exclude<CpuStop, 'vmexit' | 'halted' | 'shutdown'> | 'ended';
+export type SliceStop = Exclude<CpuStop, 'halted' | 'shutdown'> | 'ended';
+
+/** A debugger's decision point at a VM exit: before the handler runs, and after it (HyperDbg's pre/post stages). */
+export type ExitBreak = (info: ExitInfo, stage: 'before' | 'after', n: number) => boolean;
 
 export class Hypervisor {
   readonly host: PhysicalMemory;
@@ -91,6 +94,12 @@ export class Hypervisor {
   msrPlatform: MsrPlatform | null;
   private readonly consoleOut: (text: string) => void;
   private launched = false;
+  /** Set by a debugger: return true to stop at this exit ('vmexit' from runSlice). */
+  exitBreak: ExitBreak | null = null;
+  /** The exit the debugger stopped at, and at which stage; null while running. */
+  stoppedAtExit: { info: ExitInfo; stage: 'before' | 'after'; n: number } | null = null;
+  /** An exit recorded by the processor but not yet handled (stopped before its handler). */
+  private pendingExit: ExitInfo | null = null;
   /** The CPU is in VMX non-root operation (between an entry and the next exit). */
   inGuest = false;
   /** Budget steps handlers charged for work done at exits (string I/O elements). */
@@ -351,7 +360,13 @@ export class Hypervisor {
     // that does not advance RIP, REP string I/O in pieces) cannot loop forever.
     const startIcount = this.cpu.icount, startExits = this.log.total, startSteps = this.stepsSpent;
     const spent = () => this.cpu.icount - startIcount + (this.log.total - startExits) + (this.stepsSpent - startSteps);
+    this.stoppedAtExit = null;
     for (;;) {
+      if (this.ended === null && this.pendingExit !== null) {
+        // Resuming from a stop before an exit's handler: handle it now (it may stop again after).
+        if (this.handleExit()) return 'vmexit';
+        continue;
+      }
       if (this.ended === null && !this.inGuest && spent() >= budget) return 'budget';
       if (this.ended !== null) return 'ended';
       if (!this.inGuest) {
@@ -365,13 +380,13 @@ export class Hypervisor {
         }
         this.launched = true;
         this.entryIcount = this.cpu.icount;
-        if (o.kind === 'exit') { this.handleExit(); continue; }
+        if (o.kind === 'exit') { if (this.handleExit()) return 'vmexit'; continue; }
         this.inGuest = true;
       }
       const left = budget - spent();
       if (left <= 0) return 'budget';
       const stop = this.vmx.run(left);
-      if (stop === 'vmexit') { this.inGuest = false; this.handleExit(); continue; }
+      if (stop === 'vmexit') { this.inGuest = false; if (this.handleExit()) return 'vmexit'; continue; }
       if (stop === 'halted' || stop === 'shutdown') {
         // HLT exiting is on and triple faults exit, so neither happens in non-root operation.
         this.ended = { status: 'error', message: `unexpected processor stop '${stop}' in VMX non-root operation` };
@@ -435,8 +450,20 @@ export class Hypervisor {
     };
   }
 
-  private handleExit(): void {
-    const info = this.exitInfo();
+  /** Handle the VM exit in the VMCS (or the pending one). Returns true when a debugger asked to stop. */
+  private handleExit(): boolean {
+    let info: ExitInfo;
+    if (this.pendingExit !== null) {
+      info = this.pendingExit;
+      this.pendingExit = null;
+    } else {
+      info = this.exitInfo();
+      if (this.exitBreak !== null && this.exitBreak(info, 'before', this.log.total + 1)) {
+        this.pendingExit = info;
+        this.stoppedAtExit = { info, stage: 'before', n: this.log.total + 1 };
+        return true;
+      }
+    }
     const v = this.vmx.vmcs;
     const rip = v.getNum('GUEST_RIP');
     const bytes = this.exitInstructionBytes(info, rip);
@@ -462,6 +489,16 @@ export class Hypervisor {
       summary: decoded?.summary ?? '', rip, bytes, bits, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
       note: this.note,
     }, this.cpu.icount - this.entryIcount);
+    if (this.exitBreak !== null && this.ended === null && this.exitBreak(info, 'after', this.log.total)) {
+      this.stoppedAtExit = { info, stage: 'after', n: this.log.total };
+      return true;
+    }
+    return false;
+  }
+
+  /** The exit being handled or stopped at, decoded (for the debugger's "VM exit" scope). */
+  currentExitInfo(): ExitInfo {
+    return this.exitInfo();
   }
 
   /**
@@ -619,7 +656,7 @@ export class Hypervisor {
     return {
       launched: this.launched, inGuest: this.inGuest, ended: this.ended, entryIcount: this.entryIcount, instructionsEmulated: this.instructionsEmulated, stepsSpent: this.stepsSpent,
       pendingInjection: this.pendingInjection, pendingInjectionError: this.pendingInjectionError,
-      vmx: this.vmx.saveState(), log: this.log.saveState(),
+      vmx: this.vmx.saveState(), log: this.log.saveState(), pendingExit: this.pendingExit,
     };
   }
 
@@ -627,6 +664,8 @@ export class Hypervisor {
     const s = raw as { launched: boolean; inGuest: boolean; ended: RunEnd | null; entryIcount: number; instructionsEmulated: number; stepsSpent?: number; pendingInjection: number; pendingInjectionError: number; vmx: unknown; log: unknown };
     this.launched = s.launched; this.inGuest = s.inGuest; this.ended = s.ended; this.entryIcount = s.entryIcount;
     this.instructionsEmulated = s.instructionsEmulated;
+    this.pendingExit = (raw as { pendingExit?: ExitInfo | null }).pendingExit ?? null;
+    this.stoppedAtExit = null;
     this.stepsSpent = s.stepsSpent ?? 0;
     this.pendingInjection = s.pendingInjection; this.pendingInjectionError = s.pendingInjectionError;
     this.vmx.loadState(s.vmx);
