@@ -715,7 +715,7 @@ export class Vmx implements VmxHooks {
   }
 
   /** The VMX unit's state for machine snapshots (the VMCS itself lives in host memory). */
-  saveState(): unknown {
+  saveState(): VmxState {
     return {
       inVmxOperation: this.inVmxOperation, vmxonRegion: this.vmxonRegion, current: this.current, nonRoot: this.nonRoot,
       ctl: { ...this.ctl, cr3Targets: this.ctl.cr3Targets.slice() }, boundaryPending: this.boundaryPending,
@@ -726,7 +726,7 @@ export class Vmx implements VmxHooks {
   }
 
   loadState(raw: unknown): void {
-    const s = raw as ReturnType<Vmx['saveStateShape']>;
+    const s = raw as VmxState;
     this.inVmxOperation = s.inVmxOperation; this.vmxonRegion = s.vmxonRegion; this.current = s.current; this.nonRoot = s.nonRoot;
     this.ctl = { ...s.ctl, cr3Targets: s.ctl.cr3Targets.slice() };
     this.boundaryPending = s.boundaryPending; this.preemptionDeadline = s.preemptionDeadline; this.mtfPending = s.mtfPending;
@@ -740,14 +740,6 @@ export class Vmx implements VmxHooks {
     this.cpu.vmx = this.nonRoot ? this : null;
     this.cpu.ept = this.nonRoot && X.eptEnabled(this.ctl) ? this.ept : null;
     this.cpu.flushTlb();
-  }
-
-  private saveStateShape() {
-    return {
-      inVmxOperation: false, vmxonRegion: 0, current: 0, nonRoot: false, ctl: X.emptyControls(), boundaryPending: false,
-      preemptionDeadline: 0, mtfPending: false, tprExitPending: false, gprLo: [0], gprHi: [0], lastExit: null as ExitRecord | null,
-      lastEntryCheck: undefined as string | undefined, hostInterruptVector: 0, lastVpid: 0, lastEptp: 0, eptp: 0,
-    };
   }
 
   /** Raise a host interrupt: with external-interrupt exiting, the guest exits at the next boundary. */
@@ -767,3 +759,24 @@ interface ExitExtra {
 }
 
 export { INTR_TYPE_NMI_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_EXT_INTR, INTR_TYPE_SOFT_INTR, GUEST_INTR_STATE_NMI, exceptionName };
+
+/** The VMX unit's state in a machine snapshot (the VMCS itself lives in host memory). */
+export interface VmxState {
+  inVmxOperation: boolean;
+  vmxonRegion: number;
+  current: number;
+  nonRoot: boolean;
+  ctl: X.Controls;
+  boundaryPending: boolean;
+  preemptionDeadline: number;
+  mtfPending: boolean;
+  tprExitPending: boolean;
+  gprLo: number[];
+  gprHi: number[];
+  lastExit: ExitRecord | null;
+  lastEntryCheck: string | undefined;
+  hostInterruptVector: number;
+  lastVpid: number;
+  lastEptp: number;
+  eptp: number;
+}
