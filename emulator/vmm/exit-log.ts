@@ -43,8 +43,18 @@ export class ExitLog {
   /** Called with each exit as it is logged (the CLI's --trace-exits). */
   onExit: ((e: ExitEntry) => void) | null = null;
 
-  add(e: Omit<ExitEntry, 'n'>, instructionsSinceEntry: number): ExitEntry {
-    const entry = { n: ++this.total, ...e };
+  /**
+   * Record an exit. `summary` may be a function: it is decoded on first use (views, traces), not
+   * on every exit.
+   */
+  add(e: Omit<ExitEntry, 'n' | 'summary'> & { summary: string | (() => string) }, instructionsSinceEntry: number): ExitEntry {
+    const { summary, ...rest } = e;
+    const entry = { n: ++this.total, ...rest } as ExitEntry;
+    if (typeof summary === 'string') entry.summary = summary;
+    else {
+      let cached: string | undefined;
+      Object.defineProperty(entry, 'summary', { enumerable: true, configurable: true, get: () => (cached ??= summary()) });
+    }
     let s = this.byReason.get(e.reason);
     if (s === undefined) { s = { name: e.name, count: 0, instructions: 0 }; this.byReason.set(e.reason, s); }
     s.count++;

@@ -481,12 +481,11 @@ export class Hypervisor {
         this.ended = { status: 'error', message: `handler for ${info.name} failed: ${e instanceof Error ? e.message : String(e)}` };
       }
     }
-    const decoded = decodeExitQualification(info.reason, info.qualification);
     const ar = v.get32('GUEST_CS_AR_BYTES');
     const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
     this.log.add({
       reason: info.reason, name: info.name, qualification: `0x${info.qualification.toString(16)}`,
-      summary: decoded?.summary ?? '', rip, bytes, bits, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
+      summary: () => decodeExitQualification(info.reason, info.qualification)?.summary ?? '', rip, bytes, bits, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
       note: this.note,
     }, this.cpu.icount - this.entryIcount);
     if (this.exitBreak !== null && this.ended === null && this.exitBreak(info, 'after', this.log.total)) {
