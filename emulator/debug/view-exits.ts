@@ -1,0 +1,80 @@
+// The exit-log views: a window of the recorded VM exits and the per-reason statistics (as `perf kvm stat` reports them).
+import type { Hypervisor } from '../vmm/hypervisor.js';
+import { EXIT_LOG_CAPACITY, type ExitOutcome } from '../vmm/exit-log.js';
+import { hex } from './view-format.js';
+
+export interface ExitEntryView {
+  n: number;
+  reason: number;
+  name: string;
+  qualification: string;
+  summary: string;
+  rip: string;
+  /** The exiting instruction's bytes as hex pairs ("0f a2"); empty when the exit has no instruction. */
+  bytes: string;
+  bits: 16 | 32 | 64;
+  icount: number;
+  outcome: ExitOutcome;
+  note?: string;
+}
+
+export interface ExitsView {
+  /** Exits since the start (the log keeps the most recent EXIT_LOG_CAPACITY). */
+  total: number;
+  /** Exit number of the oldest exit still kept, null when none. */
+  firstKept: number | null;
+  entries: ExitEntryView[];
+}
+
+export interface ExitStatsRow {
+  reason: number;
+  name: string;
+  count: number;
+  /** count / total exits (0..1). */
+  share: number;
+  /** Guest instructions retired in the runs that ended with this reason. */
+  instructions: number;
+  /** instructions / all such instructions (0..1). */
+  instructionShare: number;
+}
+
+export interface ExitStatsView {
+  total: number;
+  instructions: number;
+  rows: ExitStatsRow[];
+}
+
+/**
+ * Exits numbered `start` … `start + count - 1` (exit numbers start at 1) that the log still keeps; `start` ≤ 0
+ * gives the most recent `count` exits. Oldest first.
+ */
+export function exitsView(hv: Hypervisor, start: number, count: number): ExitsView {
+  const n = Math.max(0, Math.min(EXIT_LOG_CAPACITY, Number.isFinite(count) ? Math.floor(count) : 0));
+  const all = hv.log.recent();
+  const first = all.length > 0 ? all[0].n : null;
+  let window = all;
+  if (Number.isFinite(start) && start > 0) window = all.filter((e) => e.n >= start && e.n < start + n);
+  else window = n === 0 ? [] : all.slice(-n);
+  return {
+    total: hv.log.total,
+    firstKept: first,
+    entries: window.map((e) => ({
+      n: e.n, reason: e.reason, name: e.name, qualification: e.qualification, summary: e.summary, rip: hex(e.rip),
+      bytes: e.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' '), bits: e.bits, icount: e.icount, outcome: e.outcome,
+      ...(e.note !== undefined ? { note: e.note } : {}),
+    })),
+  };
+}
+
+/** Per-reason counts, shares and guest instructions, most frequent first (ties by reason number). */
+export function statsView(hv: Hypervisor): ExitStatsView {
+  const total = hv.log.total;
+  const entries = [...hv.log.byReason.entries()];
+  const instructions = entries.reduce((a, [, s]) => a + s.instructions, 0);
+  const rows = entries.map(([reason, s]) => ({
+    reason, name: s.name, count: s.count, share: total === 0 ? 0 : s.count / total,
+    instructions: s.instructions, instructionShare: instructions === 0 ? 0 : s.instructions / instructions,
+  }));
+  rows.sort((a, b) => b.count - a.count || a.reason - b.reason);
+  return { total, instructions, rows };
+}
