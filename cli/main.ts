@@ -32,9 +32,15 @@ function runCommand(cmd: RunCommand): number | Promise<number> {
   try {
     let json: unknown;
     if (cmd.configPath !== undefined) {
+      // FILE or FILE#Name (a configuration of a VS Code launch.json by its name).
+      const hash = cmd.configPath.lastIndexOf('#');
+      const file = hash > 0 ? cmd.configPath.slice(0, hash) : cmd.configPath;
+      const wanted = hash > 0 ? cmd.configPath.slice(hash + 1) : undefined;
+      cmd.configPath = file;
       let text: string;
-      try { text = readFileSync(cmd.configPath, 'utf8'); } catch { throw new ConfigError('', `cannot read --config file ${cmd.configPath}`); }
-      try { json = JSON.parse(text); } catch (e) { throw new ConfigError('', `${cmd.configPath}: not valid JSON (${(e as Error).message})`); }
+      try { text = readFileSync(file, 'utf8'); } catch { throw new ConfigError('', `cannot read --config file ${file}`); }
+      try { json = JSON.parse(stripJsonComments(text)); } catch (e) { throw new ConfigError('', `${file}: not valid JSON (${(e as Error).message})`); }
+      json = selectLaunchConfiguration(json, file, wanted);
     }
     config = buildLaunchConfig(cmd, json);
     programPath = cmd.image !== undefined || cmd.configPath === undefined ? resolve(config.program) : resolve(dirname(cmd.configPath), config.program);
@@ -164,4 +170,53 @@ function platformTable(m: Machine): string {
     return `${d.name.padEnd(15)} ${ports.padEnd(28)} ${mmio.padEnd(23)} ${irq.padStart(3)}  ${d.description}`;
   });
   return `${'device'.padEnd(15)} ${'ports'.padEnd(28)} ${'mmio'.padEnd(23)} irq  description\n${rows.join('\n')}\n`;
+}
+
+/** launch.json allows comments and trailing commas (VS Code's JSONC); remove them outside strings. */
+function stripJsonComments(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (ch === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (ch === '/' && text[i + 1] === '*') {
+      i = text.indexOf('*/', i + 2);
+      if (i < 0) break;
+      i++;
+    } else out += ch;
+  }
+  return out.replace(/,(\s*[}\]])/g, '$1');
+}
+
+/**
+ * A --config file is either one launch configuration or a VS Code launch.json ({ "configurations": [...] }):
+ * then the configuration named after '#' (or the first of type "vmscope") is used, with ${workspaceFolder}
+ * standing for the folder that holds .vscode (or the file's folder).
+ */
+function selectLaunchConfiguration(json: unknown, file: string, wanted?: string): unknown {
+  if (typeof json !== 'object' || json === null || !Array.isArray((json as { configurations?: unknown }).configurations)) {
+    if (wanted !== undefined) throw new ConfigError('', `${file}: has no "configurations" to choose "${wanted}" from`);
+    return json;
+  }
+  const list = (json as { configurations: Array<Record<string, unknown>> }).configurations.filter((c) => typeof c === 'object' && c !== null && c.type === 'vmscope');
+  const chosen = wanted === undefined ? list[0] : list.find((c) => c.name === wanted);
+  if (chosen === undefined) {
+    const names = list.map((c) => JSON.stringify(c.name)).join(', ') || 'none';
+    throw new ConfigError('', wanted === undefined ? `${file}: no configuration of type "vmscope"` : `${file}: no vmscope configuration named "${wanted}" (there are: ${names})`);
+  }
+  const dir = dirname(resolve(file));
+  const workspace = dir.endsWith('/.vscode') || dir.endsWith('\\.vscode') ? dirname(dir) : dir;
+  const subst = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.split('${workspaceFolder}').join(workspace);
+    if (Array.isArray(v)) return v.map(subst);
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, subst(x)]));
+    return v;
+  };
+  return subst(chosen);
 }

@@ -1,5 +1,6 @@
 // Launch configuration: the validated, defaulted description of one run, parsed from untrusted JSON (launch.json, CLI).
 import { DEFAULT_DEVICES, DEVICE_NAMES as PLATFORM_DEVICE_NAMES } from './devices/platform.js';
+import { VMCS_FIELDS } from './vmx/fields.js';
 
 /** Virtio devices a run may have (virtio-mmio windows and IRQs in README "Virtio devices"). */
 export const VIRTIO_DEVICE_NAMES = ['virtio-console', 'virtio-blk', 'virtio-rng'] as const;
@@ -27,6 +28,12 @@ export interface LaunchConfig {
   disk?: DiskConfig;
   /** Seed of virtio-rng's deterministic stream (default 0x766d73636f7065). */
   rngSeed?: number;
+  /**
+   * VMCS fields the hypervisor writes after its own setup, before the first VM entry, by SDM/Linux
+   * name (e.g. { "EXCEPTION_BITMAP": "0x4000", "GUEST_CS_AR_BYTES": "0xa09b" }): for experiments
+   * and for showing what VM entry checks.
+   */
+  vmcs?: Record<string, number>;
 }
 
 export interface DiskConfig {
@@ -57,7 +64,7 @@ export const ARGS_MAX_LENGTH = 65536;
 export const PROGRAM_MAX_LENGTH = 4096;
 
 /** Fields this parser owns. */
-export const LAUNCH_FIELDS = ['program', 'format', 'loadAddress', 'entry', 'cpuMode', 'memoryMiB', 'args', 'maxInstructions', 'devices'] as const;
+export const LAUNCH_FIELDS = ['program', 'format', 'loadAddress', 'entry', 'cpuMode', 'memoryMiB', 'args', 'maxInstructions', 'devices', 'vmcs'] as const;
 
 /**
  * Fields of a VS Code debug configuration that belong to VS Code or the debug adapter: accepted and
@@ -117,6 +124,8 @@ export function parseLaunchConfig(raw: unknown, opts: { requireProgram?: boolean
   let disk: DiskConfig | undefined;
   let rngSeed: number | undefined;
   if (has('devices')) ({ names: cfg.devices, disk, rngSeed } = parseDevices(o.devices));
+  let vmcs: Record<string, number> | undefined;
+  if (has('vmcs')) vmcs = parseVmcsOverrides(o.vmcs);
   if (has('loadAddress')) {
     const a = validateField('loadAddress', o.loadAddress) as number;
     const memBytes = cfg.memoryMiB * 2 ** 20;
@@ -140,6 +149,7 @@ export function parseLaunchConfig(raw: unknown, opts: { requireProgram?: boolean
     devices: cfg.devices,
     ...(disk !== undefined ? { disk } : {}),
     ...(rngSeed !== undefined ? { rngSeed } : {}),
+    ...(vmcs !== undefined ? { vmcs } : {}),
   };
 }
 
@@ -182,6 +192,8 @@ export function validateField(field: (typeof LAUNCH_FIELDS)[number], v: unknown)
       return v;
     case 'devices':
       return parseDevices(v).names;
+    case 'vmcs':
+      return parseVmcsOverrides(v);
   }
 }
 
@@ -330,4 +342,19 @@ function parseDevices(v: unknown): { names: string[]; disk?: DiskConfig; rngSeed
     names.push(name);
   }
   return { names, disk, rngSeed };
+}
+
+/** `vmcs`: an object of VMCS field names (checked against the SDM's field table) to numbers or 0x-strings. */
+function parseVmcsOverrides(v: unknown): Record<string, number> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('vmcs', `vmcs: expected an object of VMCS field names to values, got ${describe(v)}`);
+  const out: Record<string, number> = {};
+  const names = VMCS_FIELDS.map((f) => f.name as string);
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (!names.includes(k)) {
+      const guess = suggest(k, names);
+      throw new ConfigError('vmcs', `vmcs: unknown VMCS field "${k}"` + (guess === null ? '' : ` (did you mean "${guess}"?)`));
+    }
+    out[k] = parseNumber(`vmcs.${k}`, val);
+  }
+  return out;
 }

@@ -17,6 +17,7 @@ import {
   type VirtioEvent, type VirtioMmioDevice,
 } from './devices/virtio/index.js';
 import type { DiskConfig } from './config.js';
+import type { VmcsFieldName } from './vmx/fields.js';
 
 export type RunStatus = 'halted' | 'debug-exit' | 'triple-fault' | 'reset' | 'budget' | 'error';
 
@@ -168,8 +169,10 @@ export class Machine {
       state = startState(mode, img.entry, target);
       this.startMode = mode;
     }
-    if (this.hv !== null) this.hv.setGuestState(state);
-    else applyArchState(this.cpu, state);
+    if (this.hv !== null) {
+      this.hv.setGuestState(state);
+      for (const [name, value] of Object.entries(config.vmcs ?? {})) this.hv.vmwrite(name as VmcsFieldName, value);
+    } else applyArchState(this.cpu, state);
   }
 
   /**

@@ -105,6 +105,30 @@ describe('vmscope run', () => {
     expect(r.status).toBe(1);
   });
 
+  it('--config takes a VS Code launch.json (comments, ${workspaceFolder}, #Name) and applies vmcs overrides', () => {
+    const ws = join(TMP, 'ws');
+    mkdirSync(join(ws, '.vscode'), { recursive: true });
+    writeFileSync(join(ws, '.vscode', 'launch.json'), `{
+      // comments and trailing commas are allowed, as in VS Code
+      "configurations": [
+        { "type": "node", "name": "not ours" },
+        { "type": "vmscope", "request": "launch", "name": "Hello", "program": "\${workspaceFolder}/../../../../samples/hello/hello.elf", },
+        { "type": "vmscope", "request": "launch", "name": "Broken CS", "program": "\${workspaceFolder}/../../../../samples/hello/hello.elf",
+          "vmcs": { "GUEST_CS_AR_BYTES": "0x609b" } },
+      ],
+    }`);
+    const cfg = join(ws, '.vscode', 'launch.json');
+    const a = run(['run', '--config', cfg]);
+    expect(a.stdout).toBe('Hello, world!\n');
+    expect(a.status).toBe(0);
+    const b = run(['run', '--config', `${cfg}#Broken CS`]);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/VM entry failed: invalid guest state: CS.L and CS.D both set/);
+    const c = run(['run', '--config', `${cfg}#Nope`]);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/no vmscope configuration named "Nope" \(there are: "Hello", "Broken CS"\)/);
+  });
+
   it('--help lists the run options', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);

@@ -100,6 +100,8 @@ describe('parseLaunchConfig: messages name the field and the reason', () => {
     [{ ...P, devices: [{ type: 'virtio-blk', image: 'd.img', readOnly: 'yes' }] }, 'devices', 'devices[0].readOnly: expected true or false, got "yes"'],
     [{ ...P, devices: [{ type: 'virtio-blk', image: 'd.img', size: 1 }] }, 'devices', 'devices[0]: unknown field "size" for virtio-blk; allowed: type, image, readOnly, writeThrough'],
     [{ ...P, devices: [{ type: 'virtio-blk', image: 'd.img', readOnly: true, writeThrough: true }] }, 'devices', 'devices[0]: a read-only disk cannot be written through'],
+    [{ ...P, vmcs: { GUEST_CS_AR: 1 } }, 'vmcs', 'vmcs: unknown VMCS field "GUEST_CS_AR" (did you mean "GUEST_CS_AR_BYTES"?)'],
+    [{ ...P, vmcs: [1] }, 'vmcs', 'vmcs: expected an object of VMCS field names to values, got an array'],
     [{ ...P, devices: ['debug_exit'] }, 'devices', 'devices[0]: unknown device "debug_exit" (did you mean "debug-exit"?); known devices: debugcon, debug-exit, uart, virtio-console, virtio-blk, virtio-rng'],
     [{ ...P, devices: ['uart', 'uart'] }, 'devices', 'devices[1]: "uart" is listed twice'],
     [{ ...P, cpumode: 'long' }, 'cpumode', 'unknown field "cpumode" (did you mean "cpuMode"?)'],
