@@ -78,9 +78,13 @@ function buildSample(name, outDir) {
   }
 }
 
+/** Sample folders, sorted; names given on the command line (e.g. `npm run samples -- 03-cpuid`) restrict the build to them. */
 function samples() {
   if (!existsSync(samplesDir)) return [];
-  return readdirSync(samplesDir).filter((d) => statSync(join(samplesDir, d)).isDirectory()).sort();
+  const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const all = readdirSync(samplesDir).filter((d) => statSync(join(samplesDir, d)).isDirectory()).sort();
+  for (const n of only) if (!all.includes(n)) throw new Error(`no sample folder samples/${n}`);
+  return only.length ? all.filter((d) => only.includes(d)) : all;
 }
 
 const check = process.argv.includes('--check');
