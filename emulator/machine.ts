@@ -446,7 +446,8 @@ export function registerDump(c: Cpu): Record<string, string> {
 
 /** Build a machine from raw launch-configuration JSON (validated) and image bytes. */
 export function createMachine(image: Uint8Array, rawConfig: unknown, host?: MachineHost, options?: MachineOptions): Machine {
-  const cfg = parseLaunchConfig({ program: '', ...(rawConfig as object) }, { requireProgram: false });
+  // The image comes as bytes here, so the configuration need not name a program.
+  const cfg = parseLaunchConfig(rawConfig, { requireProgram: false });
   return new Machine(image, cfg, host, options);
 }
 

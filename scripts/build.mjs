@@ -20,6 +20,9 @@ const common = {
 
 await build({ ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } });
 
+// The debug adapter (DAP over stdio, or --server=PORT), CommonJS like the CLI.
+await build({ ...common, entryPoints: ['debug-adapter/main.ts'], outfile: 'dist/adapter.js' });
+
 // dist/ holds CommonJS bundles while the project itself is ESM.
 import { writeFileSync } from 'node:fs';
 writeFileSync('dist/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');

@@ -70,3 +70,16 @@ describe('snapshots', () => {
     expect(after).toBe(before);
   });
 });
+
+describe('runImage', () => {
+  it('runs image bytes from a configuration that names no program, and reports a bad field as an error result', async () => {
+    const { runImage } = await import('../../emulator/index.js');
+    const hello = new Uint8Array(readFileSync(join(ROOT, 'samples', 'hello', 'hello.elf')));
+    const ok = runImage(hello, {});
+    expect(ok.status).toBe('halted');
+    expect(ok.output).toBe('Hello, world!\n');
+    const bad = runImage(hello, { memoryMiB: 0 });
+    expect(bad.status).toBe('error');
+    expect(bad.message).toMatch(/memoryMiB/);
+  });
+});

@@ -1,0 +1,124 @@
+// The vmscope debug session: a routing table of one-line request handlers over small services, and one error path.
+import { DebugSession, Response } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { AdapterError, argsObject, errorMessage, optString } from './errors.js';
+import { SessionContext } from './context.js';
+import { CUSTOM_REQUESTS } from './protocol.js';
+import type { AdapterHost } from './target.js';
+import { Breakpoints } from './services/breakpoints.js';
+import { RunControl } from './services/run.js';
+import { StateService } from './services/state.js';
+import { MemoryService } from './services/memory.js';
+import { ConsoleService } from './services/console.js';
+import { Lifecycle, Reply } from './services/lifecycle.js';
+
+type Handler = (args: Record<string, unknown>) => unknown;
+
+export class VmscopeSession extends DebugSession {
+  private readonly ctx: SessionContext;
+  private readonly routes: Record<string, Handler>;
+
+  constructor(private readonly host: AdapterHost) {
+    super();
+    this.ctx = new SessionContext(host, (e) => this.sendEvent(e));
+    const ctx = this.ctx;
+    const bps = new Breakpoints(ctx);
+    const run = new RunControl(ctx, bps);
+    const state = new StateService(ctx);
+    const mem = new MemoryService(ctx);
+    const con = new ConsoleService(ctx);
+    const life = new Lifecycle(ctx, bps, run);
+    const granularity = (a: Record<string, unknown>) => optString('step', a, 'granularity');
+    // One line per request (DAP specification, "Requests").
+    this.routes = {
+      initialize: (a) => life.initialize(a),
+      launch: (a) => life.launch(a),
+      attach: () => { throw new AdapterError('attach is not supported: vmscope launches its guests'); },
+      configurationDone: () => life.configurationDone(),
+      restart: (a) => life.restart(a),
+      terminate: () => life.terminate(),
+      disconnect: () => life.disconnect(() => this.shutdown()),
+      setBreakpoints: (a) => bps.setBreakpoints(a),
+      setFunctionBreakpoints: (a) => bps.setFunctionBreakpoints(a),
+      setInstructionBreakpoints: (a) => bps.setInstructionBreakpoints(a),
+      setExceptionBreakpoints: (a) => bps.setExceptionBreakpoints(a),
+      dataBreakpointInfo: (a) => bps.dataBreakpointInfo(a),
+      setDataBreakpoints: (a) => bps.setDataBreakpoints(a),
+      continue: (a) => { ctx.checkThread(a, 'continue'); run.continue(); return { allThreadsContinued: true }; },
+      pause: (a) => { ctx.checkThread(a, 'pause'); run.pause(); },
+      next: (a) => { ctx.checkThread(a, 'next'); run.step('next', granularity(a)); },
+      stepIn: (a) => { ctx.checkThread(a, 'stepIn'); run.step('stepIn', granularity(a)); },
+      stepOut: (a) => { ctx.checkThread(a, 'stepOut'); run.stepOut(); },
+      gotoTargets: (a) => run.gotoTargets(a),
+      goto: (a) => run.gotoTarget(a),
+      threads: () => state.threads(),
+      stackTrace: (a) => state.stackTrace(a),
+      scopes: (a) => state.scopes(a),
+      variables: (a) => state.variables(a),
+      setVariable: (a) => state.setVariable(a),
+      exceptionInfo: (a) => state.exceptionInfo(a),
+      readMemory: (a) => mem.readMemory(a),
+      writeMemory: (a) => mem.writeMemory(a),
+      disassemble: (a) => mem.disassemble(a),
+      evaluate: (a) => con.evaluate(a),
+      [CUSTOM_REQUESTS.vmcs]: (a) => con.vmcs(a),
+      [CUSTOM_REQUESTS.ept]: (a) => con.ept(a),
+      [CUSTOM_REQUESTS.pageWalk]: (a) => con.pageWalk(a),
+      [CUSTOM_REQUESTS.virtio]: () => con.virtio(),
+      [CUSTOM_REQUESTS.exits]: (a) => con.exits(a),
+      [CUSTOM_REQUESTS.stepToExit]: (a) => { ctx.checkThread(a, 'vmscope/stepToExit'); run.stepToExit(); },
+    };
+  }
+
+  /** Every request goes through here: route, answer, and turn any failure into `success: false`. */
+  protected override dispatchRequest(request: DebugProtocol.Request): void {
+    const command = typeof request?.command === 'string' ? request.command : '';
+    const response: DebugProtocol.Response = new Response(request);
+    if (this.ctx.launch?.raw.trace === true) this.trace(`→ ${JSON.stringify(request)}`);
+    let after: (() => void) | null = null;
+    try {
+      const handler = Object.prototype.hasOwnProperty.call(this.routes, command) ? this.routes[command] : undefined;
+      if (handler === undefined) throw new AdapterError(`unknown request ${JSON.stringify(command.slice(0, 60))}`, 1001);
+      let body = handler(argsObject(command, request.arguments));
+      if (body instanceof Reply) { after = body.after; body = body.body; }
+      if (body !== undefined) response.body = body;
+    } catch (e) {
+      this.fail(response, e);
+      return;
+    }
+    this.sendResponse(response);
+    if (after !== null) {
+      try { after(); } catch (e) { this.ctx.output('stderr', `vmscope: ${errorMessage(e)}\n`); }
+    }
+  }
+
+  private fail(response: DebugProtocol.Response, e: unknown): void {
+    const known = e instanceof AdapterError;
+    // The emulator's typed errors (ViewError, ConfigError, LoadError) carry user-facing messages; host bugs are labelled.
+    const bug = !known && (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e.constructor === Error);
+    const message = bug ? `internal error: ${errorMessage(e)}` : errorMessage(e);
+    response.success = false;
+    response.message = message;
+    response.body = { error: { id: known ? e.id : bug ? 1999 : 1002, format: message.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')')), showUser: true } };
+    this.sendResponse(response);
+  }
+
+  override sendResponse(response: DebugProtocol.Response): void {
+    if (this.ctx.launch?.raw.trace === true) this.trace(`← ${JSON.stringify(response)}`);
+    super.sendResponse(response);
+  }
+
+  override sendEvent(event: DebugProtocol.Event): void {
+    if (this.ctx.launch?.raw.trace === true && event.event !== 'output') this.trace(`← ${JSON.stringify(event)}`);
+    super.sendEvent(event);
+  }
+
+  private trace(line: string): void {
+    this.host.trace?.(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+  }
+}
+
+/** A session for a host (the Node process, the extension host inline, a browser worker). */
+export function createSession(host: AdapterHost): VmscopeSession {
+  return new VmscopeSession(host);
+}
