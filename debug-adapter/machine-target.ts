@@ -1,5 +1,5 @@
 // The Target of a real run: a Machine under MachineDebuggee, with symbols, DWARF lines, expressions (expr.ts) and the views.
-import { Machine, parseLaunchConfig, type LaunchConfig, type MachineHost } from '../emulator/index.js';
+import { Machine, type LaunchConfig, type MachineHost } from '../emulator/index.js';
 import { MachineDebuggee } from '../emulator/debug/debuggee.js';
 import { compileCondition, evaluateText, formatLogMessage, formatValue, withFields, type EvalContext } from '../emulator/debug/expr.js';
 import { eptMappings, eptTranslate, exitsView, pageWalkView, statsView, virtioView, vmcsView, type EptAccess } from '../emulator/debug/views.js';
@@ -28,8 +28,8 @@ export interface MachineTargetOptions {
 }
 
 /** Build the machine for a launch configuration (ConfigError / LoadError propagate with their messages). */
-export function createMachineTarget(image: Uint8Array, rawConfig: Record<string, unknown> | LaunchConfig, opts: MachineTargetOptions = {}): MachineTarget {
-  const config = parseLaunchConfig(rawConfig);
+/** A target for a validated configuration (the host parsed it, so a bad field is reported before any file is read). */
+export function createMachineTarget(image: Uint8Array, config: LaunchConfig, opts: MachineTargetOptions = {}): MachineTarget {
   const machine = new Machine(image, config, { onConsole: opts.onConsole, openDisk: opts.openDisk });
   return new MachineTarget(machine, opts);
 }

@@ -29,7 +29,7 @@ export type DisassemblySyntax = 'nasm' | 'intel' | 'gas';
 
 /** The exit reasons offered as exception-breakpoint filters `vmexit.<REASON>` (names as in Linux uapi/asm/vmx.h). */
 export const EXIT_FILTER_REASONS = [
-  'CPUID', 'HLT', 'IO_INSTRUCTION', 'MSR_READ', 'MSR_WRITE', 'CR_ACCESS', 'EPT_VIOLATION', 'EPT_MISCONFIG', 'VMCALL',
+  'CPUID', 'HLT', 'IO_INSTRUCTION', 'MSR_READ', 'MSR_WRITE', 'CR_ACCESS', 'RDTSC', 'EPT_VIOLATION', 'EPT_MISCONFIG', 'VMCALL',
   'EXCEPTION_NMI', 'EXTERNAL_INTERRUPT', 'INTERRUPT_WINDOW', 'TRIPLE_FAULT', 'PREEMPTION_TIMER', 'INVALID_STATE',
 ] as const;
 export type ExitFilterReason = (typeof EXIT_FILTER_REASONS)[number];

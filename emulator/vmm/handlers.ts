@@ -52,6 +52,8 @@ export interface HandlerContext {
   setCr2(v: number): void;
   setXcr0(v: number): void;
   guestCr4(): number;
+  /** The guest's IA32_TSC_AUX (RDTSCP's RCX), which the processor keeps. */
+  tscAux(): number;
   /** Guest-physical RAM (not MMIO or unassigned). */
   isRam(gpa: number): boolean;
   /** The VM-entry check that failed, for INVALID_STATE exits. */
@@ -239,34 +241,86 @@ function msr(ctx: HandlerContext, write: boolean): ExitHandler {
 }
 
 /**
- * MOV to CR0/CR4 that exited because it changes a bit the hypervisor owns (CR0.NE, CR4.VMXE):
- * update the read shadow, keep the owned bit set in the real register, and apply what the
- * processor would have done (IA-32e activation when paging is turned on with EFER.LME).
+ * Control-register access exits (SDM vol. 3C §28.2.1, Table 28-3: bits 3:0 the CR, 5:4 the access type
+ * 0 MOV to CR / 1 MOV from CR / 2 CLTS / 3 LMSW, 11:8 the general register, 31:16 the LMSW source).
+ * CR0/CR4 exit when a write changes a bit the hypervisor owns (guest/host mask): the read shadow takes the
+ * guest's value, owned bits keep the hypervisor's, and what the processor would do follows (IA-32e activation
+ * when paging turns on with EFER.LME). CR3 exits only when "CR3-load/store exiting" is on: the hypervisor
+ * moves the value to/from GUEST_CR3. CR8 needs a TPR shadow or the APIC, which this hypervisor does not give
+ * a CR8 exit to: it ends the run saying so.
  */
 function crAccess(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
     const q = Number(vcpu.exit.qualification & 0xffffffffn);
     const cr = q & 15, type = (q >>> 4) & 3, r = (q >>> 8) & 15;
-    if (type !== 0 || (cr !== 0 && cr !== 4)) {
-      vcpu.endRun('error', `CR access exit not emulated (qualification 0x${q.toString(16)})`);
+    const notEmulated = (what: string): ExitOutcome => {
+      vcpu.endRun('error', `CR access exit not emulated: ${what} (qualification 0x${q.toString(16)})`);
       return 'ended';
+    };
+    switch (type) {
+      case 0: // MOV to CR
+        if (cr === 0) writeCr0(vcpu, Number(gpr(vcpu, r) & 0xffffffffn));
+        else if (cr === 4) {
+          const v = Number(gpr(vcpu, r) & 0xffffffffn);
+          if ((v & (1 << 13)) !== 0) { vcpu.injectException(13, 0); vcpu.note('guest set CR4.VMXE: #GP (no nested VMX)'); return 'injected'; }
+          vcpu.vmwrite('CR4_READ_SHADOW', v);
+          vcpu.vmwrite('GUEST_CR4', (v | (1 << 13)) >>> 0);
+        } else if (cr === 3) {
+          // Bit 63 with CR4.PCIDE means "do not flush": not part of the value (SDM vol. 3A §4.10.4.1).
+          const pcide = (ctx.guestCr4() & (1 << 17)) !== 0;
+          const v = gpr(vcpu, r) & (pcide ? 0x7fffffffffffffffn : 0xffffffffffffffffn);
+          vcpu.vmwrite('GUEST_CR3', isLongMode(vcpu) ? v : v & 0xffffffffn);
+          vcpu.note(`guest CR3 ← 0x${v.toString(16)}`);
+        } else return notEmulated(`MOV to CR${cr}`);
+        break;
+      case 1: // MOV from CR (only CR3 and CR8 reads can exit)
+        if (cr !== 3) return notEmulated(`MOV from CR${cr}`);
+        setGpr(vcpu, r, isLongMode(vcpu) ? vcpu.vmread('GUEST_CR3') : vcpu.vmread('GUEST_CR3') & 0xffffffffn);
+        break;
+      case 2: { // CLTS: clears CR0.TS (it exits when TS is owned and set in the shadow)
+        const shadow = Number(vcpu.vmread('CR0_READ_SHADOW'));
+        writeCr0(vcpu, (shadow & ~CR0_TS) >>> 0);
+        break;
+      }
+      default: { // LMSW: loads CR0 bits 3:0 (PE, MP, EM, TS); it can set PE but never clear it (SDM vol. 2A LMSW)
+        const src = (q >>> 16) & 0xf;
+        const shadow = Number(vcpu.vmread('CR0_READ_SHADOW'));
+        writeCr0(vcpu, ((shadow & ~0xe) | src | (shadow & 1)) >>> 0);
+        break;
+      }
     }
-    const v = Number(gpr(vcpu, r) & 0xffffffffn);
-    if (cr === 4) {
-      if ((v & (1 << 13)) !== 0) { vcpu.injectException(13, 0); vcpu.note('guest set CR4.VMXE: #GP (no nested VMX)'); return 'injected'; }
-      vcpu.vmwrite('CR4_READ_SHADOW', v);
-      vcpu.vmwrite('GUEST_CR4', (v | (1 << 13)) >>> 0);
-    } else {
-      const old = Number(vcpu.vmread('GUEST_CR0'));
-      vcpu.vmwrite('CR0_READ_SHADOW', v);
-      const nv = (v | 0x20) >>> 0; // NE stays 1 in VMX operation (IA32_VMX_CR0_FIXED0)
-      vcpu.vmwrite('GUEST_CR0', nv);
-      const efer = vcpu.vmread('GUEST_IA32_EFER');
-      const pgOn = (nv & 0x80000000) !== 0, wasOn = (old & 0x80000000) !== 0;
-      if (pgOn && !wasOn && (efer & 0x100n) !== 0n) setLongMode(vcpu, true);
-      if (!pgOn && wasOn && (efer & 0x400n) !== 0n) setLongMode(vcpu, false);
-    }
-    void ctx;
+    vcpu.advanceRip();
+    return 'emulated';
+  };
+}
+
+const CR0_TS = 1 << 3;
+
+/** The guest writes `v` to CR0: the shadow keeps its value, the real CR0 keeps NE (IA32_VMX_CR0_FIXED0). */
+function writeCr0(vcpu: VcpuApi, v: number): void {
+  const old = Number(vcpu.vmread('GUEST_CR0'));
+  vcpu.vmwrite('CR0_READ_SHADOW', v);
+  const nv = (v | 0x20) >>> 0;
+  vcpu.vmwrite('GUEST_CR0', nv);
+  const efer = vcpu.vmread('GUEST_IA32_EFER');
+  const pgOn = (nv & 0x80000000) !== 0, wasOn = (old & 0x80000000) !== 0;
+  if (pgOn && !wasOn && (efer & 0x100n) !== 0n) setLongMode(vcpu, true);
+  if (!pgOn && wasOn && (efer & 0x400n) !== 0n) setLongMode(vcpu, false);
+}
+
+function isLongMode(vcpu: VcpuApi): boolean {
+  return (vcpu.vmread('GUEST_IA32_EFER') & 0x400n) !== 0n;
+}
+
+function setGpr(vcpu: VcpuApi, r: number, v: bigint): void {
+  vcpu.setReg(GPR_NAMES[r] as GprName, v);
+}
+
+/** RDTSC/RDTSCP with "RDTSC exiting": the value the processor would give (guest time + TSC offset), RCX = IA32_TSC_AUX. */
+function rdtsc(ctx: HandlerContext, rdtscp: boolean): ExitHandler {
+  return (vcpu) => {
+    setEdxEax(vcpu, BigInt.asUintN(64, BigInt(vcpu.now()) + vcpu.vmread('TSC_OFFSET')));
+    if (rdtscp) vcpu.setReg('rcx', BigInt(ctx.tscAux() >>> 0));
     vcpu.advanceRip();
     return 'emulated';
   };
@@ -364,6 +418,8 @@ export function defaultHandlers(ctx?: HandlerContext): Map<number, ExitHandler> 
   m.set(R.MSR_READ, msr(ctx, false));
   m.set(R.MSR_WRITE, msr(ctx, true));
   m.set(R.CR_ACCESS, crAccess(ctx));
+  m.set(R.RDTSC, rdtsc(ctx, false));
+  m.set(R.RDTSCP, rdtsc(ctx, true));
   m.set(R.EXCEPTION_NMI, exception(ctx));
   m.set(R.EPT_VIOLATION, eptViolation(ctx));
   m.set(R.VMCALL, vmcall());

@@ -144,6 +144,7 @@ export class Hypervisor {
       setCr2: (v) => { this.cpu.cr2 = v; },
       setXcr0: (v) => { this.cpu.xcr0 = v; },
       guestCr4: () => Number(this.vmr('GUEST_CR4')) & ~CR4_VMXE,
+      tscAux: () => this.cpu.tscAux,
       entryCheck: () => this.vmx.lastEntryCheck,
       isRam: (gpa) => this.guest.isRam(gpa),
     };

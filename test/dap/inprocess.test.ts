@@ -6,7 +6,9 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { createSession } from '../../debug-adapter/session.js';
 import { nodeHost } from '../../debug-adapter/node-host.js';
-import { HELLO, buildGuest, ensureAdapter, nmSymbols } from './build.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HELLO, ROOT, buildGuest, ensureAdapter, nmSymbols } from './build.js';
 
 let server: Server | null = null;
 let child: ChildProcess | null = null;
@@ -54,6 +56,14 @@ describe('inline session (createSession)', () => {
     await dc.start(await inlinePort());
     const r = await runToEnd(dc, HELLO);
     expect(r).toEqual({ out: 'Hello, world!\n', code: 0 });
+  });
+
+  it('runs the virtio sample with its disk image (a devices entry with an object) to its expected output', async () => {
+    dc = new DebugClient('node', '', 'vmscope');
+    await dc.start(await inlinePort());
+    const dir = join(ROOT, 'samples', '11-virtio');
+    const r = await runToEnd(dc, '11-virtio.elf', { cwd: dir, devices: ['debugcon', 'debug-exit', 'uart', 'virtio-console', { type: 'virtio-blk', image: 'disk.img', readOnly: true }] });
+    expect(r.out).toBe(readFileSync(join(dir, 'expected-output.txt'), 'utf8'));
   });
 
   it('logpoints print without stopping; goto moves RIP; restart starts a fresh machine with the breakpoints kept', async () => {

@@ -1,18 +1,7 @@
 // Interrupts end to end under the hypervisor: PIT and PIC drive IRQ 0, HLT idles to the next deadline, the hypervisor injects at VM entry.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../../emulator/index.js';
-
-const TMP = join(__dirname, '..', '.tmp', 'vmm');
-
-export function nasm(name: string): Uint8Array {
-  mkdirSync(TMP, { recursive: true });
-  const out = join(TMP, `${name}.bin`);
-  execFileSync('nasm', ['-f', 'bin', '-o', out, join(__dirname, 'guests', `${name}.asm`)]);
-  return new Uint8Array(readFileSync(out));
-}
+import { nasm } from './nasm.js';
 
 describe('timer interrupts through the virtual PIC and PIT', () => {
   it('delivers ten 1 kHz PIT ticks to a halting real-mode guest', () => {
