@@ -1,4 +1,4 @@
-// `npm run bench`: guest MIPS for three loops, VM exits per second (CPUID, port output) on vmscope and under KVM, and the wall time of `vmscope run` on the hello guest (medians; a benchmark, not a test).
+// `npm run bench`: guest MIPS for three loops, VM exits per second (CPUID, port output) on vmscope and under KVM, virtio-blk, the wall time of `vmscope run` on hello, and debug-adapter latencies (medians; a benchmark, not a test).
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
 import { buildVirtioGuest, canBuildC } from '../test/virtio-guests/build.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
+import { dapBenchmarks } from './dap.js';
 
 /** The project root: dist/bench.mjs lives one level below it. */
 const ROOT = join(dirname(process.argv[1]), '..');
@@ -175,6 +176,7 @@ const results = {
   kvm: { backend: kvmExits.cpuid === null && kvmExits.io === null ? null : kvmBackend(), exitsPerSecond: kvmExits },
   virtio: { blk4kIops: blk4k, blk64kMiBs: blk64k === null ? null : (blk64k * 65536) / (1024 * 1024) },
   startup: { helloMs: helloMs() },
+  dap: await dapBenchmarks(ROOT, RUNS, median),
 };
 const ratio = (a: number, b: number | null) => (b === null ? 'n/a' : (a / b).toFixed(3));
 const kvmFig = (v: number | null) => (v === null ? 'null' : v.toFixed(0));
@@ -189,6 +191,11 @@ const rows: Array<[string, string, string?]> = [
   ['virtio.blk4kIops', results.virtio.blk4kIops === null ? 'null' : results.virtio.blk4kIops.toFixed(0)],
   ['virtio.blk64kMiBs', results.virtio.blk64kMiBs === null ? 'null' : results.virtio.blk64kMiBs.toFixed(1)],
   ['startup.helloMs', results.startup.helloMs.toFixed(1)],
+  ['dap.nextMs.median', results.dap.nextMs.median.toFixed(2)],
+  ['dap.nextMs.p99', results.dap.nextMs.p99.toFixed(2)],
+  ['dap.farExitMs.none', results.dap.farExitMs.none.toFixed(1), 'continue to a VM-exit breakpoint 1M instructions away'],
+  ['dap.farExitMs.1000bps', results.dap.farExitMs.thousandBreakpoints.toFixed(1), `with 1000 instruction breakpoints: ${ratio(results.dap.farExitMs.thousandBreakpoints, results.dap.farExitMs.none)}x`],
+  ['dap.vmcsVariablesMs', results.dap.vmcsVariablesMs.toFixed(1), `stackTrace+scopes+variables of ${results.dap.vmcsVariables} VMCS entries`],
 ];
 console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${results.kvm.backend !== null ? `; KVM backend: ${results.kvm.backend}` : '; no KVM'})`);
 for (const [k, v, note] of rows) console.log(`  ${k.padEnd(26)} ${v.padStart(10)}${note !== undefined ? `   ${note}` : ''}`);
