@@ -2,9 +2,9 @@
 import { Machine, type LaunchConfig, type MachineHost } from '../emulator/index.js';
 import { MachineDebuggee } from '../emulator/debug/debuggee.js';
 import { compileCondition, evaluateText, formatLogMessage, formatValue, withFields, type EvalContext } from '../emulator/debug/expr.js';
-import { eptMappings, eptTranslate, exitsView, pageWalkView, statsView, virtioView, vmcsView, type EptAccess } from '../emulator/debug/views.js';
+import { eptMappings, eptTranslate, eptView, exitsView, pageWalkView, statsView, virtioView, vmcsView, type EptAccess } from '../emulator/debug/views.js';
 import type { Hypervisor } from '../emulator/vmm/hypervisor.js';
-import { eptMappingsText, eptTranslateText, exitsText, pageWalkText, virtioText, vmcsText } from './view-text.js';
+import { eptMappingsText, eptTableText, eptTranslateText, exitsText, pageWalkText, virtioText, vmcsText } from './view-text.js';
 import { isVmcsFieldName } from '../emulator/vmx/fields.js';
 import type { StopInfo } from '../emulator/debug/api.js';
 import type { LineRow } from '../emulator/loader/types.js';
@@ -204,11 +204,16 @@ export class MachineTarget implements Target {
     return { ...one, text: vmcsText(one) };
   }
 
-  eptBody(gpa?: bigint, access?: EptAccess): EptResponseBody {
+  eptBody(gpa?: bigint, access?: EptAccess, table?: { hpa: bigint; level?: number }): EptResponseBody {
     const hv = this.hv('EPT');
+    if (table !== undefined) {
+      const view = eptView(hv, table.hpa, table.level);
+      return { table: view, text: eptTableText(view) };
+    }
     if (gpa === undefined) {
       const mappings = eptMappings(hv);
-      return { mappings, text: eptMappingsText(mappings) };
+      const root = eptView(hv);
+      return { mappings, table: root, text: `${eptMappingsText(mappings)}\n${eptTableText(root)}` };
     }
     const translate = eptTranslate(hv, gpa, access ?? 'read');
     return { translate, text: eptTranslateText(translate) };

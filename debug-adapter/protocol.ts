@@ -1,6 +1,6 @@
 // The vmscope DAP dialect, typed once: launch arguments, exception-filter ids and the custom requests (shared with the extension).
 import type {
-  EptAccess, EptMappingsView, EptTranslateView, ExitStatsView, ExitsView, PageWalkView, VirtioView, VmcsView,
+  EptAccess, EptMappingsView, EptTableView, EptTranslateView, ExitStatsView, ExitsView, PageWalkView, VirtioView, VmcsView,
 } from '../emulator/debug/views.js';
 
 /** `launch` arguments of a `vmscope` configuration (the CLI's fields plus the debugger's). */
@@ -49,9 +49,11 @@ export const CUSTOM_REQUESTS = {
 export interface VmcsArguments { field?: string }
 export type VmcsResponseBody = VmcsView & { text: string };
 
-// ---- vmscope/ept: the EPT walk of one guest-physical address, or every mapping when `gpa` is absent.
-export interface EptArguments { gpa?: number | string; access?: EptAccess }
-export interface EptResponseBody { translate?: EptTranslateView; mappings?: EptMappingsView; text: string }
+// ---- vmscope/ept: with `gpa`, the EPT walk of that guest-physical address; with `table` (a host-physical address,
+// optional `level` 4..1), the EPTP and the 512 entries of that paging structure; with neither, every mapping
+// (coalesced) and the EPTP's PML4 table.
+export interface EptArguments { gpa?: number | string; access?: EptAccess; table?: number | string; level?: number }
+export interface EptResponseBody { translate?: EptTranslateView; mappings?: EptMappingsView; table?: EptTableView; text: string }
 
 // ---- vmscope/pageWalk: the guest's page walk of one guest-virtual address, each entry through EPT.
 export interface PageWalkArguments { gva: number | string; access?: EptAccess }

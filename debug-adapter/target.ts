@@ -63,7 +63,7 @@ export interface Target {
   consoleCommand(line: string): string | null;
   /** Custom-request bodies (views.ts data plus a text rendering); throw when the run has no hypervisor. */
   vmcsBody(field?: string): VmcsResponseBody;
-  eptBody(gpa?: bigint, access?: EptAccess): EptResponseBody;
+  eptBody(gpa?: bigint, access?: EptAccess, table?: { hpa: bigint; level?: number }): EptResponseBody;
   pageWalkBody(gva: bigint, access?: EptAccess): PageWalkResponseBody;
   virtioBody(): VirtioResponseBody;
   exitsBody(start: number, count: number): ExitsResponseBody;

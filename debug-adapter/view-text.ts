@@ -1,6 +1,6 @@
 // Text renderings of the views (views.ts) for the debug console: VMCS, EPT, page walks, exits, virtio.
 import type {
-  EptMappingsView, EptTranslateResult, EptTranslateView, ExitStatsView, ExitsView, PageWalkView, VirtioView, VmcsView,
+  EptMappingsView, EptTableView, EptTranslateResult, EptTranslateView, ExitStatsView, ExitsView, PageWalkView, VirtioView, VmcsView,
 } from '../emulator/debug/views.js';
 
 export function vmcsText(v: VmcsView): string {
@@ -34,6 +34,20 @@ export function eptMappingsText(m: EptMappingsView): string {
   for (const x of m.mappings) lines.push(`  ${x.gpaStart}-${x.gpaEnd} → ${x.hpaStart} ${x.r ? 'R' : '-'}${x.w ? 'W' : '-'}${x.x ? 'X' : '-'} ${x.memoryTypeName}`);
   for (const mc of m.misconfigured) lines.push(`  misconfigured: level ${mc.level} entry at ${mc.address} = ${mc.value} (GPA ${mc.gpaStart}): ${mc.reason}`);
   if (m.truncated) lines.push('  … (truncated)');
+  return lines.join('\n');
+}
+
+/** One EPT paging structure: its present entries (a table of 512 is mostly empty). */
+export function eptTableText(t: EptTableView): string {
+  const name = t.level === null ? 'EPT table' : `EPT ${['PT', 'PD', 'PDPT', 'PML4'][t.level - 1] ?? `level ${t.level}`}`;
+  const lines = [`${name} at ${t.table}${t.gpaBase !== null ? ` (guest-physical from ${t.gpaBase})` : ''}, EPTP ${t.eptp.value}:`];
+  const present = t.entries.filter((e) => e.kind !== 'not-present');
+  for (const e of present) {
+    const rwx = `${e.r ? 'R' : '-'}${e.w ? 'W' : '-'}${e.x ? 'X' : '-'}`;
+    const page = e.kind === 'page' ? ` ${e.memoryTypeName ?? ''} page${e.largePage ? ` ${e.size >= 1 << 30 ? '1 GiB' : '2 MiB'}` : ''}${e.dirty ? ' D' : ''}` : e.kind === 'misconfigured' ? ` misconfigured: ${e.misconfig ?? ''}` : ' table';
+    lines.push(`  [${String(e.index).padStart(3)}] ${e.value} ${rwx}${e.accessed ? ' A' : ''}${page} → ${e.target}${e.gpaStart !== null ? `  GPA ${e.gpaStart}` : ''}`);
+  }
+  lines.push(`  ${present.length} of 512 entries present`);
   return lines.join('\n');
 }
 

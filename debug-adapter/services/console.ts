@@ -40,7 +40,10 @@ export class ConsoleService {
 
   ept(a: Record<string, unknown>): EptResponseBody {
     const t = this.ctx.requireStopped();
-    return t.eptBody(address('vmscope/ept', a.gpa), access('vmscope/ept', a.access));
+    const table = address('vmscope/ept', a.table);
+    const level = optInt('vmscope/ept', a, 'level');
+    if (table === undefined && level !== undefined) throw new AdapterError("vmscope/ept: 'level' needs 'table'");
+    return t.eptBody(address('vmscope/ept', a.gpa), access('vmscope/ept', a.access), table === undefined ? undefined : { hpa: table, level });
   }
 
   pageWalk(a: Record<string, unknown>): PageWalkResponseBody {

@@ -51,6 +51,18 @@ describe('custom requests and console commands', () => {
     expect(ept.translate!.result).toMatchObject({ kind: 'ok', hpa: '0x300000' });
     const all = (await dc.customRequest('vmscope/ept', {})).body as EptResponseBody;
     expect(all.mappings!.mappings.length).toBeGreaterThan(0);
+    // Down the tables by address, as the EPT view expands them: PML4 → PDPT → PD, whose entry 0 maps GPA 0 with a
+    // 2 MiB page at the HPA the walk of 0x100000 went through.
+    expect(all.table!.level).toBe(4);
+    const pdptAt = all.table!.entries[0].target;
+    const pdpt = (await dc.customRequest('vmscope/ept', { table: pdptAt })).body as EptResponseBody;
+    expect(pdpt.table).toMatchObject({ level: 3, gpaBase: '0x0' });
+    const pd = (await dc.customRequest('vmscope/ept', { table: pdpt.table!.entries[0].target })).body as EptResponseBody;
+    expect(pd.table!.level).toBe(2);
+    expect(pd.table!.entries[0]).toMatchObject({ kind: 'page', largePage: true, target: '0x200000', r: true, w: true, x: true });
+    expect(pd.text).toMatch(/EPT PD at/);
+    await expect(dc.customRequest('vmscope/ept', { table: '0x123' })).rejects.toThrow(/not a 4 KiB page/);
+    await expect(dc.customRequest('vmscope/ept', { level: 2 })).rejects.toThrow(/'level' needs 'table'/);
     // README "Writing your own guest": long mode identity-maps the first 4 GiB.
     const walk = (await dc.customRequest('vmscope/pageWalk', { gva: `0x${firstOut.toString(16)}` })).body as PageWalkResponseBody;
     expect(walk.mode).toBe('4-level');

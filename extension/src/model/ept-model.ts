@@ -43,77 +43,51 @@ export function entryNode(id: string, e: EptEntryView, children?: () => Promise<
   return node;
 }
 
-interface Range { start: bigint; end: bigint }
-
 /**
- * Walks the EPT lazily through vmscope/ept translations: the mappings say which entries lead somewhere, one
- * translation per such entry gives the decoded entry at every level of its path (cached). The adapter has no
- * "read one table" request, so entries that map nothing (not present, or tables of only non-present entries)
- * are not listed; misconfigured entries come from the mappings answer.
+ * Walks the EPT lazily, one paging structure per expand: vmscope/ept { table, level } returns the 512 decoded
+ * entries of the table at a host-physical address (cached for the stop). Present entries are listed in batches;
+ * the not-present ones are counted in one row, so a table of 512 stays readable.
  */
 export class EptExplorer {
-  private readonly ranges: Range[];
-  /** Decoded entries by "level:gpaStart" from every translation so far. */
-  private readonly entries = new Map<string, EptEntryView>();
+  private readonly tables = new Map<string, Promise<EptEntryView[]>>();
 
-  constructor(private readonly req: Requester, readonly mappings: EptMappingsView, private readonly batch = EPT_BATCH) {
-    this.ranges = mappings.mappings.map((m) => ({ start: BigInt(m.gpaStart), end: BigInt(m.gpaEnd) })).sort((a, b) => (a.start < b.start ? -1 : 1));
-  }
+  constructor(private readonly req: Requester, readonly mappings: EptMappingsView, private readonly batch = EPT_BATCH) {}
 
-  /** Indices of the entries of the table at `level` mapping from `base` that cover mapped GPAs, each with a probe address. */
-  private mappedEntries(level: number, base: bigint): Array<{ index: number; probe: bigint }> {
-    const es = 1n << BigInt(12 + 9 * (level - 1));
-    const end = base + 512n * es;
-    const out: Array<{ index: number; probe: bigint }> = [];
-    for (const r of this.ranges) {
-      if (r.end <= base || r.start >= end) continue;
-      let a = r.start > base ? r.start : base;
-      const b = r.end < end ? r.end : end;
-      while (a < b) {
-        const index = Number((a - base) / es);
-        if (out.length === 0 || out[out.length - 1].index !== index) out.push({ index, probe: a });
-        a = base + BigInt(index + 1) * es;
-      }
+  private entriesOf(table: string, level: number): Promise<EptEntryView[]> {
+    const key = `${level}:${table}`;
+    let p = this.tables.get(key);
+    if (p === undefined) {
+      const args: EptArguments = { table, level };
+      p = Promise.resolve(this.req.customRequest(CUSTOM_REQUESTS.ept, args)).then((b) => {
+        const body = b as EptResponseBody;
+        if (body.table === undefined) throw new Error('the adapter sent no EPT table');
+        return body.table.entries;
+      });
+      this.tables.set(key, p);
+      p.catch(() => this.tables.delete(key)); // a failed request is retried on the next expand
     }
-    return out;
+    return p;
   }
 
-  private async probe(gpa: bigint): Promise<void> {
-    const args: EptArguments = { gpa: `0x${gpa.toString(16)}`, access: 'read' };
-    const body = (await this.req.customRequest(CUSTOM_REQUESTS.ept, args)) as EptResponseBody;
-    const t: EptTranslateView | undefined = body.translate;
-    for (const s of t?.steps ?? []) if (s.decoded.gpaStart !== null) this.entries.set(`${s.level}:${BigInt(s.decoded.gpaStart)}`, s.decoded);
-  }
-
-  /** Rows of the table at `level` mapping GPAs from `base`, from the `from`-th mapped entry on (a batch, then a "more" row). */
-  async tableRows(level: number, base: bigint, from = 0): Promise<ViewNode[]> {
-    const es = 1n << BigInt(12 + 9 * (level - 1));
-    const all = this.mappedEntries(level, base);
-    const mis = this.mappings.misconfigured.filter((m) => m.level === level && BigInt(m.gpaStart) >= base && BigInt(m.gpaStart) < base + 512n * es);
-    const slice = all.slice(from, from + this.batch);
-    const out: ViewNode[] = [];
+  /** Rows of the table at host-physical `table` (level 4..1), from the `from`-th present entry on (a batch, then a "more" row). */
+  async tableRows(level: number, table: string, from = 0): Promise<ViewNode[]> {
+    let entries: EptEntryView[];
     try {
-      await Promise.all(slice.filter((x) => !this.entries.has(`${level}:${base + BigInt(x.index) * es}`)).map((x) => this.probe(x.probe)));
+      entries = await this.entriesOf(table, level);
     } catch (e) {
-      return [note(`ept/t${level}/${base}/error`, errorText(e), 'error')];
+      return [note(`ept/t${level}/${table}/error`, errorText(e), 'error')];
     }
-    for (const x of slice) {
-      const gpa = base + BigInt(x.index) * es;
-      const e = this.entries.get(`${level}:${gpa}`);
-      const id = `ept/e${level}/${gpa.toString(16)}`;
-      if (e === undefined) { out.push(note(id, `[${x.index}] the walk of ${'0x' + x.probe.toString(16)} did not reach this level`, 'warning')); continue; }
-      out.push(entryNode(id, e, level > 1 ? () => this.tableRows(level - 1, gpa) : undefined));
+    const shown = entries.filter((e) => e.kind !== 'not-present');
+    const out = shown.slice(from, from + this.batch).map((e) =>
+      entryNode(`ept/e${level}/${table}/${e.index}`, e, level > 1 ? () => this.tableRows(level - 1, e.target) : undefined));
+    if (from + this.batch < shown.length) {
+      const next = from + this.batch;
+      out.push({ id: `ept/more${level}/${table}/${next}`, label: `${shown.length - next} more entries…`, icon: 'ellipsis', contextValue: 'more', load: () => this.tableRows(level, table, next) });
     }
     if (from === 0) {
-      for (const m of mis) {
-        out.push({ id: `ept/mis${level}/${m.address}`, label: `${LEVEL_NAMES[level] ?? 'entry'} at ${m.address}`, description: `misconfigured: ${m.reason} · GPA ${m.gpaStart}`, icon: 'error', contextValue: 'value', value: m.value });
-      }
+      const absent = entries.length - shown.length;
+      out.push(note(`ept/t${level}/${table}/absent`, shown.length === 0 ? `all ${absent} entries not present` : `${absent} entries not present (not listed)`));
     }
-    if (from + this.batch < all.length) {
-      const next = from + this.batch;
-      out.push({ id: `ept/more${level}/${base.toString(16)}/${next}`, label: `${all.length - next} more entries…`, icon: 'ellipsis', contextValue: 'more', load: () => this.tableRows(level, base, next) });
-    }
-    if (out.length === 0) out.push(note(`ept/t${level}/${base.toString(16)}/none`, 'no entry of this table maps guest memory'));
     return out;
   }
 }
@@ -132,7 +106,7 @@ export function buildEptTree(m: EptMappingsView, req: Requester): ViewNode[] {
   }];
   if (!p.enabled) out.push(note('ept/disabled', '"Enable EPT" is off in the secondary controls: guest-physical = host-physical', 'info'));
   const explorer = new EptExplorer(req, m);
-  out.push({ id: 'ept/pml4', label: `${TABLE_NAMES[p.pageWalkLength] ?? 'PML4'} at ${p.pml4}`, description: 'paging structures', icon: 'folder-opened', load: () => explorer.tableRows(p.pageWalkLength, 0n) });
+  out.push({ id: 'ept/pml4', label: `${TABLE_NAMES[p.pageWalkLength] ?? 'PML4'} at ${p.pml4}`, description: 'paging structures', icon: 'folder-opened', load: () => explorer.tableRows(p.pageWalkLength, p.pml4) });
   const total = m.mappings.reduce((a, x) => a + x.size, 0);
   out.push({
     id: 'ept/mappings', label: 'Mappings', description: `${m.mappings.length} range${m.mappings.length === 1 ? '' : 's'}, ${sizeName(total)}${m.truncated ? ' (truncated)' : ''}`, icon: 'arrow-swap', expanded: true,
