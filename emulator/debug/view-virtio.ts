@@ -12,7 +12,41 @@ export interface VirtioQueueRingsView extends VirtioQueueView {
   /** used.ring[0 … size-1]: {id, len} (§2.7.8); empty when the queue is not ready. */
   usedRing: Array<{ id: number; len: number }>;
   inFlight: InFlightChain[];
+  /** desc[0 … size-1] as in guest memory now (§2.7.5); empty when the queue is not ready. */
+  descriptorTable: DescriptorRow[];
+  /** The first bytes of every buffer of the chains in flight, by head. */
+  previews: Array<{ head: number; buffers: BufferPreview[] }>;
 }
+
+/** One descriptor-table entry (virtio 1.2 §2.7.5: le64 addr, le32 len, le16 flags, le16 next). */
+export interface DescriptorRow {
+  index: number;
+  addr: string;
+  len: number;
+  flags: number;
+  /** NEXT, WRITE, INDIRECT (VIRTQ_DESC_F_*). */
+  flagNames: string[];
+  next: number;
+}
+
+/** The start of one buffer of a chain, for a hex/ASCII preview. */
+export interface BufferPreview {
+  descriptor: number;
+  addr: string;
+  len: number;
+  /** Device-writable (VIRTQ_DESC_F_WRITE). */
+  write: boolean;
+  /** Up to VIRTIO_PREVIEW_BYTES bytes, two hex digits each, space-separated. */
+  hex: string;
+  /** The same bytes, printable ASCII or '.'. */
+  ascii: string;
+  truncated: boolean;
+  /** The whole previewed range is guest RAM (else the bytes outside read as ff). */
+  inRam: boolean;
+}
+
+/** Bytes shown per buffer. */
+export const VIRTIO_PREVIEW_BYTES = 64;
 
 export interface VirtioDeviceOut {
   name: string;
@@ -45,6 +79,20 @@ export const VIRTIO_VIEW_EVENTS = 64;
 
 const STATUS_BITS = (Object.entries(VIRTIO_STATUS) as Array<[string, number]>).map(([name, v]) => ({ bit: Math.log2(v), name }));
 
+const DESC_FLAGS: Array<[number, string]> = [[1, 'NEXT'], [2, 'WRITE'], [4, 'INDIRECT']];
+
+function preview(guest: { peek(gpa: number, len: number): Uint8Array; isRam(gpa: number, len?: number): boolean }, descriptor: number, addr: number, len: number, write: boolean): BufferPreview {
+  const n = Math.min(len, VIRTIO_PREVIEW_BYTES);
+  const inRam = n === 0 || (addr + n <= 2 ** 53 && guest.isRam(addr, n));
+  const bytes = inRam ? guest.peek(addr, n) : new Uint8Array(n).fill(0xff);
+  let hexs = '', ascii = '';
+  for (const b of bytes) {
+    hexs += (hexs === '' ? '' : ' ') + b.toString(16).padStart(2, '0');
+    ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+  }
+  return { descriptor, addr: hex(addr), len, write, hex: hexs, ascii, truncated: len > n, inRam };
+}
+
 /** All virtio devices of the machine, from each device's side-effect-free inspect() plus the rings read from guest RAM. */
 export function virtioView(machine: Machine): VirtioView {
   const devices: VirtioDeviceOut[] = [];
@@ -68,7 +116,21 @@ export function virtioView(machine: Machine): VirtioView {
         for (let k = 0; k < q.size; k++) availRing.push(av.getUint16(2 * k, true));
         for (let k = 0; k < q.size; k++) usedRing.push({ id: uv.getUint32(8 * k, true), len: uv.getUint32(8 * k + 4, true) });
       }
-      return { ...q, availRing, usedRing };
+      const descriptorTable: DescriptorRow[] = [];
+      const previews: VirtioQueueRingsView['previews'] = [];
+      if (q.ready && guest !== null) {
+        const t = guest.peek(q.descAddr, 16 * q.size);
+        const tv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+        for (let k = 0; k < q.size; k++) {
+          const flags = tv.getUint16(16 * k + 12, true);
+          descriptorTable.push({
+            index: k, addr: hex(tv.getBigUint64(16 * k, true)), len: tv.getUint32(16 * k + 8, true), flags,
+            flagNames: DESC_FLAGS.filter(([bit]) => (flags & bit) !== 0).map(([, n]) => n), next: tv.getUint16(16 * k + 14, true),
+          });
+        }
+        for (const c of q.inFlight) previews.push({ head: c.head, buffers: c.descriptors.map((d) => preview(guest, d.index, d.addr, d.len, (d.flags & 2) !== 0)) });
+      }
+      return { ...q, availRing, usedRing, descriptorTable, previews };
     });
     devices.push({
       name, deviceId: d.deviceId,

@@ -424,7 +424,7 @@ describe('virtioView', () => {
     expect(d.features.find((f) => f.bit === 32)).toMatchObject({ name: 'VIRTIO_F_VERSION_1', offered: true, accepted: true });
     const hv = m.hv!;
     const rd16 = (gpa: number) => hv.guest.read8(gpa) | (hv.guest.read8(gpa + 1) << 8);
-    let sawRing = false;
+    let sawRing = false, sawPreview = false;
     for (const q of d.queues.filter((x) => x.ready)) {
       expect(q.availIdxInMemory).toBe(rd16(q.availAddr + 2));
       expect(q.usedIdxInMemory).toBe(rd16(q.usedAddr + 2));
@@ -433,6 +433,23 @@ describe('virtioView', () => {
         expect(q.availRing[k]).toBe(rd16(q.availAddr + 4 + 2 * k));
         expect(q.usedRing[k].id).toBe(hv.guest.read32(q.usedAddr + 4 + 8 * k));
         expect(q.usedRing[k].len).toBe(hv.guest.read32(q.usedAddr + 8 + 8 * k));
+        // The descriptor table as guest memory holds it (virtio 1.2 §2.7.5).
+        const e = q.descAddr + 16 * k, row = q.descriptorTable[k];
+        expect(BigInt(row.addr)).toBe((BigInt(hv.guest.read32(e + 4)) << 32n) | BigInt(hv.guest.read32(e)));
+        expect(row.len).toBe(hv.guest.read32(e + 8));
+        expect(row.flags).toBe(rd16(e + 12));
+        expect(row.next).toBe(rd16(e + 14));
+        expect(row.flagNames.includes('NEXT')).toBe((row.flags & 1) !== 0);
+      }
+      // Each in-flight buffer's preview is its first bytes in guest memory.
+      for (const c of q.previews) {
+        for (const p of c.buffers) {
+          const n = Math.min(p.len, 64);
+          const want = Array.from({ length: n }, (_, i) => hv.guest.read8(Number(p.addr) + i).toString(16).padStart(2, '0')).join(' ');
+          expect(p.hex).toBe(want);
+          expect(p.ascii.length).toBe(n);
+          sawPreview = true;
+        }
       }
       // Every completed request's head is in the used ring at the slot its used index says (virtio 1.2 §2.7.8).
       for (const req of d.requests.filter((x) => x.queue === q.index && x.state === 'completed')) {
@@ -441,6 +458,7 @@ describe('virtioView', () => {
       }
     }
     expect(sawRing).toBe(true);
+    expect(sawPreview).toBe(true); // the receive queue has buffers posted
     expect(d.events.length).toBeGreaterThan(0);
     expectNoSideEffects(m, () => { virtioView(m); });
   });

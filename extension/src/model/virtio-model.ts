@@ -64,6 +64,14 @@ export function queueNode(devIndex: number, devId: string, q: VirtioQueueRingsVi
       { id: `${id}/addr/u`, label: 'Used ring', description: h(q.usedAddr), contextValue: 'value', value: h(q.usedAddr) },
     ],
   });
+  const table = (q.descriptorTable ?? []).filter((t) => t.flags !== 0 || t.len !== 0 || BigInt(t.addr) !== 0n);
+  if ((q.descriptorTable ?? []).length > 0) {
+    children.push({
+      id: `${id}/desc`, label: 'Descriptor table', description: `${table.length} of ${q.size} in use`, icon: 'list-ordered',
+      children: table.length === 0 ? [note(`${id}/desc/none`, 'every descriptor is all zero')] : table.map((t) => descriptorNode(`${id}/desc/${t.index}`,
+        { index: t.index, addr: Number(BigInt(t.addr)), len: t.len, flags: t.flags, next: t.next, indirect: false }, req)),
+    });
+  }
   const size = q.size > 0 ? q.size : 1;
   const availIdx = q.availIdxInMemory ?? 0;
   children.push(ringNode(`${id}/avail`, 'Available ring', `idx ${q.availIdxInMemory ?? '-'} · flags ${q.availFlags ?? '-'} · device last seen ${q.lastAvailIdx}`, q.availRing, (head, k) => {

@@ -11,24 +11,53 @@ export interface VirtioSelection {
 
 /** A row of the descriptor table as the picture knows it: from a chain still in flight (current memory) or the latest request that used it. */
 export interface DescriptorRow extends DescriptorView {
-  source: 'in-flight' | 'request';
+  source: 'in-flight' | 'request' | 'table';
   /** The request id or the in-flight chain's available index. */
   owner: number;
   inFlight: boolean;
 }
 
 /**
- * The descriptor-table rows the view model carries: descriptors of in-flight chains (read now) win over those of
- * past requests (the latest request per index). Descriptors read from indirect tables are not main-table rows.
+ * The descriptor-table rows to draw: the table as guest memory holds it now (every entry that is not all zero),
+ * each marked with the in-flight chain or the latest request that used it. An older adapter without the table
+ * falls back to the descriptors of in-flight chains and recent requests. Indirect-table descriptors are not
+ * main-table rows.
  */
 export function descriptorRows(dev: VirtioDeviceOut, q: VirtioQueueRingsView): DescriptorRow[] {
   const rows = new Map<number, DescriptorRow>();
   const ok = (d: DescriptorView) => !d.indirect && Number.isInteger(d.index) && d.index >= 0 && d.index < q.size;
+  const owners = new Map<number, { source: DescriptorRow['source']; owner: number; inFlight: boolean }>();
   for (const r of dev.requests.filter((x) => x.queue === q.index).sort((a, b) => a.id - b.id)) {
-    for (const d of r.descriptors) if (ok(d)) rows.set(d.index, { ...d, source: 'request', owner: r.id, inFlight: false });
+    for (const d of r.descriptors) if (ok(d)) { rows.set(d.index, { ...d, source: 'request', owner: r.id, inFlight: false }); owners.set(d.index, { source: 'request', owner: r.id, inFlight: false }); }
   }
-  for (const c of q.inFlight) for (const d of c.descriptors) if (ok(d)) rows.set(d.index, { ...d, source: 'in-flight', owner: c.availIdx, inFlight: true });
+  for (const c of q.inFlight) {
+    for (const d of c.descriptors) if (ok(d)) { rows.set(d.index, { ...d, source: 'in-flight', owner: c.availIdx, inFlight: true }); owners.set(d.index, { source: 'in-flight', owner: c.availIdx, inFlight: true }); }
+  }
+  const table = q.descriptorTable ?? [];
+  if (table.length > 0) {
+    rows.clear();
+    for (const t of table) {
+      const used = owners.get(t.index);
+      if (used === undefined && t.flags === 0 && t.len === 0 && BigInt(t.addr) === 0n) continue;
+      rows.set(t.index, { index: t.index, addr: Number(BigInt(t.addr)), len: t.len, flags: t.flags, next: t.next, indirect: false, source: used?.source ?? 'table', owner: used?.owner ?? -1, inFlight: used?.inFlight ?? false });
+    }
+  }
   return [...rows.values()].sort((a, b) => a.index - b.index);
+}
+
+/** Lines of 16 bytes: offset, hex, ASCII (the classic dump layout). */
+function hexDump(hex: string, ascii: string): string {
+  const bytes = hex === '' ? [] : hex.split(' ');
+  const lines: string[] = [];
+  for (let o = 0; o < bytes.length; o += 16) lines.push(`${o.toString(16).padStart(4, '0')}  ${bytes.slice(o, o + 16).join(' ').padEnd(47)}  ${ascii.slice(o, o + 16)}`);
+  return lines.join('\n');
+}
+
+/** The in-flight buffers' first bytes as hex and ASCII (guest-controlled: escaped). */
+function previewList(q: VirtioQueueRingsView): string {
+  const items = (q.previews ?? []).flatMap((c) => c.buffers.map((b) => `<li class="preview" data-head="${num(c.head)}"><span class="mono">head ${num(c.head)} · #${num(b.descriptor)} ${esc(b.addr)}+${num(b.len)} ${b.write ? 'device-writable' : 'device-readable'}${b.inRam ? '' : ' · not guest RAM'}</span>` +
+    `<pre class="mono">${esc(hexDump(b.hex, b.ascii))}${b.truncated ? '\n…' : ''}</pre></li>`));
+  return items.length === 0 ? '' : `<h3>Buffers in flight</h3><ul class="previews">${items.join('')}</ul>`;
 }
 
 function flagNames(f: number): string {
@@ -58,7 +87,7 @@ export function descriptorTableSvg(rows: DescriptorRow[]): string {
       `<text x="${TBL_X + COLS[2]}" y="${yy + 11}">${num(r.len)}</text>` +
       `<text x="${TBL_X + COLS[3]}" y="${yy + 11}">${flagNames(r.flags)}</text>` +
       `<text x="${TBL_X + COLS[4]}" y="${yy + 11}">${(r.flags & VIRTQ_DESC_F_NEXT) !== 0 ? num(r.next) : ''}</text>` +
-      `<text class="muted" x="${TBL_X + COLS[5]}" y="${yy + 11}">${r.source === 'in-flight' ? `in flight (avail ${num(r.owner)})` : `request #${num(r.owner)}`}</text></g>`;
+      `<text class="muted" x="${TBL_X + COLS[5]}" y="${yy + 11}">${r.source === 'in-flight' ? `in flight (avail ${num(r.owner)})` : r.source === 'request' ? `request #${num(r.owner)}` : ''}</text></g>`;
   }).join('\n');
   // Chain arrows on the right margin: from row i to the row of its `next`, bowing out by distance.
   const arrows = rows.filter((r) => (r.flags & VIRTQ_DESC_F_NEXT) !== 0).map((r) => {
@@ -140,13 +169,14 @@ function queueSection(dev: VirtioDeviceOut, q: VirtioQueueRingsView): string {
 ${q.error !== null ? `<p class="error">${esc(q.error)}</p>` : ''}
 <h3>Descriptor table</h3>
 ${rows.length === 0 ? '<p class="muted">no descriptors seen yet</p>' : descriptorTableSvg(rows)}
-<p class="muted">Rows known from chains in flight (highlighted, read now) and from the device's recent requests (as they were then).</p>
+<p class="muted">${(q.descriptorTable ?? []).length > 0 ? `The table as guest memory holds it now; all-zero entries are not drawn; chains in flight are highlighted.` : `Rows known from chains in flight (highlighted, read now) and from the device's recent requests (as they were then).`}</p>
 <h3>Available ring <span class="muted">flags ${q.availFlags !== null ? hexNum(q.availFlags) : '—'} · idx ${availIdx !== null ? num(availIdx) : '—'} · ${num(inFlightSlots.size)} in flight</span></h3>
 ${ringSvg('avail', q, availLabels, (s) => inFlightSlots.has(s))}
 <h3>Used ring <span class="muted">flags ${q.usedFlags !== null ? hexNum(q.usedFlags) : '—'} · idx ${q.usedIdxInMemory !== null ? num(q.usedIdxInMemory) : '—'}</span></h3>
 ${ringSvg('used', q, usedLabels, () => false)}
 <h3>In flight</h3>
 ${chains === '' ? '<p class="muted">none</p>' : `<ul>${chains}</ul>`}
+${previewList(q)}
 <h3>Recent requests</h3>
 ${reqs === '' ? '<p class="muted">none</p>' : `<table><tr><th>id</th><th>head</th><th>dir</th><th>read / write bytes</th><th>state</th><th>used len</th><th>summary</th></tr>${reqs}</table>`}
 </section>`;
