@@ -33,6 +33,8 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
   const data = new StopData(null);
   let session: vscode.DebugSession | undefined;
   const endedNotified = new Set<string>();
+  /** Sessions whose adapter said exited/terminated before VS Code reported them started or active (a guest that runs to its end at once); ids only, a few bytes each. */
+  const finishedEarly = new Set<string>();
   const meter = new SpeedMeter();
   const status = vscode.window.createStatusBarItem('vmscope.status', vscode.StatusBarAlignment.Left, 10);
   status.name = 'vmscope';
@@ -53,7 +55,10 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
   const updateStatus = async () => {
     if (session === undefined) { status.hide(); return; }
     if (data.phase !== 'stopped') { status.text = statusText(null, meter.lastMips, data.phase === 'running'); status.show(); return; }
+    const s = session;
     const r = await data.get('exits');
+    // The session may have ended (or moved on) while the request was out: a late answer must not show the item again.
+    if (session !== s || data.phase !== 'stopped') return;
     status.text = statusText(r.ok ? r.body.stats : null, meter.lastMips, false);
     status.show();
   };
@@ -127,8 +132,8 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
           if (m.type !== 'event') return;
           if (m.event === 'stopped') { if (session !== s) attach(s); void onStop(s); }
           else if (m.event === 'continued' && s === session) { data.running(); meter.continued(Date.now()); refreshViews(); void updateStatus(); }
-          else if (m.event === 'exited') { clean = true; if (s === session) detach(`The guest exited with code ${m.body?.exitCode ?? '?'}.`); }
-          else if (m.event === 'terminated') { clean = true; if (s === session) detach('The session ended.'); }
+          else if (m.event === 'exited') { clean = true; if (s === session) detach(`The guest exited with code ${m.body?.exitCode ?? '?'}.`); else finishedEarly.add(s.id); }
+          else if (m.event === 'terminated') { clean = true; if (s === session) detach('The session ended.'); else finishedEarly.add(s.id); }
         },
         onError(e: Error) {
           if (s === session && !endedNotified.has(s.id)) { endedNotified.add(s.id); void vscode.window.showErrorMessage(`vmscope: the debug adapter failed: ${errorText(e)}`); }
@@ -142,13 +147,14 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
       };
     },
   }));
-  sub(vscode.debug.onDidStartDebugSession((s) => { if (s.type === 'vmscope') attach(s); }));
+  // A session that already ended is not attached: the views would say "running" and the status bar stay up for good.
+  sub(vscode.debug.onDidStartDebugSession((s) => { if (s.type === 'vmscope' && !finishedEarly.has(s.id)) attach(s); }));
   sub(vscode.debug.onDidTerminateDebugSession((s) => {
     if (s === session) detach(data.phase === 'ended' ? data.endReason : 'The session ended.');
     endedNotified.delete(s.id);
   }));
   sub(vscode.debug.onDidChangeActiveDebugSession((s) => {
-    if (s !== undefined && s.type === 'vmscope' && s !== session) { attach(s); data.stopped(); refreshViews(); void updateStatus(); }
+    if (s !== undefined && s.type === 'vmscope' && s !== session && !finishedEarly.has(s.id)) { attach(s); data.stopped(); refreshViews(); void updateStatus(); }
   }));
 
   // ---- Commands

@@ -64,7 +64,7 @@ describe('parseArgs', () => {
   });
 
   const errors: Array<[string[], string]> = [
-    [['start', 'k'], 'unknown command "start" (commands: run, help, version)'],
+    [['start', 'k'], 'unknown command "start" (commands: run, test, help, version)'],
     [['--memory', '8'], "expected a command before \"--memory\"; try 'vmscope run IMAGE' or 'vmscope --help'"],
     [['run'], "run: missing IMAGE (or --config FILE with a \"program\" field); try 'vmscope --help'"],
     [['run', 'a', 'b'], 'unexpected argument "b" (IMAGE is already "a")'],
