@@ -65,6 +65,8 @@ export function pageWalkText(w: PageWalkView): string {
 
 export function exitsText(v: ExitsView, stats: ExitStatsView): string {
   const lines = v.entries.map((e) => `#${e.n} ${e.name}${e.summary ? ` ${e.summary}` : ''} rip=${e.rip}${e.bytes ? ` [${e.bytes}]` : ''} ${e.outcome}${e.note ? ` (${e.note})` : ''}`);
+  const p = v.pending ?? null;
+  if (p !== null) lines.push(`#${p.n} ${p.name}${p.summary ? ` ${p.summary}` : ''} rip=${p.rip} (stopped here: not handled yet)`);
   lines.push('', `${'VM-EXIT'.padEnd(22)} ${'Samples'.padStart(10)} ${'Samples%'.padStart(9)}`);
   for (const r of stats.rows) lines.push(`${r.name.padEnd(22)} ${String(r.count).padStart(10)} ${(100 * r.share).toFixed(2).padStart(8)}%`);
   lines.push(`Total Samples: ${stats.total}`);

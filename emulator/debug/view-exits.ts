@@ -1,6 +1,7 @@
 // The exit-log views: a window of the recorded VM exits and the per-reason statistics (as `perf kvm stat` reports them).
 import type { Hypervisor } from '../vmm/hypervisor.js';
 import { EXIT_LOG_CAPACITY, type ExitOutcome } from '../vmm/exit-log.js';
+import { decodeExitQualification } from '../vmx/qualification.js';
 import { hex } from './view-format.js';
 
 export interface ExitEntryView {
@@ -24,6 +25,20 @@ export interface ExitsView {
   /** Exit number of the oldest exit still kept, null when none. */
   firstKept: number | null;
   entries: ExitEntryView[];
+  /**
+   * The exit the run is stopped at before the hypervisor handled it (a debugger stop at stage "before"): it is
+   * not in the log yet, which records an exit once it is handled. Null otherwise.
+   */
+  pending: PendingExitView | null;
+}
+
+export interface PendingExitView {
+  n: number;
+  reason: number;
+  name: string;
+  qualification: string;
+  summary: string;
+  rip: string;
 }
 
 export interface ExitStatsRow {
@@ -55,9 +70,15 @@ export function exitsView(hv: Hypervisor, start: number, count: number): ExitsVi
   let window = all;
   if (Number.isFinite(start) && start > 0) window = all.filter((e) => e.n >= start && e.n < start + n);
   else window = n === 0 ? [] : all.slice(-n);
+  const at = hv.stoppedAtExit;
+  const pending: PendingExitView | null = at !== null && at.stage === 'before' ? {
+    n: at.n, reason: at.info.reason, name: at.info.name, qualification: `0x${at.info.qualification.toString(16)}`,
+    summary: decodeExitQualification(at.info.reason, at.info.qualification)?.summary ?? '', rip: hex(hv.vmread('GUEST_RIP')),
+  } : null;
   return {
     total: hv.log.total,
     firstKept: first,
+    pending,
     entries: window.map((e) => ({
       n: e.n, reason: e.reason, name: e.name, qualification: e.qualification, summary: e.summary, rip: hex(e.rip),
       bytes: e.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' '), bits: e.bits, icount: e.icount, outcome: e.outcome,

@@ -70,6 +70,7 @@ describe('custom requests and console commands', () => {
     expect(Number(walk.hpa)).toBe(firstOut + 0x200000);
     const exits = (await dc.customRequest('vmscope/exits', { count: 10 })).body as ExitsResponseBody;
     expect(exits.total).toBe(0); // stopped before the first exit was handled
+    expect(exits.pending).toMatchObject({ n: 1, reason: 30, name: 'IO_INSTRUCTION', rip: `0x${firstOut.toString(16)}` });
     const virtio = (await dc.customRequest('vmscope/virtio', {})).body as VirtioResponseBody;
     expect(virtio.devices.map((d) => d.name)).toEqual(['virtio-rng']);
 

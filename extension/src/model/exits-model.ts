@@ -61,6 +61,14 @@ export function olderNode(req: Requester, firstKept: number, before: number, pag
 export function buildExitsTree(body: ExitsView & { stats: ExitStatsView }, req?: Requester): ViewNode[] {
   const out: ViewNode[] = [statsNode(body.stats)];
   const recent = [...body.entries].reverse().map(exitNode);
+  const p = body.pending ?? null; // an older adapter sends no `pending`
+  if (p !== null) {
+    recent.unshift({
+      id: `exits/pending/${p.n}`, label: `#${p.n} ${p.name}`, description: `${p.summary ? `${p.summary} · ` : ''}rip ${p.rip} · stopped here, not handled yet`,
+      tooltip: `VM exit #${p.n}: ${p.name} (reason ${p.reason}), qualification ${p.qualification}. The run stopped before the hypervisor handled it; the log records it once it is handled.`,
+      icon: 'debug-stackframe', contextValue: 'value', value: p.rip,
+    });
+  }
   const oldest = body.entries.length > 0 ? body.entries[0].n : null;
   if (oldest !== null && req !== undefined && body.firstKept !== null && oldest > body.firstKept) recent.push(olderNode(req, body.firstKept, oldest));
   const dropped = body.firstKept !== null && body.firstKept > 1 ? `; exits before #${body.firstKept} are no longer kept` : '';
