@@ -1,4 +1,5 @@
 // The record of every VM exit: a bounded log of recent exits and per-reason statistics like `perf kvm stat`.
+import { decodeExitQualification } from '../vmx/qualification.js';
 
 /** What the hypervisor did about an exit. */
 export type ExitOutcome = 'resumed' | 'injected' | 'emulated' | 'ended' | 'unhandled';
@@ -35,11 +36,37 @@ export interface ReasonStats {
 /** Recent exits kept for views and traces (older ones are counted, not kept). */
 export const EXIT_LOG_CAPACITY = 4096;
 
+const OUTCOMES: readonly ExitOutcome[] = ['resumed', 'injected', 'emulated', 'ended', 'unhandled'];
+const OUTCOME_CODE: Record<ExitOutcome, number> = { resumed: 0, injected: 1, emulated: 2, ended: 3, unhandled: 4 };
+/** Instruction bytes kept per exit (an x86 instruction has at most 15). */
+const MAX_BYTES = 16;
+
+/**
+ * The log keeps the recent exits in typed arrays (a ring indexed by (n - 1) mod capacity) and builds
+ * ExitEntry objects only when someone asks for them (views, traces, snapshots): logging an exit
+ * allocates nothing. Entries given to add() as objects are kept as they are.
+ */
 export class ExitLog {
   total = 0;
   readonly byReason = new Map<number, ReasonStats>();
-  private readonly ring: ExitEntry[] = [];
-  private head = 0;
+  /** Exits kept (at most EXIT_LOG_CAPACITY): numbers total - kept + 1 … total. */
+  private kept = 0;
+  private readonly reasons = new Int32Array(EXIT_LOG_CAPACITY);
+  private readonly names: string[] = new Array<string>(EXIT_LOG_CAPACITY).fill('');
+  private readonly qualLo = new Uint32Array(EXIT_LOG_CAPACITY);
+  private readonly qualHi = new Uint32Array(EXIT_LOG_CAPACITY);
+  private readonly rips = new Float64Array(EXIT_LOG_CAPACITY);
+  private readonly icounts = new Float64Array(EXIT_LOG_CAPACITY);
+  private readonly bits = new Uint8Array(EXIT_LOG_CAPACITY);
+  private readonly outcomes = new Uint8Array(EXIT_LOG_CAPACITY);
+  private readonly byteLen = new Uint8Array(EXIT_LOG_CAPACITY);
+  private readonly byteData = new Uint8Array(EXIT_LOG_CAPACITY * MAX_BYTES);
+  private readonly notes: Array<string | undefined> = new Array<string | undefined>(EXIT_LOG_CAPACITY).fill(undefined);
+  /** Entries built (or given to add()) per slot; undefined until asked for. */
+  private readonly entries: Array<ExitEntry | undefined> = new Array<ExitEntry | undefined>(EXIT_LOG_CAPACITY).fill(undefined);
+  /** The stats row of the last reason logged (most exits repeat the previous reason). */
+  private lastStats: ReasonStats | null = null;
+  private lastStatsReason = -1;
   /** Called with each exit as it is logged (the CLI's --trace-exits). */
   onExit: ((e: ExitEntry) => void) | null = null;
 
@@ -49,37 +76,99 @@ export class ExitLog {
    */
   add(e: Omit<ExitEntry, 'n' | 'summary'> & { summary: string | (() => string) }, instructionsSinceEntry: number): ExitEntry {
     const { summary, ...rest } = e;
-    const entry = { n: ++this.total, ...rest } as ExitEntry;
+    const entry = { n: this.total + 1, ...rest } as ExitEntry;
     if (typeof summary === 'string') entry.summary = summary;
     else {
       let cached: string | undefined;
       Object.defineProperty(entry, 'summary', { enumerable: true, configurable: true, get: () => (cached ??= summary()) });
     }
-    let s = this.byReason.get(e.reason);
-    if (s === undefined) { s = { name: e.name, count: 0, instructions: 0 }; this.byReason.set(e.reason, s); }
+    const slot = this.push(e.reason, e.name, e.rip, e.bits, e.icount, e.outcome, e.note, instructionsSinceEntry);
+    this.entries[slot] = entry;
+    if (this.onExit !== null) this.onExit(entry);
+    return entry;
+  }
+
+  /**
+   * Record an exit without building its entry (the hypervisor's per-exit path): the qualification as two 32-bit
+   * halves, the instruction bytes from `bytes[0 … byteCount)`. The summary is decoded from the qualification
+   * when the entry is first asked for.
+   */
+  record(
+    reason: number, name: string, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
+    icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number,
+  ): void {
+    const slot = this.push(reason, name, rip, bits, icount, outcome, note, instructionsSinceEntry);
+    this.qualLo[slot] = qualLo;
+    this.qualHi[slot] = qualHi;
+    const len = Math.min(byteCount, MAX_BYTES);
+    this.byteLen[slot] = len;
+    const at = slot * MAX_BYTES;
+    for (let k = 0; k < len; k++) this.byteData[at + k] = bytes[k];
+    if (this.onExit !== null) this.onExit(this.entryAt(this.total));
+  }
+
+  private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number): number {
+    const n = ++this.total;
+    const slot = (n - 1) % EXIT_LOG_CAPACITY;
+    if (this.kept < EXIT_LOG_CAPACITY) this.kept++;
+    this.reasons[slot] = reason;
+    this.names[slot] = name;
+    this.rips[slot] = rip;
+    this.bits[slot] = bits;
+    this.icounts[slot] = icount;
+    this.outcomes[slot] = OUTCOME_CODE[outcome];
+    this.notes[slot] = note;
+    this.entries[slot] = undefined;
+    let s = this.lastStatsReason === reason ? this.lastStats : this.byReason.get(reason);
+    if (s === undefined || s === null) { s = { name, count: 0, instructions: 0 }; this.byReason.set(reason, s); }
+    this.lastStats = s;
+    this.lastStatsReason = reason;
     s.count++;
     s.instructions += instructionsSinceEntry;
-    if (this.ring.length < EXIT_LOG_CAPACITY) this.ring.push(entry);
-    else { this.ring[this.head] = entry; this.head = (this.head + 1) % EXIT_LOG_CAPACITY; }
-    if (this.onExit !== null) this.onExit(entry);
+    return slot;
+  }
+
+  /** The entry of exit `n` (kept), built on first use. */
+  private entryAt(n: number): ExitEntry {
+    const slot = (n - 1) % EXIT_LOG_CAPACITY;
+    const have = this.entries[slot];
+    if (have !== undefined) return have;
+    const reason = this.reasons[slot];
+    const lo = this.qualLo[slot], hi = this.qualHi[slot];
+    const q = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    const at = slot * MAX_BYTES;
+    const entry = {
+      n, reason, name: this.names[slot], qualification: `0x${q.toString(16)}`, rip: this.rips[slot],
+      bytes: Array.from(this.byteData.subarray(at, at + this.byteLen[slot])), bits: this.bits[slot] as 16 | 32 | 64,
+      icount: this.icounts[slot], outcome: OUTCOMES[this.outcomes[slot]], note: this.notes[slot],
+    } as ExitEntry;
+    let cached: string | undefined;
+    Object.defineProperty(entry, 'summary', {
+      enumerable: true, configurable: true, get: () => (cached ??= decodeExitQualification(reason, q)?.summary ?? ''),
+    });
+    this.entries[slot] = entry;
     return entry;
   }
 
   /** Append to the note of the most recent exit (e.g. the interrupt injected at the entry after it). */
   annotateLast(text: string): void {
-    const e = this.last();
+    if (this.kept === 0) return;
+    const slot = (this.total - 1) % EXIT_LOG_CAPACITY;
+    const e = this.entries[slot];
     if (e !== undefined) e.note = e.note ? `${e.note}; ${text}` : text;
+    else { const note = this.notes[slot]; this.notes[slot] = note ? `${note}; ${text}` : text; }
   }
 
   /** The most recent exits, oldest first. */
   recent(limit = EXIT_LOG_CAPACITY): ExitEntry[] {
-    const all = this.ring.length < EXIT_LOG_CAPACITY ? this.ring.slice() : [...this.ring.slice(this.head), ...this.ring.slice(0, this.head)];
-    return all.slice(Math.max(0, all.length - limit));
+    const count = Math.max(0, Math.min(this.kept, limit));
+    const out: ExitEntry[] = new Array<ExitEntry>(count);
+    for (let k = 0; k < count; k++) out[k] = this.entryAt(this.total - count + 1 + k);
+    return out;
   }
 
   last(): ExitEntry | undefined {
-    if (this.ring.length === 0) return undefined;
-    return this.ring.length < EXIT_LOG_CAPACITY ? this.ring[this.ring.length - 1] : this.ring[(this.head + EXIT_LOG_CAPACITY - 1) % EXIT_LOG_CAPACITY];
+    return this.kept === 0 ? undefined : this.entryAt(this.total);
   }
 
   /** `{"IO_INSTRUCTION": 14, "HLT": 1}` keyed by the SDM/Linux names. */
@@ -102,7 +191,7 @@ export class ExitLog {
   }
 
   saveState(): unknown {
-    return { total: this.total, byReason: [...this.byReason.entries()], ring: this.recent() };
+    return { total: this.total, byReason: [...this.byReason.entries()].map(([k, v]) => [k, { ...v }]), ring: this.recent() };
   }
 
   loadState(s: unknown): void {
@@ -110,8 +199,18 @@ export class ExitLog {
     this.total = o.total;
     this.byReason.clear();
     for (const [k, v] of o.byReason) this.byReason.set(k, { ...v });
-    this.ring.length = 0;
-    this.head = 0;
-    for (const e of o.ring) this.ring.push(e);
+    this.lastStats = null;
+    this.lastStatsReason = -1;
+    this.entries.fill(undefined);
+    const ring = o.ring.slice(-EXIT_LOG_CAPACITY);
+    this.kept = ring.length;
+    for (let k = 0; k < ring.length; k++) {
+      const e = ring[k];
+      const slot = (o.total - ring.length + k) % EXIT_LOG_CAPACITY;
+      this.reasons[slot] = e.reason;
+      this.names[slot] = e.name;
+      this.notes[slot] = e.note;
+      this.entries[slot] = e;
+    }
   }
 }

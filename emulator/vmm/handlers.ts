@@ -60,6 +60,12 @@ export interface HandlerContext {
   entryCheck(): string | undefined;
 }
 
+/** Bits 31:0 of a 64-bit value as a number (no BigInt arithmetic when the value fits 32 bits). */
+function low32(v: bigint): number {
+  const n = Number(v); // exact for values below 2^32
+  return n >= 0 && n <= 0xffffffff ? n : Number(BigInt.asUintN(32, v));
+}
+
 function gpr(vcpu: VcpuApi, r: number): bigint {
   return vcpu.reg(GPR_NAMES[r] as GprName);
 }
@@ -76,7 +82,7 @@ function guestCpl(vcpu: VcpuApi): number {
 /** CPUID: the processor model plus the hypervisor bit and leaves (SDM vol. 2A CPUID; Linux's KVM_CPUID_SIGNATURE convention). */
 function cpuid(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
-    const leaf = Number(vcpu.reg('rax') & 0xffffffffn), sub = Number(vcpu.reg('rcx') & 0xffffffffn);
+    const leaf = low32(vcpu.reg('rax')), sub = low32(vcpu.reg('rcx'));
     let r: [number, number, number, number];
     if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
       if (leaf === 0x40000000) {
@@ -123,20 +129,22 @@ function hlt(ctx: HandlerContext): ExitHandler {
 /** I/O instructions: dispatch to the platform's port devices, string and REP forms included (SDM vol. 3C table 28-5). */
 function io(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
-    const q = Number(vcpu.exit.qualification & 0xffffffffn);
+    const q = low32(vcpu.exit.qualification);
     const size = ((q & 7) + 1) as 1 | 2 | 4;
     const input = (q & 8) !== 0, string = (q & 16) !== 0, rep = (q & 32) !== 0;
     const port = q >>> 16;
-    const mask = (1n << BigInt(size * 8)) - 1n;
     if (!string) {
       if (input) {
+        const mask = (1n << BigInt(size * 8)) - 1n;
         const v = BigInt(vcpu.ioRead(port, size) >>> 0) & mask;
         const rax = vcpu.reg('rax');
         // IN to EAX zero-extends; to AL/AX keeps the rest of RAX.
         vcpu.setReg('rax', size === 4 ? v : (rax & ~mask) | v);
         vcpu.note(`in 0x${port.toString(16)} = 0x${v.toString(16)}`);
       } else {
-        vcpu.ioWrite(port, size, Number(vcpu.reg('rax') & mask));
+        // The low `size` bytes of RAX (BigInt only for a size above 4 bytes, which the processor never reports).
+        const rax = vcpu.reg('rax');
+        vcpu.ioWrite(port, size, size < 4 ? low32(rax) & ((1 << (size * 8)) - 1) : size === 4 ? low32(rax) : Number(rax & ((1n << BigInt(size * 8)) - 1n)));
       }
       vcpu.advanceRip();
       return 'emulated';

@@ -5,6 +5,7 @@ import { CR0_ET, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_VMXE, EFER_LMA, EF
 import type { ArchState } from '../cpu/setup.js';
 import { PhysicalMemory } from '../mem/physmem.js';
 import { Vmx } from '../vmx/vmx.js';
+import { VmcsAccess } from '../vmx/vmcs-access.js';
 import { VMCS_REVISION_ID } from '../vmx/caps.js';
 import { vmcsField, type VmcsFieldName } from '../vmx/fields.js';
 import {
@@ -17,18 +18,51 @@ import {
 } from '../vmx/controls.js';
 import { CPU_BASED_DEFAULT1, PIN_BASED_DEFAULT1, VM_ENTRY_DEFAULT1, VM_EXIT_DEFAULT1 } from '../vmx/caps.js';
 import { EXIT_REASON_FAILED_VMENTRY, exitReasonName } from '../vmx/exit-reasons.js';
-import { decodeExitQualification } from '../vmx/qualification.js';
 import { EPT_A, EPT_PS, EPT_R, EPT_W, EPT_X, makeEptp } from '../ept/ept.js';
 import { GuestMemory } from './guest-memory.js';
 import { guestLinearToPhysical } from './guest-walk.js';
 import { ExitLog, type ExitOutcome } from './exit-log.js';
-import { GPR_NAMES, type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
+import { type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
 import { defaultHandlers, HYPERVISOR_MSR_EXITS, type HandlerContext, type MsrPlatform } from './handlers.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
 import { decode } from '../cpu/decode.js';
 import { Insn } from '../cpu/insn.js';
 
 const logInsn = new Insn();
+
+/** Byte offsets of the VMCS fields the per-exit paths read and write (VMREAD/VMWRITE of known fields without a name lookup). */
+const OFF = {
+  CPU_BASED_VM_EXEC_CONTROL: VmcsAccess.offset('CPU_BASED_VM_EXEC_CONTROL'),
+  PIN_BASED_VM_EXEC_CONTROL: VmcsAccess.offset('PIN_BASED_VM_EXEC_CONTROL'),
+  VM_ENTRY_INTR_INFO_FIELD: VmcsAccess.offset('VM_ENTRY_INTR_INFO_FIELD'),
+  VM_ENTRY_EXCEPTION_ERROR_CODE: VmcsAccess.offset('VM_ENTRY_EXCEPTION_ERROR_CODE'),
+  VM_ENTRY_INSTRUCTION_LEN: VmcsAccess.offset('VM_ENTRY_INSTRUCTION_LEN'),
+  VMX_PREEMPTION_TIMER_VALUE: VmcsAccess.offset('VMX_PREEMPTION_TIMER_VALUE'),
+  GUEST_RFLAGS: VmcsAccess.offset('GUEST_RFLAGS'),
+  GUEST_RIP: VmcsAccess.offset('GUEST_RIP'),
+  GUEST_INTERRUPTIBILITY_INFO: VmcsAccess.offset('GUEST_INTERRUPTIBILITY_INFO'),
+  GUEST_ACTIVITY_STATE: VmcsAccess.offset('GUEST_ACTIVITY_STATE'),
+  GUEST_CS_AR_BYTES: VmcsAccess.offset('GUEST_CS_AR_BYTES'),
+  GUEST_CS_BASE: VmcsAccess.offset('GUEST_CS_BASE'),
+  GUEST_IA32_EFER: VmcsAccess.offset('GUEST_IA32_EFER'),
+  GUEST_CR0: VmcsAccess.offset('GUEST_CR0'),
+  GUEST_CR4: VmcsAccess.offset('GUEST_CR4'),
+  VM_EXIT_REASON: VmcsAccess.offset('VM_EXIT_REASON'),
+  EXIT_QUALIFICATION: VmcsAccess.offset('EXIT_QUALIFICATION'),
+  VM_EXIT_INSTRUCTION_LEN: VmcsAccess.offset('VM_EXIT_INSTRUCTION_LEN'),
+  GUEST_LINEAR_ADDRESS: VmcsAccess.offset('GUEST_LINEAR_ADDRESS'),
+  GUEST_PHYSICAL_ADDRESS: VmcsAccess.offset('GUEST_PHYSICAL_ADDRESS'),
+};
+/** GPR save-area index of a handler register name (as GPR_NAMES.indexOf, without the search); -1 for others. */
+function gprIndex(name: RegName): number {
+  switch (name) {
+    case 'rax': return 0; case 'rcx': return 1; case 'rdx': return 2; case 'rbx': return 3;
+    case 'rsp': return 4; case 'rbp': return 5; case 'rsi': return 6; case 'rdi': return 7;
+    case 'r8': return 8; case 'r9': return 9; case 'r10': return 10; case 'r11': return 11;
+    case 'r12': return 12; case 'r13': return 13; case 'r14': return 14; case 'r15': return 15;
+    default: return -1;
+  }
+}
 
 /**
  * Host-physical layout of the hypervisor's own structures (the first 2 MiB of host memory);
@@ -143,7 +177,7 @@ export class Hypervisor {
       // next entry (MOV to CR2, XSETBV), as KVM does for the guest's values.
       setCr2: (v) => { this.cpu.cr2 = v; },
       setXcr0: (v) => { this.cpu.xcr0 = v; },
-      guestCr4: () => Number(this.vmr('GUEST_CR4')) & ~CR4_VMXE,
+      guestCr4: () => { this.vmx.vmcs.region = HOST_LAYOUT.vmcs; return this.vmx.vmcs.r32(OFF.GUEST_CR4) & ~CR4_VMXE; },
       tscAux: () => this.cpu.tscAux,
       entryCheck: () => this.vmx.lastEntryCheck,
       isRam: (gpa) => this.guest.isRam(gpa),
@@ -405,23 +439,23 @@ export class Hypervisor {
   private prepareEntry(): void {
     const v = this.vmx.vmcs;
     v.region = HOST_LAYOUT.vmcs;
-    let proc = v.get32('CPU_BASED_VM_EXEC_CONTROL');
-    let pin = v.get32('PIN_BASED_VM_EXEC_CONTROL');
+    let proc = v.r32(OFF.CPU_BASED_VM_EXEC_CONTROL);
+    let pin = v.r32(OFF.PIN_BASED_VM_EXEC_CONTROL);
     if (this.pendingInjection !== 0) {
-      v.set32('VM_ENTRY_INTR_INFO_FIELD', this.pendingInjection);
-      v.set32('VM_ENTRY_EXCEPTION_ERROR_CODE', this.pendingInjectionError);
-      v.set32('VM_ENTRY_INSTRUCTION_LEN', this.pendingInjectionLength);
+      v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, this.pendingInjection);
+      v.w32(OFF.VM_ENTRY_EXCEPTION_ERROR_CODE, this.pendingInjectionError);
+      v.w32(OFF.VM_ENTRY_INSTRUCTION_LEN, this.pendingInjectionLength);
       this.pendingInjection = 0;
       this.pendingInjectionLength = 0;
     } else if (this.interrupts !== null) {
       const due = this.interrupts.nextDeadline();
       if (due !== null && due <= this.now()) this.interrupts.poll(this.now());
       if (this.interrupts.pending()) {
-        const flags = v.get32('GUEST_RFLAGS');
-        const blocked = (v.get32('GUEST_INTERRUPTIBILITY_INFO') & 3) !== 0 || v.get32('GUEST_ACTIVITY_STATE') !== 0;
+        const flags = v.r32(OFF.GUEST_RFLAGS);
+        const blocked = (v.r32(OFF.GUEST_INTERRUPTIBILITY_INFO) & 3) !== 0 || v.r32(OFF.GUEST_ACTIVITY_STATE) !== 0;
         if ((flags & IF) !== 0 && !blocked) {
           const vector = this.interrupts.acknowledge();
-          v.set32('VM_ENTRY_INTR_INFO_FIELD', (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
+          v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
           this.injected.set(vector, (this.injected.get(vector) ?? 0) + 1);
           this.log.annotateLast(`→ injected vector 0x${vector.toString(16)} at entry`);
           proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
@@ -431,34 +465,40 @@ export class Hypervisor {
     const deadline = this.interrupts?.nextDeadline() ?? null;
     if (deadline !== null) {
       pin |= PIN_BASED_VMX_PREEMPTION_TIMER;
-      v.set32('VMX_PREEMPTION_TIMER_VALUE', Math.max(0, Math.min(0xffffffff, deadline - this.now())));
+      v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(0xffffffff, deadline - this.now())));
     } else pin &= ~PIN_BASED_VMX_PREEMPTION_TIMER;
-    v.set32('CPU_BASED_VM_EXEC_CONTROL', proc);
-    v.set32('PIN_BASED_VM_EXEC_CONTROL', pin);
+    v.w32(OFF.CPU_BASED_VM_EXEC_CONTROL, proc);
+    v.w32(OFF.PIN_BASED_VM_EXEC_CONTROL, pin);
   }
 
   private exitInfo(): ExitInfo {
     const v = this.vmx.vmcs;
-    const raw = v.get32('VM_EXIT_REASON');
+    const raw = v.r32(OFF.VM_EXIT_REASON);
     return {
       reason: raw & 0xffff,
       name: exitReasonName(raw & 0xffff),
       entryFailure: (raw & EXIT_REASON_FAILED_VMENTRY) !== 0,
-      qualification: v.getBig('EXIT_QUALIFICATION'),
-      instructionLength: v.get32('VM_EXIT_INSTRUCTION_LEN'),
-      guestLinear: v.getBig('GUEST_LINEAR_ADDRESS'),
-      guestPhysical: v.getBig('GUEST_PHYSICAL_ADDRESS'),
+      qualification: v.rBig(OFF.EXIT_QUALIFICATION),
+      instructionLength: v.r32(OFF.VM_EXIT_INSTRUCTION_LEN),
+      guestLinear: v.rBig(OFF.GUEST_LINEAR_ADDRESS),
+      guestPhysical: v.rBig(OFF.GUEST_PHYSICAL_ADDRESS),
     };
   }
 
   /** Handle the VM exit in the VMCS (or the pending one). Returns true when a debugger asked to stop. */
   private handleExit(): boolean {
     let info: ExitInfo;
+    // The qualification's two words for the log (read from the VMCS with the exit information: no BigInt work).
+    let qLo: number, qHi: number;
     if (this.pendingExit !== null) {
       info = this.pendingExit;
       this.pendingExit = null;
+      qLo = Number(BigInt.asUintN(32, info.qualification));
+      qHi = Number(BigInt.asUintN(32, info.qualification >> 32n));
     } else {
       info = this.exitInfo();
+      qLo = this.vmx.vmcs.r32(OFF.EXIT_QUALIFICATION);
+      qHi = this.vmx.vmcs.r32(OFF.EXIT_QUALIFICATION + 4);
       if (this.exitBreak !== null && this.exitBreak(info, 'before', this.log.total + 1)) {
         this.pendingExit = info;
         this.stoppedAtExit = { info, stage: 'before', n: this.log.total + 1 };
@@ -466,8 +506,8 @@ export class Hypervisor {
       }
     }
     const v = this.vmx.vmcs;
-    const rip = v.getNum('GUEST_RIP');
-    const bytes = this.exitInstructionBytes(info, rip);
+    const rip = v.rNum(OFF.GUEST_RIP);
+    const byteCount = this.exitInstructionBytes(info, rip);
     this.note = info.reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
     const handler = this.handlers.get(info.reason);
     let outcome: ExitOutcome;
@@ -482,13 +522,11 @@ export class Hypervisor {
         this.ended = { status: 'error', message: `handler for ${info.name} failed: ${e instanceof Error ? e.message : String(e)}` };
       }
     }
-    const ar = v.get32('GUEST_CS_AR_BYTES');
-    const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
-    this.log.add({
-      reason: info.reason, name: info.name, qualification: `0x${info.qualification.toString(16)}`,
-      summary: () => decodeExitQualification(info.reason, info.qualification)?.summary ?? '', rip, bytes, bits, icount: this.cpu.icount, outcome: this.ended !== null ? 'ended' : outcome,
-      note: this.note,
-    }, this.cpu.icount - this.entryIcount);
+    const ar = v.r32(OFF.GUEST_CS_AR_BYTES);
+    const bits = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.r32(OFF.GUEST_CR0) & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
+    // The log keeps the exit in typed arrays; its entry (hex qualification, decoded summary) is built when asked for.
+    this.log.record(info.reason, info.name, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
+      this.note, this.cpu.icount - this.entryIcount);
     if (this.exitBreak !== null && this.ended === null && this.exitBreak(info, 'after', this.log.total)) {
       this.stoppedAtExit = { info, stage: 'after', n: this.log.total };
       return true;
@@ -501,36 +539,48 @@ export class Hypervisor {
     return this.exitInfo();
   }
 
+  /** Scratch for the bytes of the exiting instruction (copied into the exit log). */
+  private readonly exitBytes = new Uint8Array(16);
+
   /**
-   * The bytes of the instruction an exit happened at, for the log: VM_EXIT_INSTRUCTION_LEN where the
+   * The bytes of the instruction an exit happened at, for the log (into exitBytes; returns the count): VM_EXIT_INSTRUCTION_LEN where the
    * SDM defines it, else (EPT violations and exceptions) the length the decoder finds.
    */
-  private exitInstructionBytes(info: ExitInfo, rip: number): number[] {
+  private exitInstructionBytes(info: ExitInfo, rip: number): number {
+    const out = this.exitBytes;
     if (info.instructionLength > 0) {
       const lin = this.csBase() + rip, len = Math.min(15, info.instructionLength);
       // The processor just fetched it: its TLB (tagged by the VPID, kept across exits) has the translation.
       const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
-      if (hpa >= 0 && hpa + len <= this.host.size) return Array.from(this.host.peek(hpa, len));
-      return Array.from(this.readGuestVirtual(lin, len) ?? []);
+      if (hpa >= 0 && hpa + len <= this.host.size) {
+        for (let k = 0; k < len; k++) out[k] = this.host.read8(hpa + k); // host RAM: reading has no side effects
+        return len;
+      }
+      const raw = this.readGuestVirtual(lin, len);
+      if (raw === null) return 0;
+      out.set(raw);
+      return raw.length;
     }
-    if (info.reason !== 48 && info.reason !== 0) return [];
+    if (info.reason !== 48 && info.reason !== 0) return 0;
     const raw = this.readGuestVirtual(this.csBase() + rip, 15) ?? this.readGuestVirtual(this.csBase() + rip, 1);
-    if (raw === null) return [];
+    if (raw === null) return 0;
     const v = this.vmx.vmcs;
     const ar = v.get32('GUEST_CS_AR_BYTES');
     const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
     try {
       decode(logInsn, (k) => (k < raw.length ? raw[k] : 0), bits);
     } catch {
-      return [];
+      return 0;
     }
-    return Array.from(raw.subarray(0, Math.min(raw.length, logInsn.length)));
+    const n = Math.min(raw.length, logInsn.length);
+    out.set(raw.subarray(0, n));
+    return n;
   }
 
   private csBase(): number {
     const v = this.vmx.vmcs;
-    const lma = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (v.get32('GUEST_CS_AR_BYTES') & (1 << 13)) !== 0;
-    return lma ? 0 : v.getNum('GUEST_CS_BASE');
+    const lma = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (v.r32(OFF.GUEST_CS_AR_BYTES) & (1 << 13)) !== 0;
+    return lma ? 0 : v.rNum(OFF.GUEST_CS_BASE);
   }
 
   /** The guest's paging state from the VMCS (CR0/CR4 as the guest really has them, not the shadows). */
@@ -569,7 +619,10 @@ export class Hypervisor {
   private makeApi(info: ExitInfo): VcpuApi & { exit: ExitInfo } {
     const v = this.vmx.vmcs;
     const hv = this;
-    const gpr = (name: RegName): number => GPR_NAMES.indexOf(name as (typeof GPR_NAMES)[number]);
+    const gpr = gprIndex;
+    // The last BigInt built per GPR, reused while the register keeps its value (no allocation per read).
+    const cacheLo = new Float64Array(16).fill(-1), cacheHi = new Float64Array(16).fill(-1);
+    const cacheBig: bigint[] = new Array<bigint>(16).fill(0n);
     return {
       exit: info,
       reg(name) {
@@ -577,9 +630,18 @@ export class Hypervisor {
         if (name === 'rflags') return hv.vmr('GUEST_RFLAGS');
         if (name === 'rsp') return hv.vmr('GUEST_RSP');
         const r = gpr(name);
-        return (BigInt(hv.vmx.gprHi[r]) << 32n) | BigInt(hv.vmx.gprLo[r]);
+        const lo = hv.vmx.gprLo[r], hi = hv.vmx.gprHi[r];
+        if (cacheLo[r] === lo && cacheHi[r] === hi) return cacheBig[r];
+        const b = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+        cacheLo[r] = lo; cacheHi[r] = hi; cacheBig[r] = b;
+        return b;
       },
       setReg(name, value) {
+        if (typeof value === 'number' && value >= 0 && value <= 0xffffffff && Number.isInteger(value)) {
+          // A 32-bit value: no BigInt (same result as the general path below).
+          const r = gpr(name);
+          if (r >= 0 && r !== 4) { hv.vmx.gprLo[r] = value; hv.vmx.gprHi[r] = 0; return; }
+        }
         const b = BigInt.asUintN(64, BigInt(value));
         if (name === 'rip') return hv.vmw('GUEST_RIP', b);
         if (name === 'rflags') return hv.vmw('GUEST_RFLAGS', b);
@@ -597,13 +659,13 @@ export class Hypervisor {
       readGuestVirtual: (gva, length) => hv.readGuestVirtual(gva, length),
       advanceRip() {
         hv.instructionsEmulated++;
-        const len = v.get32('VM_EXIT_INSTRUCTION_LEN');
-        const rip = v.getNum('GUEST_RIP') + len;
-        const ar = v.get32('GUEST_CS_AR_BYTES');
-        const long = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0;
-        v.setNum('GUEST_RIP', long ? rip : (ar & (1 << 14)) !== 0 ? rip % 4294967296 : rip % 65536);
+        const len = v.r32(OFF.VM_EXIT_INSTRUCTION_LEN);
+        const rip = v.rNum(OFF.GUEST_RIP) + len;
+        const ar = v.r32(OFF.GUEST_CS_AR_BYTES);
+        const long = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0;
+        v.wNum(OFF.GUEST_RIP, long ? rip : (ar & (1 << 14)) !== 0 ? rip % 4294967296 : rip % 65536);
         // Skipping an instruction ends any STI/MOV SS blocking (as executing it would).
-        v.set32('GUEST_INTERRUPTIBILITY_INFO', v.get32('GUEST_INTERRUPTIBILITY_INFO') & ~3);
+        v.w32(OFF.GUEST_INTERRUPTIBILITY_INFO, v.r32(OFF.GUEST_INTERRUPTIBILITY_INFO) & ~3);
       },
       injectException(vector, errorCode) {
         const has = exceptionHasErrorCode(vector);

@@ -53,7 +53,7 @@ export class VmcsAccess {
   }
 
   /** The region's words, refreshed when the region moves or memory was restored from a snapshot. */
-  private words(): Uint32Array<ArrayBufferLike> {
+  words(): Uint32Array<ArrayBufferLike> {
     if (this.viewRegion !== this.region || this.viewEpoch !== this.mem.epoch) {
       const page = this.mem.writablePage(this.region / 4096);
       if (page === undefined || this.region % 4096 !== 0) throw new Error(`VMCS region 0x${this.region.toString(16)} is not a writable 4 KiB page`);
@@ -116,7 +116,11 @@ export class VmcsAccess {
   }
 
   getBig(name: VmcsFieldName): bigint {
-    const off = OFFSET[name];
+    return this.rBig(OFFSET[name]);
+  }
+
+  /** A field as a BigInt by byte offset (cached per field: no allocation while the value is unchanged). */
+  rBig(off: number): bigint {
     const w = this.words();
     const hi = w[(off >>> 2) + 1], lo = w[off >>> 2];
     const slot = (off - 16) >>> 3;

@@ -27,6 +27,7 @@ import * as X from './intercept.js';
 import { volatileFieldsPass } from './entry-fast.js';
 
 const OK_CHECK = { kind: 'ok' as const };
+const ENTERED: EntryOutcome = Object.freeze({ kind: 'entered' as const });
 
 /** Outcome of a VMX instruction (SDM vol. 3C §31.2 conventions). */
 export type VmxResult =
@@ -71,6 +72,9 @@ const OF = {
   CR4_READ_SHADOW: O('CR4_READ_SHADOW'),
   EPT_POINTER: O('EPT_POINTER'),
   EXCEPTION_BITMAP: O('EXCEPTION_BITMAP'),
+  EXIT_QUALIFICATION: O('EXIT_QUALIFICATION'),
+  GUEST_IA32_PAT: O('GUEST_IA32_PAT'),
+  HOST_IA32_PAT: O('HOST_IA32_PAT'),
   GUEST_ACTIVITY_STATE: O('GUEST_ACTIVITY_STATE'),
   GUEST_CR0: O('GUEST_CR0'),
   GUEST_CR3: O('GUEST_CR3'),
@@ -129,10 +133,38 @@ const OF = {
   VM_EXIT_INTR_ERROR_CODE: O('VM_EXIT_INTR_ERROR_CODE'),
   VM_EXIT_INTR_INFO: O('VM_EXIT_INTR_INFO'),
   VM_EXIT_REASON: O('VM_EXIT_REASON'),
+  VM_ENTRY_INTR_INFO_FIELD: O('VM_ENTRY_INTR_INFO_FIELD'),
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
 const HOST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`HOST_${n}_SELECTOR`), base: seg === FS || seg === GS ? O(`HOST_${n}_BASE`) : -1 }));
 const CR3_TARGET_OFF = [0, 1, 2, 3].map((k) => O(`CR3_TARGET_VALUE${k}`));
+
+/*
+ * Direct stores into the VMCS region's words (VmcsAccess.words(); field at byte offset `off`, two words per
+ * field). Each returns the changed bits (0 when the field kept its value), for the generation (vmcs-access.ts).
+ */
+type Words = Uint32Array<ArrayBufferLike>;
+function st32(w: Words, off: number, v: number): number {
+  const k = off >>> 2, lo = v >>> 0;
+  const d = (w[k] ^ lo) | w[k + 1];
+  w[k] = lo; w[k + 1] = 0;
+  return d;
+}
+function stLoHi(w: Words, off: number, lo: number, hi: number): number {
+  const k = off >>> 2;
+  lo >>>= 0; hi >>>= 0;
+  const d = (w[k] ^ lo) | (w[k + 1] ^ hi);
+  w[k] = lo; w[k + 1] = hi;
+  return d;
+}
+function stNum(w: Words, off: number, v: number): number {
+  return stLoHi(w, off, v >>> 0, v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32) >>> 0);
+}
+/** A 64-bit field as a signed number (as VmcsAccess.rNum). */
+function ldNum(w: Words, off: number): number {
+  const k = off >>> 2;
+  return (w[k + 1] | 0) * TWO32 + w[k];
+}
 
 function f(name: string): VmcsFieldName {
   return name as VmcsFieldName;
@@ -170,6 +202,13 @@ export class Vmx implements VmxHooks {
   private checkedProc = 0;
   /** Full VM-entry checks performed (the rest were fast checks). */
   fullChecks = 0;
+  /** VMCS generation and region the cached controls other than pin/proc/proc2 were read at (loadControls). */
+  private ctlGeneration = -1;
+  private ctlRegion = -1;
+  /** The guest PAT last stored on an exit, split into words (saves BigInt work per exit). */
+  private patValue = -1n;
+  private patLo = 0;
+  private patHi = 0;
 
   constructor(cpu: Cpu) {
     this.cpu = cpu;
@@ -289,7 +328,7 @@ export class Vmx implements VmxHooks {
     this.cpu.updateMode();
     this.setupBoundary();
     // Event injection (SDM §27.6).
-    const info = this.vmcs.get32('VM_ENTRY_INTR_INFO_FIELD');
+    const info = this.vmcs.r32(OF.VM_ENTRY_INTR_INFO_FIELD);
     if ((info & INTR_INFO_VALID_MASK) !== 0) {
       this.vmcs.set32('VM_ENTRY_INTR_INFO_FIELD', info & ~INTR_INFO_VALID_MASK);
       try {
@@ -307,86 +346,92 @@ export class Vmx implements VmxHooks {
         }
       }
     }
-    return { kind: 'entered' };
+    return ENTERED;
   }
 
   private loadControls(): void {
-    const v = this.vmcs, c = this.ctl;
-    c.pin = v.r32(OF.PIN_BASED_VM_EXEC_CONTROL);
-    c.proc = v.r32(OF.CPU_BASED_VM_EXEC_CONTROL);
-    c.proc2 = effectiveSecondary(c.proc, v.r32(OF.SECONDARY_VM_EXEC_CONTROL));
-    c.exit = v.r32(OF.VM_EXIT_CONTROLS);
-    c.entry = v.r32(OF.VM_ENTRY_CONTROLS);
-    c.exceptionBitmap = v.r32(OF.EXCEPTION_BITMAP);
-    c.pfErrorCodeMask = v.r32(OF.PAGE_FAULT_ERROR_CODE_MASK);
-    c.pfErrorCodeMatch = v.r32(OF.PAGE_FAULT_ERROR_CODE_MATCH);
-    c.cr0Mask = v.r32(OF.CR0_GUEST_HOST_MASK);
-    c.cr0Shadow = v.r32(OF.CR0_READ_SHADOW);
-    c.cr4Mask = v.r32(OF.CR4_GUEST_HOST_MASK);
-    c.cr4Shadow = v.r32(OF.CR4_READ_SHADOW);
-    c.cr3TargetCount = v.r32(OF.CR3_TARGET_COUNT);
-    for (let k = 0; k < 4; k++) c.cr3Targets[k] = v.rNum(CR3_TARGET_OFF[k]);
-    c.ioBitmapA = v.rNum(OF.IO_BITMAP_A);
-    c.ioBitmapB = v.rNum(OF.IO_BITMAP_B);
-    c.msrBitmap = v.rNum(OF.MSR_BITMAP);
-    c.tscOffset = v.rNum(OF.TSC_OFFSET);
-    c.virtualApic = v.rNum(OF.VIRTUAL_APIC_PAGE_ADDR);
-    c.tprThreshold = v.r32(OF.TPR_THRESHOLD);
+    const v = this.vmcs, c = this.ctl, w = v.words();
+    // The pin-based and primary controls are per-entry fields (VOLATILE_FIELDS): always read. Every other
+    // control changes only with the VMCS generation, so those are read again only after a change.
+    c.pin = w[OF.PIN_BASED_VM_EXEC_CONTROL >>> 2];
+    c.proc = w[OF.CPU_BASED_VM_EXEC_CONTROL >>> 2];
+    c.proc2 = effectiveSecondary(c.proc, w[OF.SECONDARY_VM_EXEC_CONTROL >>> 2]);
+    if (this.ctlGeneration !== v.generation || this.ctlRegion !== v.region) {
+      c.exit = w[OF.VM_EXIT_CONTROLS >>> 2];
+      c.entry = w[OF.VM_ENTRY_CONTROLS >>> 2];
+      c.exceptionBitmap = w[OF.EXCEPTION_BITMAP >>> 2];
+      c.pfErrorCodeMask = w[OF.PAGE_FAULT_ERROR_CODE_MASK >>> 2];
+      c.pfErrorCodeMatch = w[OF.PAGE_FAULT_ERROR_CODE_MATCH >>> 2];
+      c.cr0Mask = w[OF.CR0_GUEST_HOST_MASK >>> 2];
+      c.cr0Shadow = w[OF.CR0_READ_SHADOW >>> 2];
+      c.cr4Mask = w[OF.CR4_GUEST_HOST_MASK >>> 2];
+      c.cr4Shadow = w[OF.CR4_READ_SHADOW >>> 2];
+      c.cr3TargetCount = w[OF.CR3_TARGET_COUNT >>> 2];
+      for (let k = 0; k < 4; k++) c.cr3Targets[k] = ldNum(w, CR3_TARGET_OFF[k]);
+      c.ioBitmapA = ldNum(w, OF.IO_BITMAP_A);
+      c.ioBitmapB = ldNum(w, OF.IO_BITMAP_B);
+      c.msrBitmap = ldNum(w, OF.MSR_BITMAP);
+      c.tscOffset = ldNum(w, OF.TSC_OFFSET);
+      c.virtualApic = ldNum(w, OF.VIRTUAL_APIC_PAGE_ADDR);
+      c.tprThreshold = w[OF.TPR_THRESHOLD >>> 2];
+      this.ctlGeneration = v.generation;
+      this.ctlRegion = v.region;
+    }
     if (X.eptEnabled(c)) {
-      const eptp = v.rNum(OF.EPT_POINTER);
+      const eptp = ldNum(w, OF.EPT_POINTER);
       // Without VPID, VM entries invalidate cached mappings (SDM §29.4.3.1); with it they are tagged and kept.
       if (eptp !== this.lastEptp) { this.ept.setEptp(eptp); this.lastEptp = eptp; }
     }
   }
 
   private loadGuestState(): void {
-    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
-    c.cr0 = v.r32(OF.GUEST_CR0);
-    c.cr4 = v.r32(OF.GUEST_CR4);
-    c.cr3 = v.rNum(OF.GUEST_CR3);
-    c.dr[7] = v.r32(OF.GUEST_DR7);
-    for (const g of GUEST_SEG) {
-      const s = g.seg;
-      c.sel[s] = v.r32(g.sel);
-      c.segBase[s] = v.rNum(g.base);
-      c.segLimit[s] = v.r32(g.limit);
-      c.segAr[s] = v.r32(g.ar);
-      if (s < FS && !ia32eModeGuest(ctl.entry)) c.segBase[s] = c.segBase[s] % TWO32;
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
+    c.cr0 = w[OF.GUEST_CR0 >>> 2];
+    c.cr4 = w[OF.GUEST_CR4 >>> 2];
+    c.cr3 = ldNum(w, OF.GUEST_CR3);
+    c.dr[7] = w[OF.GUEST_DR7 >>> 2];
+    const ia32e = ia32eModeGuest(ctl.entry);
+    for (let k = 0; k < GUEST_SEG.length; k++) {
+      const g = GUEST_SEG[k], s = g.seg;
+      c.sel[s] = w[g.sel >>> 2];
+      const base = ldNum(w, g.base);
+      c.segBase[s] = s < FS && !ia32e ? base % TWO32 : base;
+      c.segLimit[s] = w[g.limit >>> 2];
+      c.segAr[s] = w[g.ar >>> 2];
     }
-    c.ldtrSel = v.r32(OF.GUEST_LDTR_SELECTOR); c.ldtrBase = v.rNum(OF.GUEST_LDTR_BASE);
-    c.ldtrLimit = v.r32(OF.GUEST_LDTR_LIMIT); c.ldtrAr = v.r32(OF.GUEST_LDTR_AR_BYTES);
-    c.trSel = v.r32(OF.GUEST_TR_SELECTOR); c.trBase = v.rNum(OF.GUEST_TR_BASE);
-    c.trLimit = v.r32(OF.GUEST_TR_LIMIT); c.trAr = v.r32(OF.GUEST_TR_AR_BYTES);
-    c.gdtrBase = v.rNum(OF.GUEST_GDTR_BASE); c.gdtrLimit = v.r32(OF.GUEST_GDTR_LIMIT);
-    c.idtrBase = v.rNum(OF.GUEST_IDTR_BASE); c.idtrLimit = v.r32(OF.GUEST_IDTR_LIMIT);
-    c.sysenterCs = v.r32(OF.GUEST_SYSENTER_CS);
-    c.sysenterEsp = v.rNum(OF.GUEST_SYSENTER_ESP);
-    c.sysenterEip = v.rNum(OF.GUEST_SYSENTER_EIP);
-    if (entryLoadIa32Efer(ctl.entry)) c.efer = v.r32(OF.GUEST_IA32_EFER);
+    c.ldtrSel = w[OF.GUEST_LDTR_SELECTOR >>> 2]; c.ldtrBase = ldNum(w, OF.GUEST_LDTR_BASE);
+    c.ldtrLimit = w[OF.GUEST_LDTR_LIMIT >>> 2]; c.ldtrAr = w[OF.GUEST_LDTR_AR_BYTES >>> 2];
+    c.trSel = w[OF.GUEST_TR_SELECTOR >>> 2]; c.trBase = ldNum(w, OF.GUEST_TR_BASE);
+    c.trLimit = w[OF.GUEST_TR_LIMIT >>> 2]; c.trAr = w[OF.GUEST_TR_AR_BYTES >>> 2];
+    c.gdtrBase = ldNum(w, OF.GUEST_GDTR_BASE); c.gdtrLimit = w[OF.GUEST_GDTR_LIMIT >>> 2];
+    c.idtrBase = ldNum(w, OF.GUEST_IDTR_BASE); c.idtrLimit = w[OF.GUEST_IDTR_LIMIT >>> 2];
+    c.sysenterCs = w[OF.GUEST_SYSENTER_CS >>> 2];
+    c.sysenterEsp = ldNum(w, OF.GUEST_SYSENTER_ESP);
+    c.sysenterEip = ldNum(w, OF.GUEST_SYSENTER_EIP);
+    if (entryLoadIa32Efer(ctl.entry)) c.efer = w[OF.GUEST_IA32_EFER >>> 2];
     else {
       // Without "load IA32_EFER", LMA and LME follow "IA-32e mode guest" (SDM §27.3.2.1).
-      const lm = ia32eModeGuest(ctl.entry);
-      c.efer = lm ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
+      c.efer = ia32e ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
     }
-    if (entryLoadIa32Pat(ctl.entry)) c.pat = v.getBig('GUEST_IA32_PAT');
+    if (entryLoadIa32Pat(ctl.entry)) c.pat = v.rBig(OF.GUEST_IA32_PAT);
     // GPRs come from the hypervisor's save area; RSP, RIP and RFLAGS from the VMCS.
-    for (let r = 0; r < 16; r++) { c.lo[r] = this.gprLo[r]; c.hi[r] = this.gprHi[r]; }
-    c.setRegNumber(RSP, v.rNum(OF.GUEST_RSP));
-    c.rip = v.rNum(OF.GUEST_RIP);
-    c.setFlags(v.r32(OF.GUEST_RFLAGS));
-    const intr = v.r32(OF.GUEST_INTERRUPTIBILITY_INFO);
+    const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
+    for (let r = 0; r < 16; r++) { lo[r] = savedLo[r]; hi[r] = savedHi[r]; }
+    c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
+    c.rip = ldNum(w, OF.GUEST_RIP);
+    c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
+    const intr = w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2];
     c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
-    c.halted = v.r32(OF.GUEST_ACTIVITY_STATE) === GUEST_ACTIVITY_HLT;
+    c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
     c.shutdownReason = '';
     if (X.preemptionTimer(ctl)) {
       // Rate 0 in IA32_VMX_MISC: the timer counts down once per TSC tick, i.e. per instruction.
-      this.preemptionDeadline = c.icount + c.idleTicks + v.r32(OF.VMX_PREEMPTION_TIMER_VALUE);
+      this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
     }
     // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
-    const vpid = X.vpidEnabled(ctl) ? v.r32(OF.VIRTUAL_PROCESSOR_ID) : 0;
+    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
     if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
     this.lastVpid = vpid;
-    void intr;
   }
 
   /** Inject the event of the VM-entry interruption-information field (SDM §27.6.1). */
@@ -427,22 +472,24 @@ export class Vmx implements VmxHooks {
   private recordExit(reason: number, qual: number, qualHi: number, instrLen: number, check?: string, extra?: ExitExtra): void {
     const v = this.vmcs, c = this.cpu;
     v.region = this.current;
-    v.w32(OF.VM_EXIT_REASON, reason);
-    v.setLoHi('EXIT_QUALIFICATION', qual, qualHi);
-    v.w32(OF.VM_EXIT_INSTRUCTION_LEN, instrLen);
-    v.w32(OF.VMX_INSTRUCTION_INFO, extra?.instrInfo ?? 0);
-    v.w32(OF.VM_EXIT_INTR_INFO, extra?.intrInfo ?? 0);
-    v.w32(OF.VM_EXIT_INTR_ERROR_CODE, extra?.intrError ?? 0);
-    v.wNum(OF.GUEST_LINEAR_ADDRESS, extra?.linear ?? 0);
-    v.wNum(OF.GUEST_PHYSICAL_ADDRESS, extra?.physical ?? 0);
+    // VM-exit information fields (SDM §28.2): per-exit fields, stored without generation tracking.
+    const w = v.words();
+    st32(w, OF.VM_EXIT_REASON, reason);
+    stLoHi(w, OF.EXIT_QUALIFICATION, qual, qualHi);
+    st32(w, OF.VM_EXIT_INSTRUCTION_LEN, instrLen);
+    st32(w, OF.VMX_INSTRUCTION_INFO, extra?.instrInfo ?? 0);
+    st32(w, OF.VM_EXIT_INTR_INFO, extra?.intrInfo ?? 0);
+    st32(w, OF.VM_EXIT_INTR_ERROR_CODE, extra?.intrError ?? 0);
+    stNum(w, OF.GUEST_LINEAR_ADDRESS, extra?.linear ?? 0);
+    stNum(w, OF.GUEST_PHYSICAL_ADDRESS, extra?.physical ?? 0);
     const vec = c.eventInfo;
-    v.w32(OF.IDT_VECTORING_INFO_FIELD, (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
-    v.w32(OF.IDT_VECTORING_ERROR_CODE, c.eventError);
+    st32(w, OF.IDT_VECTORING_INFO_FIELD, (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
+    st32(w, OF.IDT_VECTORING_ERROR_CODE, c.eventError);
     c.eventInfo = 0;
     const rip = extra?.ripAfter ? c.nextRip : c.rip;
     this.lastExit = {
       reason, basic: reason & 0xffff, name: exitReasonName(reason & 0xffff), qualification: qual, qualificationHi: qualHi,
-      guestRip: this.nonRoot ? rip : v.rNum(OF.GUEST_RIP), instructionLength: instrLen, icount: c.icount, check,
+      guestRip: this.nonRoot ? rip : ldNum(w, OF.GUEST_RIP), instructionLength: instrLen, icount: c.icount, check,
     };
     if (this.nonRoot) {
       this.saveGuestState(rip);
@@ -451,74 +498,88 @@ export class Vmx implements VmxHooks {
   }
 
   private saveGuestState(rip: number): void {
-    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
-    v.wNum(OF.GUEST_RIP, rip);
-    v.wNum(OF.GUEST_RSP, c.regNumber(RSP));
-    v.w32(OF.GUEST_RFLAGS, c.getFlags() & ~RF);
-    v.w32(OF.GUEST_CR0, c.cr0);
-    v.wNum(OF.GUEST_CR3, c.cr3);
-    v.w32(OF.GUEST_CR4, c.cr4);
-    v.w32(OF.GUEST_DR7, c.dr[7]);
-    for (const g of GUEST_SEG) {
-      const s = g.seg;
-      v.w32(g.sel, c.sel[s]);
-      v.wNum(g.base, c.segBase[s]);
-      v.w32(g.limit, c.segLimit[s]);
-      v.w32(g.ar, c.segAr[s]);
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
+    // RIP, RSP, RFLAGS, interruptibility, activity and the timer are per-exit fields (VOLATILE_FIELDS); a change to
+    // any other field bumps the generation once (`d` collects the changed bits), forcing full checks at the next entry.
+    stNum(w, OF.GUEST_RIP, rip);
+    stNum(w, OF.GUEST_RSP, c.regNumber(RSP));
+    st32(w, OF.GUEST_RFLAGS, c.getFlags() & ~RF);
+    let d = st32(w, OF.GUEST_CR0, c.cr0) | stNum(w, OF.GUEST_CR3, c.cr3) | st32(w, OF.GUEST_CR4, c.cr4) | st32(w, OF.GUEST_DR7, c.dr[7]);
+    for (let k = 0; k < GUEST_SEG.length; k++) {
+      const g = GUEST_SEG[k], s = g.seg;
+      d |= st32(w, g.sel, c.sel[s]) | stNum(w, g.base, c.segBase[s]) | st32(w, g.limit, c.segLimit[s]) | st32(w, g.ar, c.segAr[s]);
     }
-    v.w32(OF.GUEST_LDTR_SELECTOR, c.ldtrSel); v.wNum(OF.GUEST_LDTR_BASE, c.ldtrBase);
-    v.w32(OF.GUEST_LDTR_LIMIT, c.ldtrLimit); v.w32(OF.GUEST_LDTR_AR_BYTES, c.ldtrAr);
-    v.w32(OF.GUEST_TR_SELECTOR, c.trSel); v.wNum(OF.GUEST_TR_BASE, c.trBase);
-    v.w32(OF.GUEST_TR_LIMIT, c.trLimit); v.w32(OF.GUEST_TR_AR_BYTES, c.trAr);
-    v.wNum(OF.GUEST_GDTR_BASE, c.gdtrBase); v.w32(OF.GUEST_GDTR_LIMIT, c.gdtrLimit);
-    v.wNum(OF.GUEST_IDTR_BASE, c.idtrBase); v.w32(OF.GUEST_IDTR_LIMIT, c.idtrLimit);
-    v.w32(OF.GUEST_SYSENTER_CS, c.sysenterCs);
-    v.wNum(OF.GUEST_SYSENTER_ESP, c.sysenterEsp);
-    v.wNum(OF.GUEST_SYSENTER_EIP, c.sysenterEip);
-    if (exitSaveIa32Efer(ctl.exit)) v.w32(OF.GUEST_IA32_EFER, c.efer);
-    if (exitSaveIa32Pat(ctl.exit)) v.setLoHi('GUEST_IA32_PAT', Number(c.pat & 0xffffffffn), Number(c.pat >> 32n));
+    d |= st32(w, OF.GUEST_LDTR_SELECTOR, c.ldtrSel) | stNum(w, OF.GUEST_LDTR_BASE, c.ldtrBase)
+      | st32(w, OF.GUEST_LDTR_LIMIT, c.ldtrLimit) | st32(w, OF.GUEST_LDTR_AR_BYTES, c.ldtrAr);
+    d |= st32(w, OF.GUEST_TR_SELECTOR, c.trSel) | stNum(w, OF.GUEST_TR_BASE, c.trBase)
+      | st32(w, OF.GUEST_TR_LIMIT, c.trLimit) | st32(w, OF.GUEST_TR_AR_BYTES, c.trAr);
+    d |= stNum(w, OF.GUEST_GDTR_BASE, c.gdtrBase) | st32(w, OF.GUEST_GDTR_LIMIT, c.gdtrLimit);
+    d |= stNum(w, OF.GUEST_IDTR_BASE, c.idtrBase) | st32(w, OF.GUEST_IDTR_LIMIT, c.idtrLimit);
+    d |= st32(w, OF.GUEST_SYSENTER_CS, c.sysenterCs) | stNum(w, OF.GUEST_SYSENTER_ESP, c.sysenterEsp) | stNum(w, OF.GUEST_SYSENTER_EIP, c.sysenterEip);
+    if (exitSaveIa32Efer(ctl.exit)) d |= st32(w, OF.GUEST_IA32_EFER, c.efer);
+    if (exitSaveIa32Pat(ctl.exit)) {
+      const pat = c.pat;
+      if (pat !== this.patValue) { this.patValue = pat; this.patLo = Number(pat & 0xffffffffn); this.patHi = Number((pat >> 32n) & 0xffffffffn); }
+      d |= stLoHi(w, OF.GUEST_IA32_PAT, this.patLo, this.patHi);
+    }
     // IA32_VMX_MISC bit 5: exits store EFER.LMA in the "IA-32e mode guest" entry control (SDM §28.2).
     const entry = (c.efer & EFER_LMA) !== 0 ? ctl.entry | (1 << 9) : ctl.entry & ~(1 << 9);
-    if (entry !== ctl.entry) { v.w32(OF.VM_ENTRY_CONTROLS, entry); ctl.entry = entry; }
-    v.w32(OF.GUEST_ACTIVITY_STATE, c.halted && c.shutdownReason === '' ? GUEST_ACTIVITY_HLT : 0);
-    v.w32(OF.GUEST_INTERRUPTIBILITY_INFO, c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
-    if (savePreemptionTimer(ctl.exit)) v.w32(OF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
-    for (let r = 0; r < 16; r++) { this.gprLo[r] = c.lo[r]; this.gprHi[r] = c.hi[r]; }
+    if (entry !== ctl.entry) { d |= st32(w, OF.VM_ENTRY_CONTROLS, entry); ctl.entry = entry; }
+    if (d !== 0) v.generation++;
+    st32(w, OF.GUEST_ACTIVITY_STATE, c.halted && c.shutdownReason === '' ? GUEST_ACTIVITY_HLT : 0);
+    st32(w, OF.GUEST_INTERRUPTIBILITY_INFO, c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
+    if (savePreemptionTimer(ctl.exit)) st32(w, OF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
+    const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
+    for (let r = 0; r < 16; r++) { savedLo[r] = lo[r]; savedHi[r] = hi[r]; }
   }
 
   /** Host-state loading (SDM §28.5): the processor leaves the guest's context. */
   private loadHostState(): void {
-    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
     this.nonRoot = false;
     c.vmx = null;
     c.ept = null;
     c.halted = false;
     c.shadow = 0;
-    c.cr0 = v.r32(OF.HOST_CR0);
-    c.cr3 = v.rNum(OF.HOST_CR3);
-    c.cr4 = v.r32(OF.HOST_CR4);
+    c.cr0 = w[OF.HOST_CR0 >>> 2];
+    c.cr3 = ldNum(w, OF.HOST_CR3);
+    c.cr4 = w[OF.HOST_CR4 >>> 2];
     const host64 = hostAddressSpaceSize(ctl.exit);
-    if (exitLoadIa32Efer(ctl.exit)) c.efer = v.r32(OF.HOST_IA32_EFER);
+    if (exitLoadIa32Efer(ctl.exit)) c.efer = w[OF.HOST_IA32_EFER >>> 2];
     else c.efer = host64 ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
-    if (exitLoadIa32Pat(ctl.exit)) c.pat = v.getBig('HOST_IA32_PAT');
-    for (const h of HOST_SEG) {
-      const s = h.seg;
-      const sel = v.r32(h.sel);
-      const base = h.base >= 0 ? v.rNum(h.base) : 0;
+    if (exitLoadIa32Pat(ctl.exit)) c.pat = v.rBig(OF.HOST_IA32_PAT);
+    // Segment caches as setSegCache would load them; the mode is recomputed once below.
+    for (let k = 0; k < HOST_SEG.length; k++) {
+      const h = HOST_SEG[k], s = h.seg;
+      const sel = w[h.sel >>> 2];
       const unusable = sel === 0 && s !== CS;
-      c.setSegCache(s, sel, base, 0xffffffff, unusable ? AR_UNUSABLE : (s === CS ? (host64 ? 0xa09b : 0xc09b) : 0xc093));
+      c.sel[s] = sel;
+      c.segBase[s] = h.base >= 0 ? ldNum(w, h.base) : 0;
+      c.segLimit[s] = 0xffffffff;
+      c.segAr[s] = unusable ? AR_UNUSABLE : (s === CS ? (host64 ? 0xa09b : 0xc09b) : 0xc093);
     }
-    c.trSel = v.r32(OF.HOST_TR_SELECTOR); c.trBase = v.rNum(OF.HOST_TR_BASE); c.trLimit = 0x67; c.trAr = 0x8b;
-    c.gdtrBase = v.rNum(OF.HOST_GDTR_BASE); c.gdtrLimit = 0xffff;
-    c.idtrBase = v.rNum(OF.HOST_IDTR_BASE); c.idtrLimit = 0xffff;
+    c.trSel = w[OF.HOST_TR_SELECTOR >>> 2]; c.trBase = ldNum(w, OF.HOST_TR_BASE); c.trLimit = 0x67; c.trAr = 0x8b;
+    c.gdtrBase = ldNum(w, OF.HOST_GDTR_BASE); c.gdtrLimit = 0xffff;
+    c.idtrBase = ldNum(w, OF.HOST_IDTR_BASE); c.idtrLimit = 0xffff;
     c.ldtrSel = 0; c.ldtrAr = AR_UNUSABLE;
-    c.setRegNumber(RSP, v.rNum(OF.HOST_RSP));
-    c.rip = v.rNum(OF.HOST_RIP);
+    c.setRegNumber(RSP, ldNum(w, OF.HOST_RSP));
+    c.rip = ldNum(w, OF.HOST_RIP);
     c.setFlags(2);
     c.dr[7] = 0x400;
     this.boundaryPending = false;
     c.updateMode();
     if (!X.vpidEnabled(ctl)) c.flushTlb();
+  }
+
+  /**
+   * The exit's extra information in one reused object: an object built at the throwing call site makes the
+   * unwind much slower (V8 materializes it for the frame), and recordExit reads it at once.
+   */
+  private readonly scratchExtra: Required<ExitExtra> = { instrInfo: 0, intrInfo: 0, intrError: 0, linear: 0, physical: 0, ripAfter: false };
+  private extra(instrInfo: number, intrInfo: number, intrError: number, linear: number, physical: number): ExitExtra {
+    const e = this.scratchExtra;
+    e.instrInfo = instrInfo; e.intrInfo = intrInfo; e.intrError = intrError; e.linear = linear; e.physical = physical; e.ripAfter = false;
+    return e;
   }
 
   /** Perform a VM exit from inside an instruction or event and unwind it. */
@@ -622,14 +683,23 @@ export class Vmx implements VmxHooks {
   }
 
   io(_c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): void {
-    if (!X.ioExits(this.ctl, this.cpu.mem, port, size)) return;
+    if (this.ioExit(i, port, size, input, string, rep)) throw VM_EXIT;
+  }
+
+  /**
+   * The I/O decision, and the exit when it exits (then true; the hook throws). Separate from the hook because V8
+   * optimizes only functions that return: a hook that always throws stays in the interpreter.
+   */
+  private ioExit(i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): boolean {
+    if (!X.ioExits(this.ctl, this.cpu.mem, port, size)) return false;
     // Exit qualification for I/O instructions (SDM vol. 3C table 28-5).
     const immediate = !string && (i.opcode === 0xe4 || i.opcode === 0xe5 || i.opcode === 0xe6 || i.opcode === 0xe7);
     const q = ((size - 1) | (input ? 8 : 0) | (string ? 16 : 0) | (rep ? 32 : 0) | (immediate ? 64 : 0) | (port << 16)) >>> 0;
     // INS/OUTS report the address size and segment in the instruction-information field (SDM §28.2.5).
     const info = string ? (((i.addrSize === 16 ? 0 : i.addrSize === 32 ? 1 : 2) << 7) | ((input ? ES : i.seg) << 15)) : 0;
     const linear = string ? this.stringLinear(i, input) : 0;
-    this.exitNow(EXIT_REASON.IO_INSTRUCTION, q, i.length, { instrInfo: info, linear });
+    this.recordExit(EXIT_REASON.IO_INSTRUCTION, q, 0, i.length, undefined, this.extra(info, 0, 0, linear, 0));
+    return true;
   }
 
   private stringLinear(i: Insn, input: boolean): number {
@@ -649,7 +719,7 @@ export class Vmx implements VmxHooks {
   }
 
   descriptorTable(_c: Cpu, i: Insn, reason: number, instr: number): void {
-    if (X.descriptorTableExits(this.ctl)) this.exitNow(reason, i.disp >>> 0, i.length, { instrInfo: instr });
+    if (X.descriptorTableExits(this.ctl)) this.exitNow(reason, i.disp >>> 0, i.length, this.extra(instr, 0, 0, 0, 0));
   }
 
   exception(c: Cpu, vector: number, hasError: boolean, error: number, software: boolean): void {
@@ -659,23 +729,29 @@ export class Vmx implements VmxHooks {
     // #PF: the qualification is the faulting linear address and CR2 is not written (SDM §28.2.1).
     const qual = vector === 14 ? c.pfLinear : vector === 1 ? c.dr[6] & 0x600f : 0;
     this.exitNow(EXIT_REASON.EXCEPTION_NMI, qual >>> 0, software ? c.cur?.length ?? 0 : 0,
-      { intrInfo, intrError: hasError ? error : 0 }, Math.floor(qual / TWO32) >>> 0);
+      this.extra(0, intrInfo, hasError ? error : 0, 0, 0), Math.floor(qual / TWO32) >>> 0);
   }
 
   tripleFault(): void {
     this.exitNow(EXIT_REASON.TRIPLE_FAULT, 0, 0);
   }
 
-  eptFault(c: Cpu, gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): never {
+  eptFault(_c: Cpu, gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): never {
+    this.eptExit(gpa, access, lin, linValid, pagingStructure);
+    throw VM_EXIT;
+  }
+
+  /** Record the EPT exit (a method that returns, so V8 optimizes it; see ioExit). */
+  private eptExit(gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): void {
     const fault = this.ept.fault;
-    if (fault.kind === 'misconfig') this.exitNow(EXIT_REASON.EPT_MISCONFIG, 0, 0, { physical: gpa });
+    if (fault.kind === 'misconfig') { this.recordExit(EXIT_REASON.EPT_MISCONFIG, 0, 0, 0, undefined, this.extra(0, 0, 0, 0, gpa)); return; }
     // EPT-violation qualification (SDM vol. 3C table 28-7). With EPT A/D flags on, guest paging-structure
     // accesses are treated as writes and such a violation sets bits 0 and 1 (SDM §29.3.3.2, table 28-7 note 1).
     let q = (pagingStructure && this.ept.adEnabled ? 3 : 1 << access) | ((fault.allowed & 7) << 3);
     if (linValid) q |= 1 << 7;
     if (linValid && !pagingStructure) q |= 1 << 8;
     void EPT_WRITE; void EPT_FETCH;
-    return this.exitNow(EXIT_REASON.EPT_VIOLATION, q, 0, { physical: gpa, linear: linValid ? lin : 0 });
+    this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, 0, undefined, this.extra(0, 0, 0, linValid ? lin : 0, gpa));
   }
 
   /** Checks at an instruction boundary: preemption timer, MTF, interrupt and NMI windows (SDM §26.7, §27.7). */
@@ -696,7 +772,7 @@ export class Vmx implements VmxHooks {
       const vector = this.hostInterruptVector;
       this.hostInterruptVector = -1;
       const info = ackInterruptOnExit(ctl.exit) ? (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0 : 0;
-      this.exitNow(EXIT_REASON.EXTERNAL_INTERRUPT, 0, 0, { intrInfo: info });
+      this.exitNow(EXIT_REASON.EXTERNAL_INTERRUPT, 0, 0, this.extra(0, info, 0, 0, 0));
     }
     const canInterrupt = (c.getFlags() & IF) !== 0 && c.shadow === 0;
     if (X.interruptWindow(ctl) && canInterrupt) this.exitNow(EXIT_REASON.INTERRUPT_WINDOW, 0, 0);
