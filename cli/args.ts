@@ -23,7 +23,17 @@ export interface RunCommand {
   platform: boolean;
 }
 
-export type CliCommand = RunCommand | { command: 'help' } | { command: 'version' };
+/** `vmscope test DIR [--solution] [--json] [--junit FILE]`: check a classroom exercise (samples/exercises/README.md). */
+export interface TestCommand {
+  command: 'test';
+  dir: string;
+  /** Overlay the exercise's solution/ folder (in a scratch copy) before checking. */
+  solution: boolean;
+  json: boolean;
+  junit?: string;
+}
+
+export type CliCommand = RunCommand | TestCommand | { command: 'help' } | { command: 'version' };
 
 type ValueOption = { kind: 'value'; field: 'format' | 'loadAddress' | 'entry' | 'cpuMode' | 'memoryMiB' | 'args' | 'maxInstructions' } | { kind: 'config' };
 type FlagOption = { kind: 'flag'; flag: 'json' | 'stats' | 'traceExits' | 'platform' } | { kind: 'help' } | { kind: 'version' };
@@ -52,6 +62,7 @@ export const HELP_TEXT = `vmscope - run an x86 guest on an emulated VT-x hypervi
 Usage:
   vmscope run IMAGE [options]
   vmscope run --config FILE [options]
+  vmscope test EXERCISE_DIR [--solution] [--json] [--junit FILE]
   vmscope --help | --version
 
 Options:
@@ -73,6 +84,12 @@ Options:
   -h, --help             show this help
   --version              print the version
 
+Test options (vmscope test: build, run and check a classroom exercise; exit
+status 0 when every check passes, 1 when one fails, 2 for a broken exercise):
+  --solution             check the exercise's reference solution/ instead
+  --json                 print the report as one JSON object
+  --junit FILE           also write the report as JUnit XML
+
 Numbers are decimal or 0x-hex. Options take "--opt value" or "--opt=value".
 The guest's console (port 0xE9 and COM1) goes to standard output; a write of v
 to port 0xF4 (isa-debug-exit) ends the run with exit status (v << 1) | 1.
@@ -82,6 +99,7 @@ Examples:
   vmscope run kernel.elf --memory 128 --append "console=ttyS0 debug"
   vmscope run boot.bin --format flat --load-address 0x7c00 --mode real
   vmscope run --config .vscode/vmscope.json --max-instructions=1000000 --stats
+  vmscope test samples/exercises/01-port-hello
 `;
 
 /** Parse `argv` (process.argv.slice(2)). Throws UsageError. -h/--help and --version win over anything else. */
@@ -95,9 +113,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   const first = argv[0];
   if (first === 'help') return { command: 'help' };
   if (first === 'version') return { command: 'version' };
+  if (first === 'test') return parseTestArgs(argv.slice(1));
   if (first !== 'run') {
     if (first.startsWith('-')) throw new UsageError(`expected a command before ${quote(first)}; try 'vmscope run IMAGE' or 'vmscope --help'`);
-    throw new UsageError(`unknown command ${quote(first)} (commands: run, help, version)`);
+    throw new UsageError(`unknown command ${quote(first)} (commands: run, test, help, version)`);
   }
 
   const cmd: RunCommand = { command: 'run', overrides: {}, json: false, stats: false, traceExits: false, platform: false };
@@ -143,6 +162,24 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   if (cmd.image === undefined && cmd.configPath === undefined) {
     throw new UsageError("run: missing IMAGE (or --config FILE with a \"program\" field); try 'vmscope --help'");
   }
+  return cmd;
+}
+
+function parseTestArgs(args: readonly string[]): TestCommand {
+  const cmd: TestCommand = { command: 'test', dir: '', solution: false, json: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--solution') cmd.solution = true;
+    else if (a === '--json') cmd.json = true;
+    else if (a === '--junit' || a.startsWith('--junit=')) {
+      const v = a === '--junit' ? args[++i] : a.slice('--junit='.length);
+      if (v === undefined || v.length === 0) throw new UsageError('--junit needs a file name');
+      cmd.junit = v;
+    } else if (a.startsWith('-')) throw new UsageError(`test: unknown option ${quote(a)} (options: --solution, --json, --junit FILE)`);
+    else if (cmd.dir !== '') throw new UsageError(`test: unexpected argument ${quote(a)} (EXERCISE_DIR is already ${quote(cmd.dir)})`);
+    else cmd.dir = a;
+  }
+  if (cmd.dir === '') throw new UsageError("test: missing EXERCISE_DIR; try 'vmscope test samples/exercises/01-port-hello'");
   return cmd;
 }
 

@@ -5,6 +5,7 @@ import { HELP_TEXT, UsageError, buildLaunchConfig, parseArgs, type RunCommand } 
 import { ConfigError, LoadError, Machine, errorResult, type LaunchConfig, type RunResult } from '../emulator/index.js';
 import { describeUnimplemented, disassemble } from './report.js';
 import { nodeDiskOpener } from './disk.js';
+import { testCommand } from './exercise/test-command.js';
 
 declare const VMSCOPE_VERSION: string;
 
@@ -155,6 +156,7 @@ export function main(argv: readonly string[]): number | Promise<number> {
   }
   if (cmd.command === 'help') { process.stdout.write(HELP_TEXT); return 0; }
   if (cmd.command === 'version') { process.stdout.write(`vmscope ${typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev'}\n`); return 0; }
+  if (cmd.command === 'test') return testCommand(cmd);
   return runCommand(cmd);
 }
 

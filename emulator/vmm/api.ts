@@ -65,6 +65,14 @@ export interface VcpuApi {
   now(): number;
   /** Count work a handler did for the guest (e.g. string I/O elements) against the run's instruction budget. */
   spend(steps: number): void;
+  /**
+   * Set the EPT permissions of the 4 KiB guest-physical page holding `gpa` (bits 0..2: R=1, W=2, X=4;
+   * SDM vol. 3C §29.3.2), splitting a 2 MiB mapping into 4 KiB pages first, then INVEPT. Write without
+   * read is refused (an EPT misconfiguration, §29.3.3.1), as is a page EPT does not map.
+   */
+  eptProtect(gpa: number, perms: number): void;
+  /** The effective EPT permissions (R=1, W=2, X=4) of guest-physical `gpa`; -1 when EPT does not map it. */
+  eptPermissions(gpa: number): number;
 }
 
 export type ExitHandler = (vcpu: VcpuApi) => ExitOutcome | void;

@@ -689,7 +689,70 @@ export class Hypervisor {
       endRun: (status, message, exitCode) => { hv.ended = { status, message, exitCode }; },
       now: () => hv.now(),
       spend: (steps) => { if (steps > 0) hv.stepsSpent += steps; },
+      eptProtect: (gpa, perms) => hv.eptProtect(gpa, perms),
+      eptPermissions: (gpa) => hv.eptPermissions(gpa),
     };
+  }
+
+  /** The EPT leaf entry mapping `gpa` ({ address of the entry, level 1..3 }) or null; `split` breaks a 2 MiB leaf into 4 KiB pages. */
+  private eptLeaf(gpa: number, split: boolean): { addr: number; level: number } | null {
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa >= 2 ** 39) return null;
+    const eptp = Number(this.vmr('EPT_POINTER'));
+    let table = eptp - (eptp % 4096);
+    for (let level = 4; level >= 1; level--) {
+      const addr = table + (Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512) * 8;
+      const lo = this.host.read32(addr), hi = this.host.read32(addr + 4);
+      if ((lo & 7) === 0) return null;
+      const frame = (hi & 0xfffff) * 4294967296 + ((lo & 0xfffff000) >>> 0);
+      if (level === 1) return { addr, level };
+      if ((lo & EPT_PS) !== 0) {
+        if (!split) return { addr, level };
+        if (level !== 2) return null; // 1 GiB pages are never built by this hypervisor
+        // Split the 2 MiB page (SDM vol. 3C §29.3.2, tables 29-4 and 29-6): 512 PTEs with the same
+        // permissions and memory type, then point the PDE at the new table.
+        const base = frame - (frame % 0x200000);
+        const pt = this.allocEptPage();
+        const keep = lo & (EPT_R | EPT_W | EPT_X | (7 << 3) | EPT_A);
+        for (let k = 0; k < 512; k++) {
+          const a = base + k * 4096;
+          this.host.write32(pt + k * 8, ((a % 4294967296) | keep) >>> 0);
+          this.host.write32(pt + k * 8 + 4, Math.floor(a / 4294967296));
+        }
+        this.host.write32(addr, (pt | EPT_R | EPT_W | EPT_X) >>> 0);
+        this.host.write32(addr + 4, Math.floor(pt / 4294967296));
+        table = pt;
+        continue;
+      }
+      table = frame;
+    }
+    return null;
+  }
+
+  /** VcpuApi.eptProtect: set R/W/X of the 4 KiB page at `gpa` (splitting a 2 MiB page), then INVEPT. */
+  eptProtect(gpa: number, perms: number): void {
+    if ((perms & (EPT_R | EPT_W)) === EPT_W) throw new RangeError('eptProtect: write without read is an EPT misconfiguration (SDM vol. 3C §29.3.3.1)');
+    const leaf = this.eptLeaf(gpa, true);
+    if (leaf === null) throw new RangeError(`eptProtect: guest-physical 0x${gpa.toString(16)} is not mapped by EPT`);
+    const lo = this.host.read32(leaf.addr);
+    this.host.write32(leaf.addr, ((lo & ~7) | (perms & 7)) >>> 0);
+    // Cached EPT and combined translations keep the old permissions until INVEPT (SDM vol. 3C §29.4.3.1).
+    this.vmx.invept();
+  }
+
+  /** VcpuApi.eptPermissions: R/W/X (AND along the walk) of `gpa`, or -1 when EPT does not map it. */
+  eptPermissions(gpa: number): number {
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa >= 2 ** 39) return -1;
+    const eptp = Number(this.vmr('EPT_POINTER'));
+    let table = eptp - (eptp % 4096), allowed = 7;
+    for (let level = 4; level >= 1; level--) {
+      const addr = table + (Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512) * 8;
+      const lo = this.host.read32(addr), hi = this.host.read32(addr + 4);
+      if ((lo & 7) === 0) return -1;
+      allowed &= lo & 7;
+      if (level === 1 || (lo & EPT_PS) !== 0) return allowed;
+      table = (hi & 0xfffff) * 4294967296 + ((lo & 0xfffff000) >>> 0);
+    }
+    return -1;
   }
 
   /** Add a note to the VM exit being handled (devices explain what an access did). */
