@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const EXT = join(ROOT, 'extension');
-const DIST = join(EXT, 'dist');
+const outArg = process.argv.find((a) => a.startsWith('--out='));
+/** `--out=DIR` builds elsewhere (tests, so parallel suites never race on extension/dist); `--web-only` builds just the browser bundle. */
+const DIST = outArg !== undefined ? resolve(outArg.slice('--out='.length)) : join(EXT, 'dist');
+const webOnly = process.argv.includes('--web-only');
 const pkg = JSON.parse(readFileSync(join(EXT, 'package.json'), 'utf8'));
 const production = process.argv.includes('--production');
 
@@ -20,10 +23,12 @@ const node = {
 
 // 1. The extension for the Node extension host; `vscode` is provided by the host. iced-x86 is bundled and
 //    reads iced_x86_bg.wasm from the bundle's folder (__dirname), so the wasm is copied next to it.
-await build({ ...node, entryPoints: ['extension/src/extension.ts'], outfile: join(DIST, 'extension.js'), external: ['vscode'] });
-// 2. The same adapter as a program (vmscope.adapter.mode "process"): DAP over stdio or --server=PORT.
-await build({ ...node, entryPoints: ['debug-adapter/main.ts'], outfile: join(DIST, 'adapter.js') });
-copyFileSync(join(ROOT, 'node_modules', 'iced-x86', 'iced_x86_bg.wasm'), join(DIST, 'iced_x86_bg.wasm'));
+if (!webOnly) {
+  await build({ ...node, entryPoints: ['extension/src/extension.ts'], outfile: join(DIST, 'extension.js'), external: ['vscode'] });
+  // 2. The same adapter as a program (vmscope.adapter.mode "process"): DAP over stdio or --server=PORT.
+  await build({ ...node, entryPoints: ['debug-adapter/main.ts'], outfile: join(DIST, 'adapter.js') });
+  copyFileSync(join(ROOT, 'node_modules', 'iced-x86', 'iced_x86_bg.wasm'), join(DIST, 'iced_x86_bg.wasm'));
+}
 
 // 3. The browser bundle (VS Code for the Web): the emulator and adapter inline. @vscode/debugadapter's Node-only
 //    modules (stream transport, file logger, socket runner) are unused inline and stubbed; `events` gets a small
@@ -54,6 +59,11 @@ await build({
   define: { ...node.define, 'process.platform': '"browser"', 'process.env.NODE_DEBUG': 'undefined' },
   banner: { js: 'var process = globalThis.process ?? { platform: "browser", env: {}, exit() {} };' },
 });
+
+if (webOnly) {
+  process.stdout.write(`browser bundle built: ${join(DIST, 'web.js')}\n`);
+  process.exit(0);
+}
 
 // 4. Samples: every samples/<name>/ with a .vscode/launch.json, copied with an index for "Open Sample…".
 const SAMPLES = join(ROOT, 'samples'), OUT = join(EXT, 'samples');

@@ -15,7 +15,18 @@ export interface Recorded {
 
 const disposable = { dispose() { /* nothing */ } };
 
-export function fakeVscode(): { api: any; rec: Recorded } {
+/** Files the stand-in's workspace.fs serves (default: the host's file system through node:fs). */
+export interface FakeFs {
+  stat(path: string): { size: number; type: number };
+  readFile(path: string): Uint8Array;
+}
+
+const nodeFs: FakeFs = {
+  stat: (p) => { const s = statSync(p); return { size: s.size, type: s.isDirectory() ? 2 : 1 }; },
+  readFile: (p) => new Uint8Array(readFileSync(p)),
+};
+
+export function fakeVscode(fs: FakeFs = nodeFs): { api: any; rec: Recorded } {
   const rec: Recorded = { commands: new Map(), treeViews: new Map(), factories: new Map(), providers: new Map(), trackers: new Map(), listeners: new Map(), messages: [], settings: {} };
   const on = (name: string) => (f: (x: any) => void) => { (rec.listeners.get(name) ?? rec.listeners.set(name, []).get(name)!).push(f); return disposable; };
   class Uri {
@@ -70,8 +81,8 @@ export function fakeVscode(): { api: any; rec: Recorded } {
     workspace: {
       getConfiguration: (section: string) => ({ get: (k: string) => rec.settings[`${section}.${k}`] }),
       fs: {
-        stat: async (u: Uri) => { const s = statSync(u.path); return { size: s.size, type: s.isDirectory() ? 2 : 1 }; },
-        readFile: async (u: Uri) => new Uint8Array(readFileSync(u.path)),
+        stat: async (u: Uri) => fs.stat(u.path),
+        readFile: async (u: Uri) => fs.readFile(u.path),
       },
       workspaceFolders: undefined,
     },
