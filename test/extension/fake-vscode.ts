@@ -1,5 +1,5 @@
 // A stand-in for the `vscode` module, enough to load the built bundles in Node and drive activate(): it records what the extension registers.
-import { readFileSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, statSync } from 'node:fs';
 import Module from 'node:module';
 
 export interface Recorded {
@@ -11,6 +11,10 @@ export interface Recorded {
   listeners: Map<string, Array<(x: any) => void>>;
   messages: string[];
   settings: Record<string, unknown>;
+  /** Commands the extension ran through vscode.commands.executeCommand, with their arguments. */
+  executed: Array<[string, ...unknown[]]>;
+  /** What the user picks in a quick pick (by item description), undefined to cancel. */
+  pick?: string;
 }
 
 const disposable = { dispose() { /* nothing */ } };
@@ -27,7 +31,7 @@ const nodeFs: FakeFs = {
 };
 
 export function fakeVscode(fs: FakeFs = nodeFs): { api: any; rec: Recorded } {
-  const rec: Recorded = { commands: new Map(), treeViews: new Map(), factories: new Map(), providers: new Map(), trackers: new Map(), listeners: new Map(), messages: [], settings: {} };
+  const rec: Recorded = { commands: new Map(), treeViews: new Map(), factories: new Map(), providers: new Map(), trackers: new Map(), listeners: new Map(), messages: [], settings: {}, executed: [] };
   const on = (name: string) => (f: (x: any) => void) => { (rec.listeners.get(name) ?? rec.listeners.set(name, []).get(name)!).push(f); return disposable; };
   class Uri {
     constructor(readonly scheme: string, readonly path: string) {}
@@ -65,11 +69,12 @@ export function fakeVscode(fs: FakeFs = nodeFs): { api: any; rec: Recorded } {
       showWarningMessage: (m: string) => { rec.messages.push(`warning: ${m}`); return Promise.resolve(undefined); },
       showInformationMessage: (m: string) => { rec.messages.push(`info: ${m}`); return Promise.resolve(undefined); },
       setStatusBarMessage: () => disposable,
+      showQuickPick: async (items: Array<{ description?: string }>) => items.find((i) => i.description === rec.pick),
       activeTextEditor: undefined,
     },
     commands: {
       registerCommand: (id: string, f: (...a: any[]) => unknown) => { rec.commands.set(id, f); return disposable; },
-      executeCommand: () => Promise.resolve(undefined),
+      executeCommand: (id: string, ...args: unknown[]) => { rec.executed.push([id, ...args]); return Promise.resolve(undefined); },
     },
     debug: {
       registerDebugAdapterDescriptorFactory: (t: string, f: any) => { rec.factories.set(t, f); return disposable; },
@@ -83,6 +88,7 @@ export function fakeVscode(fs: FakeFs = nodeFs): { api: any; rec: Recorded } {
       fs: {
         stat: async (u: Uri) => fs.stat(u.path),
         readFile: async (u: Uri) => fs.readFile(u.path),
+        copy: async (from: Uri, to: Uri) => { cpSync(from.path, to.path, { recursive: true, errorOnExist: true, force: false }); },
       },
       workspaceFolders: undefined,
     },

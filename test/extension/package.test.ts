@@ -1,7 +1,8 @@
 // The built extension: scripts/build-extension.mjs bundles, `vsce package --no-dependencies` makes a .vsix with no node_modules, and both bundles activate and run a guest with a stand-in `vscode`.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fakeVscode, loadWithVscode, type Recorded } from './fake-vscode.js';
 import { InlineClient, type InlineAdapter } from './inline-client.js';
@@ -36,6 +37,12 @@ describe('the .vsix', () => {
     expect(packed.contributes.debuggers[0].type).toBe('vmscope');
   });
 });
+
+async function activatedWithApi(bundle: string): Promise<{ rec: Recorded; api: any }> {
+  const { api, rec } = fakeVscode();
+  loadWithVscode(join(EXT, 'dist', bundle), api).activate({ subscriptions: [] as unknown[], extensionUri: api.Uri.file(EXT) });
+  return { rec, api };
+}
 
 async function activated(bundle: string): Promise<{ rec: Recorded; ctx: { subscriptions: unknown[]; extensionUri: unknown } }> {
   const { api, rec } = fakeVscode();
@@ -120,6 +127,36 @@ describe('the Node bundle (dist/extension.js)', () => {
       encoding: 'utf8', timeout: 20_000,
     });
     expect(out).toMatch(/"command":"initialize","success":true/);
+  });
+});
+
+describe('Open Sample…', () => {
+  it('copies the picked sample with its launch configuration into the workspace and opens it; an existing copy is not overwritten', async () => {
+    const { rec, api } = await activatedWithApi('extension.js');
+    const ws = mkdtempSync(join(tmpdir(), 'vmscope-open-sample-'));
+    try {
+      api.workspace.workspaceFolders = [{ uri: api.Uri.file(ws), name: 'ws', index: 0 }];
+      rec.pick = '02-port-io';
+      await rec.commands.get('vmscope.openSample')!();
+      const dest = join(ws, '02-port-io');
+      expect(readFileSync(join(dest, '.vscode', 'launch.json'), 'utf8')).toBe(readFileSync(join(ROOT, 'samples', '02-port-io', '.vscode', 'launch.json'), 'utf8'));
+      expect(readFileSync(join(dest, '02-port-io.elf')).equals(readFileSync(join(ROOT, 'samples', '02-port-io', '02-port-io.elf')))).toBe(true);
+      const open = rec.executed.filter((c) => c[0] === 'vscode.openFolder');
+      expect(open).toHaveLength(1);
+      expect((open[0][1] as { path: string }).path).toBe(dest);
+      // Again: the copy exists, the user is asked, and cancelling leaves it as it is.
+      writeFileSync(join(dest, 'note.txt'), 'mine');
+      await rec.commands.get('vmscope.openSample')!();
+      expect(rec.messages.at(-1)).toMatch(/02-port-io already exists/);
+      expect(readFileSync(join(dest, 'note.txt'), 'utf8')).toBe('mine');
+      expect(rec.executed.filter((c) => c[0] === 'vscode.openFolder')).toHaveLength(1);
+      // Cancelling the pick does nothing.
+      rec.pick = undefined;
+      await rec.commands.get('vmscope.openSample')!();
+      expect(rec.executed.filter((c) => c[0] === 'vscode.openFolder')).toHaveLength(1);
+    } finally {
+      rmSync(ws, { recursive: true, force: true });
+    }
   });
 });
 
