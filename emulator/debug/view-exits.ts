@@ -32,14 +32,8 @@ export interface ExitsView {
   pending: PendingExitView | null;
 }
 
-export interface PendingExitView {
-  n: number;
-  reason: number;
-  name: string;
-  qualification: string;
-  summary: string;
-  rip: string;
-}
+/** The exit a stop sits at: what the log will record for it, less what only handling decides. */
+export type PendingExitView = Pick<ExitEntryView, 'n' | 'reason' | 'name' | 'qualification' | 'summary' | 'rip'>;
 
 export interface ExitStatsRow {
   reason: number;
