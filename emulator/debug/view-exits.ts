@@ -1,6 +1,9 @@
 // The exit-log views: a window of the recorded VM exits and the per-reason statistics (as `perf kvm stat` reports them).
 import type { Hypervisor } from '../vmm/hypervisor.js';
-import { EXIT_LOG_CAPACITY, type ExitOutcome } from '../vmm/exit-log.js';
+import type { ExitOutcome } from '../vmm/exit-log.js';
+
+/** Most exits one view request returns (page through longer logs). */
+export const EXITS_VIEW_MAX = 65536;
 import { decodeExitQualification } from '../vmx/qualification.js';
 import { hex } from './view-format.js';
 
@@ -20,7 +23,7 @@ export interface ExitEntryView {
 }
 
 export interface ExitsView {
-  /** Exits since the start (the log keeps the most recent EXIT_LOG_CAPACITY). */
+  /** Exits since the start (the log keeps the most recent EXIT_LOG_CAPACITY, a million). */
   total: number;
   /** Exit number of the oldest exit still kept, null when none. */
   firstKept: number | null;
@@ -58,12 +61,11 @@ export interface ExitStatsView {
  * gives the most recent `count` exits. Oldest first.
  */
 export function exitsView(hv: Hypervisor, start: number, count: number): ExitsView {
-  const n = Math.max(0, Math.min(EXIT_LOG_CAPACITY, Number.isFinite(count) ? Math.floor(count) : 0));
-  const all = hv.log.recent();
-  const first = all.length > 0 ? all[0].n : null;
-  let window = all;
-  if (Number.isFinite(start) && start > 0) window = all.filter((e) => e.n >= start && e.n < start + n);
-  else window = n === 0 ? [] : all.slice(-n);
+  const n = Math.max(0, Math.min(EXITS_VIEW_MAX, Number.isFinite(count) ? Math.floor(count) : 0));
+  const log = hv.log;
+  // A window of the log: only the exits asked for become objects, so a log of a million stays cheap to page through.
+  const window = n === 0 ? [] : Number.isFinite(start) && start > 0 ? log.window(start, start + n - 1) : log.window(log.total - n + 1, log.total);
+  const first = log.firstKept;
   const at = hv.stoppedAtExit;
   const pending: PendingExitView | null = at !== null && at.stage === 'before' ? {
     n: at.n, reason: at.info.reason, name: at.info.name, qualification: `0x${at.info.qualification.toString(16)}`,

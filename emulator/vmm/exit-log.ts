@@ -33,8 +33,10 @@ export interface ReasonStats {
   instructions: number;
 }
 
-/** Recent exits kept for views and traces (older ones are counted, not kept). */
-export const EXIT_LOG_CAPACITY = 4096;
+/** Most exits kept for views and traces (older ones are counted, not kept): a million, about 70 MB when full. */
+export const EXIT_LOG_CAPACITY = 1 << 20;
+/** The log starts this large and doubles as exits come, up to EXIT_LOG_CAPACITY. */
+export const EXIT_LOG_INITIAL = 4096;
 
 const OUTCOMES: readonly ExitOutcome[] = ['resumed', 'injected', 'emulated', 'ended', 'unhandled'];
 const OUTCOME_CODE: Record<ExitOutcome, number> = { resumed: 0, injected: 1, emulated: 2, ended: 3, unhandled: 4 };
@@ -51,24 +53,62 @@ export class ExitLog {
   readonly byReason = new Map<number, ReasonStats>();
   /** Exits kept (at most EXIT_LOG_CAPACITY): numbers total - kept + 1 … total. */
   private kept = 0;
-  private readonly reasons = new Int32Array(EXIT_LOG_CAPACITY);
-  private readonly names: string[] = new Array<string>(EXIT_LOG_CAPACITY).fill('');
-  private readonly qualLo = new Uint32Array(EXIT_LOG_CAPACITY);
-  private readonly qualHi = new Uint32Array(EXIT_LOG_CAPACITY);
-  private readonly rips = new Float64Array(EXIT_LOG_CAPACITY);
-  private readonly icounts = new Float64Array(EXIT_LOG_CAPACITY);
-  private readonly bits = new Uint8Array(EXIT_LOG_CAPACITY);
-  private readonly outcomes = new Uint8Array(EXIT_LOG_CAPACITY);
-  private readonly byteLen = new Uint8Array(EXIT_LOG_CAPACITY);
-  private readonly byteData = new Uint8Array(EXIT_LOG_CAPACITY * MAX_BYTES);
-  private readonly notes: Array<string | undefined> = new Array<string | undefined>(EXIT_LOG_CAPACITY).fill(undefined);
+  /** Slots allocated now (EXIT_LOG_INITIAL doubling up to the log's capacity); exit n lives in slot (n - 1) % cap. */
+  private cap = 0;
+  private reasons!: Int32Array;
+  private names!: string[];
+  private qualLo!: Uint32Array;
+  private qualHi!: Uint32Array;
+  private rips!: Float64Array;
+  private icounts!: Float64Array;
+  private bits!: Uint8Array;
+  private outcomes!: Uint8Array;
+  private byteLen!: Uint8Array;
+  private byteData!: Uint8Array;
+  private notes!: Array<string | undefined>;
   /** Entries built (or given to add()) per slot; undefined until asked for. */
-  private readonly entries: Array<ExitEntry | undefined> = new Array<ExitEntry | undefined>(EXIT_LOG_CAPACITY).fill(undefined);
+  private entries!: Array<ExitEntry | undefined>;
   /** The stats row of the last reason logged (most exits repeat the previous reason). */
   private lastStats: ReasonStats | null = null;
   private lastStatsReason = -1;
   /** Called with each exit as it is logged (the CLI's --trace-exits). */
   onExit: ((e: ExitEntry) => void) | null = null;
+
+  /** `capacity`: the most exits kept (tests use a small one to see the ring wrap). */
+  constructor(readonly capacity = EXIT_LOG_CAPACITY) {
+    this.allocate(Math.min(EXIT_LOG_INITIAL, capacity));
+  }
+
+  /** (Re)allocate `cap` slots, moving the kept exits to their slots in the new ring. */
+  private allocate(cap: number): void {
+    const old = this.cap > 0 ? { cap: this.cap, reasons: this.reasons, names: this.names, qualLo: this.qualLo, qualHi: this.qualHi, rips: this.rips, icounts: this.icounts, bits: this.bits, outcomes: this.outcomes, byteLen: this.byteLen, byteData: this.byteData, notes: this.notes, entries: this.entries } : null;
+    this.cap = cap;
+    this.reasons = new Int32Array(cap);
+    this.names = new Array<string>(cap).fill('');
+    this.qualLo = new Uint32Array(cap);
+    this.qualHi = new Uint32Array(cap);
+    this.rips = new Float64Array(cap);
+    this.icounts = new Float64Array(cap);
+    this.bits = new Uint8Array(cap);
+    this.outcomes = new Uint8Array(cap);
+    this.byteLen = new Uint8Array(cap);
+    this.byteData = new Uint8Array(cap * MAX_BYTES);
+    this.notes = new Array<string | undefined>(cap).fill(undefined);
+    this.entries = new Array<ExitEntry | undefined>(cap).fill(undefined);
+    if (old === null) return;
+    for (let n = this.total - this.kept + 1; n <= this.total; n++) {
+      const a = (n - 1) % old.cap, b = (n - 1) % cap;
+      this.reasons[b] = old.reasons[a]; this.names[b] = old.names[a]; this.qualLo[b] = old.qualLo[a]; this.qualHi[b] = old.qualHi[a];
+      this.rips[b] = old.rips[a]; this.icounts[b] = old.icounts[a]; this.bits[b] = old.bits[a]; this.outcomes[b] = old.outcomes[a];
+      this.byteLen[b] = old.byteLen[a]; this.byteData.set(old.byteData.subarray(a * MAX_BYTES, a * MAX_BYTES + MAX_BYTES), b * MAX_BYTES);
+      this.notes[b] = old.notes[a]; this.entries[b] = old.entries[a];
+    }
+  }
+
+  /** Number of the oldest exit still kept, null when none. */
+  get firstKept(): number | null {
+    return this.kept === 0 ? null : this.total - this.kept + 1;
+  }
 
   /**
    * Record an exit. `summary` may be a function: it is decoded on first use (views, traces), not
@@ -108,9 +148,10 @@ export class ExitLog {
   }
 
   private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number): number {
+    if (this.kept === this.cap && this.cap < this.capacity) this.allocate(Math.min(this.cap * 2, this.capacity));
     const n = ++this.total;
-    const slot = (n - 1) % EXIT_LOG_CAPACITY;
-    if (this.kept < EXIT_LOG_CAPACITY) this.kept++;
+    const slot = (n - 1) % this.cap;
+    if (this.kept < this.cap) this.kept++;
     this.reasons[slot] = reason;
     this.names[slot] = name;
     this.rips[slot] = rip;
@@ -130,7 +171,7 @@ export class ExitLog {
 
   /** The entry of exit `n` (kept), built on first use. */
   private entryAt(n: number): ExitEntry {
-    const slot = (n - 1) % EXIT_LOG_CAPACITY;
+    const slot = (n - 1) % this.cap;
     const have = this.entries[slot];
     if (have !== undefined) return have;
     const reason = this.reasons[slot];
@@ -153,14 +194,23 @@ export class ExitLog {
   /** Append to the note of the most recent exit (e.g. the interrupt injected at the entry after it). */
   annotateLast(text: string): void {
     if (this.kept === 0) return;
-    const slot = (this.total - 1) % EXIT_LOG_CAPACITY;
+    const slot = (this.total - 1) % this.cap;
     const e = this.entries[slot];
     if (e !== undefined) e.note = e.note ? `${e.note}; ${text}` : text;
     else { const note = this.notes[slot]; this.notes[slot] = note ? `${note}; ${text}` : text; }
   }
 
+  /** Exits numbered `from` … `to` that are still kept, oldest first (views page through a long log with this). */
+  window(from: number, to: number): ExitEntry[] {
+    const first = this.total - this.kept + 1;
+    const a = Math.max(first, Math.floor(from)), b = Math.min(this.total, Math.floor(to));
+    const out: ExitEntry[] = [];
+    for (let n = a; n <= b; n++) out.push(this.entryAt(n));
+    return out;
+  }
+
   /** The most recent exits, oldest first. */
-  recent(limit = EXIT_LOG_CAPACITY): ExitEntry[] {
+  recent(limit = this.kept): ExitEntry[] {
     const count = Math.max(0, Math.min(this.kept, limit));
     const out: ExitEntry[] = new Array<ExitEntry>(count);
     for (let k = 0; k < count; k++) out[k] = this.entryAt(this.total - count + 1 + k);
@@ -201,12 +251,16 @@ export class ExitLog {
     for (const [k, v] of o.byReason) this.byReason.set(k, { ...v });
     this.lastStats = null;
     this.lastStatsReason = -1;
-    this.entries.fill(undefined);
-    const ring = o.ring.slice(-EXIT_LOG_CAPACITY);
+    const ring = o.ring.slice(-this.capacity);
+    this.kept = 0;
+    let cap = Math.min(EXIT_LOG_INITIAL, this.capacity);
+    while (cap < ring.length) cap = Math.min(cap * 2, this.capacity);
+    this.cap = 0;
+    this.allocate(cap);
     this.kept = ring.length;
     for (let k = 0; k < ring.length; k++) {
       const e = ring[k];
-      const slot = (o.total - ring.length + k) % EXIT_LOG_CAPACITY;
+      const slot = (o.total - ring.length + k) % this.cap;
       this.reasons[slot] = e.reason;
       this.names[slot] = e.name;
       this.notes[slot] = e.note;

@@ -9,7 +9,7 @@ export { drawTimeline, TIMELINE_DETAIL_LIMIT, type TimelineData, type TimelineEx
 
 /** Exits asked for per vmscope/exits request. */
 export const EXITS_PAGE = 1024;
-/** Most exits the picture keeps (the newest); the emulator's log keeps EXIT_LOG_CAPACITY (4096) today. */
+/** Most exits the picture fetches (the newest; a page of the log at a time): the emulator's log keeps up to a million (EXIT_LOG_CAPACITY), the statistics count all. */
 export const EXITS_MAX = 1 << 16;
 
 /**

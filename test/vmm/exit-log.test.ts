@@ -1,0 +1,43 @@
+// The exit log: it grows from its initial slots to its capacity, then keeps the newest exits; windows page through it; statistics count every exit.
+import { describe, expect, it } from 'vitest';
+import { EXIT_LOG_INITIAL, ExitLog } from '../../emulator/vmm/exit-log.js';
+
+const bytes = new Uint8Array([0x0f, 0xa2]);
+function log(n: number, capacity?: number): ExitLog {
+  const l = new ExitLog(capacity);
+  // Exit k: CPUID (10) when k is even, HLT (12) when odd; RIP and icount identify it.
+  for (let k = 1; k <= n; k++) l.record(k % 2 === 0 ? 10 : 12, k % 2 === 0 ? 'CPUID' : 'HLT', k, 0, 0x1000 + k, bytes, 2, 64, 10 * k, 'emulated', k === 3 ? 'third' : undefined, 1);
+  return l;
+}
+
+describe('ExitLog', () => {
+  it('keeps every exit past its initial slots while under capacity, in order, with their fields', () => {
+    const l = log(EXIT_LOG_INITIAL * 2 + 5);
+    expect(l.firstKept).toBe(1);
+    const all = l.recent();
+    expect(all.map((e) => e.n)).toEqual(Array.from({ length: EXIT_LOG_INITIAL * 2 + 5 }, (_, i) => i + 1));
+    expect(all[2]).toMatchObject({ n: 3, name: 'HLT', rip: 0x1003, icount: 30, note: 'third', qualification: '0x3', bytes: [0x0f, 0xa2] });
+    expect(l.byReason.get(10)!.count + l.byReason.get(12)!.count).toBe(l.total);
+  });
+
+  it('wraps at its capacity: the newest are kept, older ones are counted only', () => {
+    const l = log(20_000, 10_000);
+    expect(l.total).toBe(20_000);
+    expect(l.firstKept).toBe(10_001);
+    expect(l.recent().length).toBe(10_000);
+    expect(l.window(9_990, 10_005).map((e) => e.n)).toEqual(Array.from({ length: 5 }, (_, i) => 10_001 + i));
+    expect(l.window(19_999, 30_000).map((e) => e.rip)).toEqual([0x1000 + 19_999, 0x1000 + 20_000]);
+    expect(l.byReason.get(10)!.count).toBe(10_000);
+  });
+
+  it('restores a saved state, growing to hold it', () => {
+    const a = log(6_000);
+    const b = new ExitLog();
+    b.loadState(JSON.parse(JSON.stringify(a.saveState())));
+    expect(b.total).toBe(6_000);
+    expect(b.window(5_999, 6_000).map((e) => [e.n, e.rip])).toEqual([[5_999, 0x1000 + 5_999], [6_000, 0x1000 + 6_000]]);
+    b.record(10, 'CPUID', 0, 0, 0x9999, bytes, 2, 64, 1, 'emulated', undefined, 1);
+    expect(b.last()).toMatchObject({ n: 6_001, rip: 0x9999 });
+    expect(b.recent().length).toBe(6_001);
+  });
+});
