@@ -219,10 +219,9 @@ export class MachineDebuggee implements Debuggee {
   private exitStopInfo(info: ExitInfo, stage: 'before' | 'after', n: number): ExitStop {
     const hv = this.hv!;
     const decoded = decodeExitQualification(info.reason, info.qualification);
-    const gp = (k: number) => (BigInt(hv.vmx.gprHi[k]) << 32n) | BigInt(hv.vmx.gprLo[k]);
     // Fields describe the exit itself: at the 'after' stage use the registers as they were at the exit.
-    if (stage === 'before' || this.exitRegs === null || this.exitRegs.n !== n) this.exitRegs = { n, rax: gp(0), rcx: gp(1), rdx: gp(2) };
-    const at = this.exitRegs;
+    if (stage === 'before' || this.exitRegs === null || this.exitRegs.n !== n) this.captureExitRegs(n);
+    const at = this.exitRegs!;
     const fields = exitFields({
       reason: info.reason, qualification: info.qualification, guestLinear: info.guestLinear, guestPhysical: info.guestPhysical,
       intrInfo: Number(hv.vmread('VM_EXIT_INTR_INFO')), intrError: Number(hv.vmread('VM_EXIT_INTR_ERROR_CODE')),
@@ -232,15 +231,18 @@ export class MachineDebuggee implements Debuggee {
     return { n, reason: info.reason, name: info.name, stage, qualification: info.qualification, summary: decoded?.summary ?? '', fields };
   }
 
+  /** Keep RAX/RCX/RDX as they are at exit `n` (the guest's save area), for conditions and fields at either stage. */
+  private captureExitRegs(n: number): void {
+    const v = this.hv!.vmx;
+    const gp = (k: number) => (BigInt(v.gprHi[k]) << 32n) | BigInt(v.gprLo[k]);
+    this.exitRegs = { n, rax: gp(0), rcx: gp(1), rdx: gp(2) };
+  }
+
   /** The hypervisor's question at each exit: stop here? */
   private exitBreaks(info: ExitInfo, stage: 'before' | 'after', n: number): boolean {
     if (this.stepToExitArmed && stage === 'before') { this.stepToExitArmed = false; return true; }
     if (this.filters.length === 0) return false;
-    if (stage === 'before') {
-      const hv = this.hv!;
-      const gp = (k: number) => (BigInt(hv.vmx.gprHi[k]) << 32n) | BigInt(hv.vmx.gprLo[k]);
-      this.exitRegs = { n, rax: gp(0), rcx: gp(1), rdx: gp(2) };
-    }
+    if (stage === 'before') this.captureExitRegs(n);
     if (this.exitStage !== 'both' && this.exitStage !== stage) return false;
     let ctx: EvalContext | null = null;
     for (const f of this.filters) {

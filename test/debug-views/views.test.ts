@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Machine, parseLaunchConfig, registerDump } from '../../emulator/index.js';
-import { HOST_LAYOUT, type Hypervisor } from '../../emulator/vmm/hypervisor.js';
+import { HOST_LAYOUT } from '../../emulator/vmm/hypervisor.js';
 import { VMCS_FIELDS, type VmcsFieldName } from '../../emulator/vmx/fields.js';
 import { makeInterruptionInfo } from '../../emulator/vmx/controls.js';
 import { EXIT_REASON } from '../../emulator/vmx/exit-reasons.js';
@@ -13,6 +13,7 @@ import {
   eptMappings, eptTranslate, eptView, exitsView, pageWalkView, registersView, statsView, virtioView, vmcsView, ViewError,
   type VmcsFieldView,
 } from '../../emulator/debug/views.js';
+import { eptEntry, put64 } from './helpers.js';
 
 const TMP = join(__dirname, '..', '.tmp', 'debug-views');
 const GUEST_RAM = HOST_LAYOUT.guestRam; // guest-physical 0 is host-physical 0x200000
@@ -66,22 +67,6 @@ function expectNoSideEffects(m: Machine, views: () => void): void {
   expect(state(m)).toEqual(before);
 }
 
-function put64(hv: Hypervisor, gpa: number, v: bigint): void {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
-  hv.guest.poke(gpa, b);
-}
-
-/** Host-physical address of the EPT entry for `gpa` at `level`, by walking from the EPTP (SDM vol. 3C §29.3.2), independent of the views. */
-function eptEntry(hv: Hypervisor, gpa: number, level: number): number {
-  let table = Number(hv.vmread('EPT_POINTER') & 0x7f_ffff_f000n);
-  for (let l = 4; ; l--) {
-    const at = table + (Math.floor(gpa / 2 ** (12 + 9 * (l - 1))) % 512) * 8;
-    if (l === level) return at;
-    const lo = hv.host.read32(at), hi = hv.host.read32(at + 4);
-    table = (hi & 0x7f) * 2 ** 32 + ((lo & 0xfffff000) >>> 0);
-  }
-}
 
 const field = (v: ReturnType<typeof vmcsView>, name: string): VmcsFieldView =>
   v.groups.flatMap((g) => g.fields).find((f) => f.name === name)!;

@@ -6,7 +6,7 @@ import { nodeDiskOpener } from '../../cli/disk.js';
 import { MachineTarget } from '../../debug-adapter/machine-target.js';
 import type { ExitsArguments, ExitsResponseBody } from '../../debug-adapter/protocol.js';
 import { Machine, parseLaunchConfig } from '../../emulator/index.js';
-import type { Hypervisor } from '../../emulator/vmm/hypervisor.js';
+import { eptEntry, put64 } from '../debug-views/helpers.js';
 
 export const TMP = join(__dirname, '..', '.tmp', 'webviews');
 const VIEW_GUESTS = join(__dirname, '..', 'debug-views', 'guests');
@@ -35,22 +35,6 @@ export function runUntil(m: Machine, pred: () => boolean, limit = 100_000, step 
   throw new Error('condition not reached');
 }
 
-function put64(hv: Hypervisor, gpa: number, v: bigint): void {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
-  hv.guest.poke(gpa, b);
-}
-
-/** Host-physical address of the EPT entry for `gpa` at `level`, walking from the EPTP (SDM vol. 3C §29.3.2). */
-function eptEntry(hv: Hypervisor, gpa: number, level: number): number {
-  let table = Number(hv.vmread('EPT_POINTER') & 0x7f_ffff_f000n);
-  for (let l = 4; ; l--) {
-    const at = table + (Math.floor(gpa / 2 ** (12 + 9 * (l - 1))) % 512) * 8;
-    if (l === level) return at;
-    const lo = hv.host.read32(at), hi = hv.host.read32(at + 4);
-    table = (hi & 0x7f) * 2 ** 32 + ((lo & 0xfffff000) >>> 0);
-  }
-}
 
 export const P = 1n, RW = 2n, US = 4n, PS = 0x80n, NX = 1n << 63n;
 
