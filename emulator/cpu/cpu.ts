@@ -134,6 +134,8 @@ export class Cpu {
   halted = false;
   shutdownReason = '';
   stopRequested = false;
+  /** Set by a VMX hook that performed a VM exit and returned (vmx-hooks.ts): the instruction does not retire. */
+  vmexitPending = false;
   /** Interrupt shadow after STI / MOV SS (SDM vol. 3A §6.8.3). */
   shadow = 0;
   /** External interrupt controller hook: pending(), ack() → vector. */
@@ -1150,6 +1152,7 @@ export class Cpu {
           if (i.fault !== DecodeFault.None) this.decodeFault(i);
           this.nextRip = this.wrapIp(this.rip + i.length);
           handlers[i.opcode](this, i);
+          if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
           this.rip = this.nextRip;
           this.icount++;
           if (tf !== 0) this.singleStepTrap();

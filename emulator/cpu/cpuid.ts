@@ -47,17 +47,20 @@ function str4(s: string, k: number): number {
   return v >>> 0;
 }
 const BRAND48 = CPUID_BRAND.padEnd(48, '\0');
+/** The feature words, or-ed once (CPUID runs at every CPUID exit). */
+const F1_ECX = or(LEAF1_ECX), F1_EDX = or(LEAF1_EDX), F7_EBX = or(LEAF7_EBX), F7_ECX = or(LEAF7_ECX), FX_ECX = or(EXT1_ECX), FX_EDX = or(EXT1_EDX);
+const VENDOR_WORDS = [str4(CPUID_VENDOR, 0), str4(CPUID_VENDOR, 8), str4(CPUID_VENDOR, 4)] as const;
 
 export type CpuidResult = [eax: number, ebx: number, ecx: number, edx: number];
 type LeafFn = (c: Pick<Cpu, 'cr4'>, subleaf: number) => CpuidResult;
 
 /** The leaf table: every leaf up to the maxima has an entry (reserved leaves return zeros). */
 export const CPUID_LEAVES: ReadonlyMap<number, { name: string; fn: LeafFn }> = new Map<number, { name: string; fn: LeafFn }>([
-  [0x0, { name: 'maximum basic leaf and vendor', fn: () => [CPUID_MAX_BASIC, str4(CPUID_VENDOR, 0), str4(CPUID_VENDOR, 8), str4(CPUID_VENDOR, 4)] }],
+  [0x0, { name: 'maximum basic leaf and vendor', fn: () => [CPUID_MAX_BASIC, VENDOR_WORDS[0], VENDOR_WORDS[1], VENDOR_WORDS[2]] }],
   [0x1, {
     name: 'version and features',
     // EBX: brand index 0, CLFLUSH line 8*8 = 64 bytes, 1 logical processor, initial APIC ID 0.
-    fn: (c) => [CPU_SIGNATURE, (8 << 8) | (1 << 16), (or(LEAF1_ECX) | ((c.cr4 & CR4_OSXSAVE) !== 0 ? LEAF1_ECX_OSXSAVE : 0)) >>> 0, or(LEAF1_EDX)],
+    fn: (c) => [CPU_SIGNATURE, (8 << 8) | (1 << 16), (F1_ECX | ((c.cr4 & CR4_OSXSAVE) !== 0 ? LEAF1_ECX_OSXSAVE : 0)) >>> 0, F1_EDX],
   }],
   // Leaf 2: one iteration, no descriptors (AL = 1, null descriptors elsewhere).
   [0x2, { name: 'cache and TLB descriptors', fn: () => [1, 0, 0, 0] }],
@@ -68,7 +71,7 @@ export const CPUID_LEAVES: ReadonlyMap<number, { name: string; fn: LeafFn }> = n
   [0x6, { name: 'thermal and power management', fn: () => [0, 0, 0, 0] }],
   [0x7, {
     name: 'structured extended features',
-    fn: (_c, sub) => sub === 0 ? [0, or(LEAF7_EBX), or(LEAF7_ECX), 0] : [0, 0, 0, 0],
+    fn: (_c, sub) => sub === 0 ? [0, F7_EBX, F7_ECX, 0] : [0, 0, 0, 0],
   }],
   [0x8, { name: 'reserved', fn: () => [0, 0, 0, 0] }],
   [0x9, { name: 'direct cache access', fn: () => [0, 0, 0, 0] }],
@@ -83,7 +86,7 @@ export const CPUID_LEAVES: ReadonlyMap<number, { name: string; fn: LeafFn }> = n
     fn: (_c, sub) => sub === 0 ? [XCR0_SUPPORTED, XSAVE_AREA_SIZE, XSAVE_AREA_SIZE, 0] : [0, 0, 0, 0],
   }],
   [0x80000000, { name: 'maximum extended leaf', fn: () => [CPUID_MAX_EXTENDED, 0, 0, 0] }],
-  [0x80000001, { name: 'extended features', fn: () => [0, 0, or(EXT1_ECX), or(EXT1_EDX)] }],
+  [0x80000001, { name: 'extended features', fn: () => [0, 0, FX_ECX, FX_EDX] }],
   [0x80000002, { name: 'brand string 1', fn: () => brand(0) }],
   [0x80000003, { name: 'brand string 2', fn: () => brand(16) }],
   [0x80000004, { name: 'brand string 3', fn: () => brand(32) }],

@@ -903,14 +903,14 @@ function ioSize(i: Insn): 1 | 2 | 4 {
 function doIn(c: Cpu, i: Insn, port: number): void {
   const n = ioSize(i);
   checkIo(c, port, n);
-  if (c.vmx !== null) c.vmx.io(c, i, port, n, true, false, false);
+  if (c.vmx !== null && c.vmx.io(c, i, port, n, true, false, false)) return;
   const v = io.in(c, port, n);
   if (n === 1) c.setReg8(RAX, 0, v); else c.setReg(RAX, n === 2 ? 16 : 32, v, 0);
 }
 function doOut(c: Cpu, i: Insn, port: number): void {
   const n = ioSize(i);
   checkIo(c, port, n);
-  if (c.vmx !== null) c.vmx.io(c, i, port, n, false, false, false);
+  if (c.vmx !== null && c.vmx.io(c, i, port, n, false, false, false)) return;
   io.out(c, port, n, n === 1 ? c.lo[RAX] & 0xff : n === 2 ? c.lo[RAX] & 0xffff : c.lo[RAX]);
 }
 H[0xe4] = H[0xe5] = (c, i) => doIn(c, i, i.imm & 0xff);
@@ -936,15 +936,15 @@ const outsBody = (c: Cpu, i: Insn): boolean => {
   return true;
 };
 /** INS/OUTS in non-root operation: the whole instruction exits before its first element (SDM vol. 3C §26.1.3). */
-function stringIoExit(c: Cpu, i: Insn, input: boolean): void {
+function stringIoExit(c: Cpu, i: Insn, input: boolean): boolean {
   const rep = (i.prefixes & (PFX_REP | PFX_REPNE)) !== 0;
-  if (rep && (i.addrSize === 64 ? c.lo[RCX] === 0 && c.hi[RCX] === 0 : getCount(c, i.addrSize) === 0)) return;
+  if (rep && (i.addrSize === 64 ? c.lo[RCX] === 0 && c.hi[RCX] === 0 : getCount(c, i.addrSize) === 0)) return false;
   const n = ioSize(i), port = c.lo[RDX] & 0xffff;
   checkIo(c, port, n);
-  c.vmx!.io(c, i, port, n, input, true, rep);
+  return c.vmx!.io(c, i, port, n, input, true, rep);
 }
-H[0x6c] = H[0x6d] = (c, i) => { if (c.vmx !== null) stringIoExit(c, i, true); strLoop(c, i, insBody, false); };
-H[0x6e] = H[0x6f] = (c, i) => { if (c.vmx !== null) stringIoExit(c, i, false); strLoop(c, i, outsBody, false); };
+H[0x6c] = H[0x6d] = (c, i) => { if (c.vmx !== null && stringIoExit(c, i, true)) return; strLoop(c, i, insBody, false); };
+H[0x6e] = H[0x6f] = (c, i) => { if (c.vmx !== null && stringIoExit(c, i, false)) return; strLoop(c, i, outsBody, false); };
 
 // ---------------------------------------------------------------- bit instructions
 
@@ -1163,7 +1163,7 @@ function softInt(c: Cpu, vector: number, exception: boolean): void {
 // HLT
 H[0xf4] = (c, i) => {
   if (c.cpl !== 0) c.raise(EXC_GP, 0);
-  if (c.vmx !== null) c.vmx.hlt(c, i);
+  if (c.vmx !== null && c.vmx.hlt(c, i)) return;
   c.halted = true;
 };
 

@@ -498,7 +498,7 @@ H[MAP_0F + 0x01] = (c, i) => {
     case 0xc1: case 0xc2: case 0xc3: case 0xc4: {
       // In VMX non-root operation these exit unconditionally (SDM vol. 3C §26.1.2): VMCALL 18,
       // VMLAUNCH 20, VMRESUME 24, VMXOFF 26. Outside VMX operation: #UD.
-      if (c.vmx !== null) c.vmx.unconditional(c, i, i.modrm === 0xc1 ? 18 : i.modrm === 0xc2 ? 20 : i.modrm === 0xc3 ? 24 : 26);
+      if (c.vmx !== null && c.vmx.unconditional(c, i, i.modrm === 0xc1 ? 18 : i.modrm === 0xc2 ? 20 : i.modrm === 0xc3 ? 24 : 26)) return;
       c.raise(EXC_UD);
       break;
     }
@@ -519,7 +519,7 @@ H[MAP_0F + 0x01] = (c, i) => {
     case 0xd1: { // XSETBV (SDM vol. 2C): x87 must stay enabled; only x87|SSE are supported.
       if ((c.cr4 & CR4_OSXSAVE) === 0) c.raise(EXC_UD);
       requireCpl0(c);
-      if (c.vmx !== null) c.vmx.unconditional(c, i, 55);
+      if (c.vmx !== null && c.vmx.unconditional(c, i, 55)) return;
       const v = c.lo[RAX];
       if (c.lo[RCX] !== 0 || c.lo[RDX] !== 0 || (v & 1) === 0 || (v & ~XCR0_SUPPORTED) !== 0) c.raise(EXC_GP, 0);
       c.xcr0 = v;
@@ -550,7 +550,7 @@ H[MAP_0F + 0x06] = (c, i) => {
   if (c.vmx !== null) c.cr0 = c.vmx.crSpecial(c, i, CR_CLTS, 0);
   else c.cr0 &= ~CR0_TS;
 };
-H[MAP_0F + 0x08] = (c, i) => { requireCpl0(c); if (c.vmx !== null) c.vmx.unconditional(c, i, 13); /* INVD: caches are not modelled */ };
+H[MAP_0F + 0x08] = (c, i) => { requireCpl0(c); if (c.vmx !== null && c.vmx.unconditional(c, i, 13)) return; /* INVD: caches are not modelled */ };
 H[MAP_0F + 0x09] = (c, i) => { requireCpl0(c); if (c.vmx !== null) c.vmx.wbinvd(c, i); /* WBINVD */ };
 H[MAP_0F + 0xaa] = (c) => c.raise(EXC_UD); // RSM outside SMM
 H[MAP_0F + 0x37] = (c) => c.raise(EXC_UD); // GETSEC: CPUID.1:ECX.SMX = 0
@@ -648,19 +648,19 @@ H[MAP_0F + 0x33] = (c, i) => {
 };
 H[MAP_0F + 0x32] = (c, i) => {
   requireCpl0(c);
-  if (c.vmx !== null) c.vmx.rdmsr(c, i, c.lo[RCX]);
+  if (c.vmx !== null && c.vmx.rdmsr(c, i, c.lo[RCX])) return;
   const v = readMsr(c, c.lo[RCX]);
   if (v === null) return c.raise(EXC_GP, 0);
   setEdxEax(c, v);
 };
 H[MAP_0F + 0x30] = (c, i) => {
   requireCpl0(c);
-  if (c.vmx !== null) c.vmx.wrmsr(c, i, c.lo[RCX]);
+  if (c.vmx !== null && c.vmx.wrmsr(c, i, c.lo[RCX])) return;
   const v = (BigInt(c.lo[RDX]) << 32n) | BigInt(c.lo[RAX]);
   if (!writeMsr(c, c.lo[RCX], v)) c.raise(EXC_GP, 0);
 };
 H[MAP_0F + 0xa2] = (c, i) => {
-  if (c.vmx !== null) c.vmx.unconditional(c, i, 10); // CPUID always exits in non-root operation (SDM vol. 3C §26.1.2)
+  if (c.vmx !== null && c.vmx.unconditional(c, i, 10)) return; // CPUID always exits in non-root operation (SDM vol. 3C §26.1.2)
   const [a, b, cc, d] = cpuidModel(c, c.lo[RAX], c.lo[RCX]);
   c.setReg(RAX, 32, a >>> 0, 0); c.setReg(RBX, 32, b >>> 0, 0);
   c.setReg(RCX, 32, cc >>> 0, 0); c.setReg(RDX, 32, d >>> 0, 0);
@@ -784,7 +784,7 @@ setSysGroupC7((c, i) => {
   // SDM vol. 3C §26.1.2); #UD outside VMX operation (the hypervisor is software and uses the Vmx API).
   if (c.vmx !== null && i.mod !== 3 && (i.reg & 7) >= 6) {
     const r = i.reg & 7;
-    c.vmx.unconditional(c, i, r === 7 ? 22 : i.mandatory === 0x66 ? 19 : i.mandatory === 0xf3 ? 27 : 21);
+    if (c.vmx.unconditional(c, i, r === 7 ? 22 : i.mandatory === 0x66 ? 19 : i.mandatory === 0xf3 ? 27 : 21)) return;
   }
   // RDRAND (/6), RDSEED (/7), RDPID (F3 /7): not enumerated by CPUID, so #UD.
   // XRSTORS/XSAVEC/XSAVES (/3 /4 /5): CPUID.(EAX=0DH,ECX=1) reports none of them.
@@ -796,7 +796,7 @@ void [CR0_EM, CR0_MP, CR0_NE];
 
 // VMREAD (0F 78) / VMWRITE (0F 79) and INVEPT / INVVPID (66 0F 38 80/81): VM exits in non-root operation
 // (reasons 23, 25, 50, 53; SDM vol. 3C §26.1.2); #UD outside VMX operation.
-H[MAP_0F + 0x78] = (c, i) => { if (c.vmx !== null && i.mandatory === 0) c.vmx.unconditional(c, i, 23); c.raise(EXC_UD); };
-H[MAP_0F + 0x79] = (c, i) => { if (c.vmx !== null && i.mandatory === 0) c.vmx.unconditional(c, i, 25); c.raise(EXC_UD); };
-H[MAP_0F38 + 0x80] = (c, i) => { if (c.vmx !== null && i.mandatory === 0x66 && i.mod !== 3) c.vmx.unconditional(c, i, 50); c.raise(EXC_UD); };
-H[MAP_0F38 + 0x81] = (c, i) => { if (c.vmx !== null && i.mandatory === 0x66 && i.mod !== 3) c.vmx.unconditional(c, i, 53); c.raise(EXC_UD); };
+H[MAP_0F + 0x78] = (c, i) => { if (c.vmx !== null && i.mandatory === 0 && c.vmx.unconditional(c, i, 23)) return; c.raise(EXC_UD); };
+H[MAP_0F + 0x79] = (c, i) => { if (c.vmx !== null && i.mandatory === 0 && c.vmx.unconditional(c, i, 25)) return; c.raise(EXC_UD); };
+H[MAP_0F38 + 0x80] = (c, i) => { if (c.vmx !== null && i.mandatory === 0x66 && i.mod !== 3 && c.vmx.unconditional(c, i, 50)) return; c.raise(EXC_UD); };
+H[MAP_0F38 + 0x81] = (c, i) => { if (c.vmx !== null && i.mandatory === 0x66 && i.mod !== 3 && c.vmx.unconditional(c, i, 53)) return; c.raise(EXC_UD); };

@@ -36,6 +36,7 @@ export function restoreCpu(c: Cpu, s: CpuSnapshot): void {
   c.msr.clear();
   for (const [k, v] of s.msr) c.msr.set(k, v);
   c.stopRequested = false;
+  c.vmexitPending = false;
   c.flushCodeCache();
   c.flushTlb();
   c.updateMode();

@@ -14,14 +14,21 @@ export const CR_MOV_TO = 0, CR_MOV_FROM = 1, CR_CLTS = 2, CR_LMSW = 3;
 /**
  * Installed in Cpu.vmx while the processor is in VMX non-root operation (null otherwise).
  * Each method decides, from the VMCS controls, whether its event causes a VM exit; if so it
- * performs the exit and throws VM_EXIT, else it returns (possibly with a value the
- * instruction must use instead, e.g. a CR read shadow). Handlers call these after the
- * checks that have priority over VM exits (#UD, CPL, I/O permission; SDM §26.1.1).
+ * performs the exit, else it returns (possibly with a value the instruction must use instead,
+ * e.g. a CR read shadow). Handlers call these after the checks that have priority over VM
+ * exits (#UD, CPL, I/O permission; SDM §26.1.1).
+ *
+ * Two ways to leave the instruction. The hooks of the frequent exits (CPUID and the other
+ * unconditional ones, HLT, IN/OUT/INS/OUTS, RDMSR/WRMSR) return true after an exit and set
+ * Cpu.vmexitPending: the instruction handler returns at once and the run loop returns
+ * 'vmexit' without retiring it. Unwinding by throw costs about half a microsecond in V8, the
+ * largest single cost of an exit round trip before this. The other hooks, and exits from deep
+ * inside an instruction (EPT violations, exceptions), throw VM_EXIT like a fault.
  */
 export interface VmxHooks {
   /** Instructions that exit unconditionally: CPUID, GETSEC, INVD, XSETBV, VMCALL and the VMX instructions (SDM §26.1.2). */
-  unconditional(c: Cpu, i: Insn, reason: number): void;
-  hlt(c: Cpu, i: Insn): void;
+  unconditional(c: Cpu, i: Insn, reason: number): boolean;
+  hlt(c: Cpu, i: Insn): boolean;
   invlpg(c: Cpu, i: Insn, lin: number): void;
   rdpmc(c: Cpu, i: Insn): void;
   /** RDTSC/RDTSCP: may exit; returns the TSC offset to apply when TSC offsetting is on. */
@@ -36,9 +43,9 @@ export interface VmxHooks {
   /** CLTS and LMSW (type CR_CLTS / CR_LMSW); returns the value to load into CR0 (LMSW source for LMSW). */
   crSpecial(c: Cpu, i: Insn, type: number, value: number): number;
   movDr(c: Cpu, i: Insn, dr: number, gpr: number, toDr: boolean): void;
-  io(c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): void;
-  rdmsr(c: Cpu, i: Insn, msr: number): void;
-  wrmsr(c: Cpu, i: Insn, msr: number): void;
+  io(c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): boolean;
+  rdmsr(c: Cpu, i: Insn, msr: number): boolean;
+  wrmsr(c: Cpu, i: Insn, msr: number): boolean;
   /** LGDT/LIDT/SGDT/SIDT (GDTR_IDTR) and LLDT/LTR/SLDT/STR (LDTR_TR) with descriptor-table exiting. */
   descriptorTable(c: Cpu, i: Insn, reason: number, instr: number): void;
   rdtscpAllowed(c: Cpu): boolean;

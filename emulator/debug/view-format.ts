@@ -21,7 +21,8 @@ export function peek64(host: PhysicalMemory, hpa: number): bigint {
  * touching the VMX unit's accessor: no region switch, no page allocation, no caches; SDM vol. 3C §25.2).
  */
 export function vmcsPeek(hv: Hypervisor, name: VmcsFieldName): bigint {
-  return vmcsGet(hv.host, HOST_LAYOUT.vmcs, name);
+  // Guest-state fields the processor still holds after an exit are read from it (vmcs-access.ts CPU_CACHED_FIELDS).
+  return hv.vmx.peekCached(name) ?? vmcsGet(hv.host, HOST_LAYOUT.vmcs, name);
 }
 
 /** Bits [lo, lo+width) of a bigint as a number (width ≤ 52). */

@@ -81,6 +81,7 @@ export class ExitLog {
 
   /** (Re)allocate `cap` slots, moving the kept exits to their slots in the new ring. */
   private allocate(cap: number): void {
+    if (this.cap > 0 && this.kept === this.total && cap > this.cap) { this.grow(cap); return; }
     const old = this.cap > 0 ? { cap: this.cap, reasons: this.reasons, names: this.names, qualLo: this.qualLo, qualHi: this.qualHi, rips: this.rips, icounts: this.icounts, bits: this.bits, outcomes: this.outcomes, byteLen: this.byteLen, byteData: this.byteData, notes: this.notes, entries: this.entries } : null;
     this.cap = cap;
     this.reasons = new Int32Array(cap);
@@ -103,6 +104,24 @@ export class ExitLog {
       this.byteLen[b] = old.byteLen[a]; this.byteData.set(old.byteData.subarray(a * MAX_BYTES, a * MAX_BYTES + MAX_BYTES), b * MAX_BYTES);
       this.notes[b] = old.notes[a]; this.entries[b] = old.entries[a];
     }
+  }
+
+  /**
+   * Grow the ring before it ever wrapped: exit n is in slot n - 1 in both sizes, so the typed arrays are copied
+   * in bulk and the plain arrays are extended in place.
+   */
+  private grow(cap: number): void {
+    const more = <T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, n: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    const from = this.cap;
+    this.cap = cap;
+    this.reasons = more(this.reasons, cap); this.qualLo = more(this.qualLo, cap); this.qualHi = more(this.qualHi, cap);
+    this.rips = more(this.rips, cap); this.icounts = more(this.icounts, cap); this.bits = more(this.bits, cap);
+    this.outcomes = more(this.outcomes, cap); this.byteLen = more(this.byteLen, cap); this.byteData = more(this.byteData, cap * MAX_BYTES);
+    for (let k = from; k < cap; k++) { this.names.push(''); this.notes.push(undefined); this.entries.push(undefined); }
   }
 
   /** Number of the oldest exit still kept, null when none. */
@@ -150,6 +169,7 @@ export class ExitLog {
   private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number): number {
     if (this.kept === this.cap && this.cap < this.capacity) this.allocate(Math.min(this.cap * 2, this.capacity));
     const n = ++this.total;
+    if (n > this.high) this.high = n;
     const slot = (n - 1) % this.cap;
     if (this.kept < this.cap) this.kept++;
     this.reasons[slot] = reason;
@@ -240,13 +260,68 @@ export class ExitLog {
     return lines.join('\n');
   }
 
+  /**
+   * The log's state for machine snapshots, cheap to take: the exit count, the statistics and the
+   * note of the last exit (handlers annotate it after it is logged). The kept exits stay in the
+   * ring: restoring into this same log moves it to the saved position (back: later exits no
+   * longer count and re-executing logs them again; forward: over exits it recorded). `ring`
+   * (the kept entries, for a copy into another log or JSON) is built only when read.
+   */
   saveState(): unknown {
-    return { total: this.total, byReason: [...this.byReason.entries()].map(([k, v]) => [k, { ...v }]), ring: this.recent() };
+    const byReason: Array<[number, ReasonStats]> = [];
+    for (const [k, v] of this.byReason) byReason.push([k, { name: v.name, count: v.count, instructions: v.instructions }]);
+    const total = this.total, first = this.total - this.kept + 1;
+    const state = { total, byReason, lastNote: this.kept > 0 ? this.noteOf(total) : undefined } as Record<string, unknown>;
+    let ring: ExitEntry[] | undefined;
+    Object.defineProperty(state, 'ring', { enumerable: true, get: () => (ring ??= this.window(first, total)) });
+    Object.defineProperty(state, 'owner', { enumerable: false, value: this });
+    return state;
+  }
+
+  private noteOf(n: number): string | undefined {
+    const slot = (n - 1) % this.cap;
+    const e = this.entries[slot];
+    return e !== undefined ? e.note : this.notes[slot];
   }
 
   loadState(s: unknown): void {
-    const o = s as { total: number; byReason: Array<[number, ReasonStats]>; ring: ExitEntry[] };
+    const o = s as { owner?: unknown; total: number; byReason: Array<[number, ReasonStats]>; ring?: ExitEntry[]; lastNote?: string };
+    if (o.owner === this) { this.moveTo(o.total, o.byReason, o.lastNote); return; }
+    this.loadRing(o as { total: number; byReason: Array<[number, ReasonStats]>; ring: ExitEntry[] });
+  }
+
+  /** Exits recorded by this log (the highest number logged, also beyond `total` after moving back). */
+  private high = 0;
+
+  /**
+   * Move the log to a saved position: back (later exits no longer count; their slots are kept
+   * for a move forward) or forward over exits this log recorded before moving back. A position
+   * beyond what was recorded keeps the count and statistics but no entries.
+   */
+  private moveTo(total: number, byReason: Array<[number, ReasonStats]>, lastNote: string | undefined): void {
+    const first = this.total - this.kept + 1;
+    if (total <= Math.max(this.high, this.total)) {
+      this.kept = Math.max(0, Math.min(this.cap, total - first + 1));
+    } else {
+      this.kept = 0;
+      this.high = total;
+    }
+    this.total = total;
+    this.byReason.clear();
+    for (const [k, v] of byReason) this.byReason.set(k, { ...v });
+    this.lastStats = null;
+    this.lastStatsReason = -1;
+    if (this.kept > 0) {
+      const slot = (total - 1) % this.cap;
+      this.notes[slot] = lastNote;
+      const e = this.entries[slot];
+      if (e !== undefined) e.note = lastNote;
+    }
+  }
+
+  private loadRing(o: { total: number; byReason: Array<[number, ReasonStats]>; ring: ExitEntry[] }): void {
     this.total = o.total;
+    this.high = o.total;
     this.byReason.clear();
     for (const [k, v] of o.byReason) this.byReason.set(k, { ...v });
     this.lastStats = null;

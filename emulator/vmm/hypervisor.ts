@@ -776,6 +776,11 @@ export class Hypervisor {
     return this.interrupts.pending() || this.interrupts.nextDeadline() !== null;
   }
 
+  /** Write the guest-state fields the processor still holds to the VMCS region (before raw reads of host memory). */
+  syncVmcs(): void {
+    this.vmx.syncVmcs();
+  }
+
   /** Hypervisor and VMX-unit state for machine snapshots (VMCS, EPT and guest RAM are in host memory). */
   saveState(): unknown {
     return {

@@ -11,7 +11,8 @@ const TWO32 = 4294967296;
 
 /**
  * The current VMCS as the VMX unit reads and writes it on VM entry and exit. The region in
- * host-physical memory is the only storage (so views read exactly what drives the CPU).
+ * host-physical memory is the storage, except for the CPU_CACHED_FIELDS between an exit and
+ * their flush (see `cached`).
  * 64-bit and natural-width values are handled as numbers: addresses are exact (canonical,
  * sign-extended ones become negative numbers), other 64-bit values are given as lo/hi.
  */
@@ -32,6 +33,31 @@ export const VOLATILE_FIELDS: readonly VmcsFieldName[] = [
 const VOLATILE_BY_OFF = new Uint8Array(512);
 for (const n of VOLATILE_FIELDS) VOLATILE_BY_OFF[OFFSET[n] >>> 3] = 1;
 
+/**
+ * Guest-state fields a VM exit leaves in the processor instead of writing them to the region: the
+ * segment registers other than CS and SS, LDTR, TR, GDTR, IDTR, the SYSENTER MSRs, DR7 and PAT. A
+ * processor may keep VMCS data on chip (SDM vol. 3C §25.11.1; software must use VMREAD/VMWRITE,
+ * §25.2). The reference hypervisor reads none of them on its exit path, so most exits never write
+ * them; Vmx.cacheSource serves reads and writes them out before any write or raw look at the region.
+ */
+export const CPU_CACHED_FIELDS: readonly VmcsFieldName[] = [
+  ...(['ES', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const).flatMap((s) => [`GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`] as VmcsFieldName[]),
+  'GUEST_GDTR_BASE', 'GUEST_GDTR_LIMIT', 'GUEST_IDTR_BASE', 'GUEST_IDTR_LIMIT',
+  'GUEST_SYSENTER_CS', 'GUEST_SYSENTER_ESP', 'GUEST_SYSENTER_EIP', 'GUEST_DR7', 'GUEST_IA32_PAT',
+];
+/** 1 for CPU-cached fields, indexed by byte offset / 8. */
+export const CACHED_BY_OFF = new Uint8Array(512);
+for (const n of CPU_CACHED_FIELDS) CACHED_BY_OFF[OFFSET[n] >>> 3] = 1;
+
+/** Where the CPU-cached fields' current values come from while the region's copies are stale (the VMX unit). */
+export interface VmcsCacheSource {
+  /** The field's low / high 32 bits as the processor holds them. */
+  lo(off: number): number;
+  hi(off: number): number;
+  /** Write every cached field to the region (then the region is current and `cached` is cleared). */
+  flush(): void;
+}
+
 export class VmcsAccess {
   /** Host-physical address of the VMCS region (4 KiB aligned). */
   region = -1;
@@ -45,6 +71,11 @@ export class VmcsAccess {
   private view: Uint32Array<ArrayBufferLike> = new Uint32Array(1024);
   private viewRegion = -2;
   private viewEpoch = -1;
+  /**
+   * Set by the VMX unit between a VM exit and the next entry or flush: the CPU_CACHED_FIELDS of the
+   * region are stale and this source has their values. Reads go to it; a write flushes first.
+   */
+  cached: VmcsCacheSource | null = null;
   constructor(private readonly mem: PhysicalMemory) {}
 
   /** Byte offset of a field in the region (for the hot paths' precomputed offsets). */
@@ -65,7 +96,14 @@ export class VmcsAccess {
   }
 
   r32(off: number): number {
+    if (this.cached !== null && CACHED_BY_OFF[off >>> 3] !== 0) return this.cached.lo(off);
     return this.words()[off >>> 2];
+  }
+
+  /** High 32 bits of the field at `off`. */
+  r32hi(off: number): number {
+    if (this.cached !== null && CACHED_BY_OFF[off >>> 3] !== 0) return this.cached.hi(off);
+    return this.words()[(off >>> 2) + 1];
   }
 
   w32(off: number, v: number): void {
@@ -74,6 +112,7 @@ export class VmcsAccess {
 
   /** Store a field's two words; bump the generation when a non-volatile field changes. */
   private put(off: number, lo: number, hi: number): void {
+    if (this.cached !== null && CACHED_BY_OFF[off >>> 3] !== 0) this.cached.flush();
     const w = this.words(), k = off >>> 2;
     if (VOLATILE_BY_OFF[off >>> 3] === 0 && (w[k] !== lo || w[k + 1] !== hi)) this.generation++;
     w[k] = lo;
@@ -81,8 +120,7 @@ export class VmcsAccess {
   }
 
   rNum(off: number): number {
-    const w = this.words(), k = off >>> 2;
-    return (w[k + 1] | 0) * TWO32 + w[k];
+    return (this.r32hi(off) | 0) * TWO32 + this.r32(off);
   }
 
   wNum(off: number, v: number): void {
@@ -90,7 +128,7 @@ export class VmcsAccess {
   }
 
   get32(name: VmcsFieldName): number {
-    return this.words()[OFFSET[name] >>> 2];
+    return this.r32(OFFSET[name]);
   }
 
   set32(name: VmcsFieldName, v: number): void {
@@ -99,7 +137,7 @@ export class VmcsAccess {
 
   /** High 32 bits of a 64-bit / natural-width field. */
   getHi(name: VmcsFieldName): number {
-    return this.words()[(OFFSET[name] >>> 2) + 1];
+    return this.r32hi(OFFSET[name]);
   }
 
   setLoHi(name: VmcsFieldName, lo: number, hi: number): void {
@@ -121,8 +159,7 @@ export class VmcsAccess {
 
   /** A field as a BigInt by byte offset (cached per field: no allocation while the value is unchanged). */
   rBig(off: number): bigint {
-    const w = this.words();
-    const hi = w[(off >>> 2) + 1], lo = w[off >>> 2];
+    const hi = this.r32hi(off), lo = this.r32(off);
     const slot = (off - 16) >>> 3;
     if (this.cacheLo[slot] === lo && this.cacheHi[slot] === hi) return this.cacheBig[slot];
     const v = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);

@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { vmcsClear, vmcsLaunchState, vmcsReadField, vmcsRevisionId, vmcsSetLaunchState, vmcsWriteField, vmcsGet, VMCS_REVISION_ID } from './vmcs.js';
 import type { VmcsFieldName } from './fields.js';
-import { VmcsAccess } from './vmcs-access.js';
+import { VmcsAccess, CPU_CACHED_FIELDS, CACHED_BY_OFF, type VmcsCacheSource } from './vmcs-access.js';
 import { checkVmEntry } from './entry-checks.js';
 import * as X from './intercept.js';
 import { volatileFieldsPass } from './entry-fast.js';
@@ -136,6 +136,35 @@ const OF = {
   VM_ENTRY_INTR_INFO_FIELD: O('VM_ENTRY_INTR_INFO_FIELD'),
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
+/** CS and SS: written at every exit (the hypervisor reads CS for the mode and SS for the CPL). */
+const EAGER_SEG = GUEST_SEG.filter((g) => g.seg === CS || g.seg === SS);
+
+/**
+ * The CPU_CACHED_FIELDS (vmcs-access.ts) as the processor holds them, by byte offset / 8: the value as a number
+ * (32-bit fields and addresses; GUEST_IA32_PAT, a BigInt in the processor, is handled apart).
+ */
+const CACHED_GET: Array<((c: Cpu) => number) | undefined> = new Array(512);
+{
+  const put = (name: string, get: (c: Cpu) => number): void => { CACHED_GET[O(name) >>> 3] = get; };
+  for (const [seg, n] of SEG_FIELDS) {
+    if (seg === CS || seg === SS) continue;
+    put(`GUEST_${n}_SELECTOR`, (c) => c.sel[seg]); put(`GUEST_${n}_BASE`, (c) => c.segBase[seg]);
+    put(`GUEST_${n}_LIMIT`, (c) => c.segLimit[seg]); put(`GUEST_${n}_AR_BYTES`, (c) => c.segAr[seg]);
+  }
+  put('GUEST_LDTR_SELECTOR', (c) => c.ldtrSel); put('GUEST_LDTR_BASE', (c) => c.ldtrBase);
+  put('GUEST_LDTR_LIMIT', (c) => c.ldtrLimit); put('GUEST_LDTR_AR_BYTES', (c) => c.ldtrAr);
+  put('GUEST_TR_SELECTOR', (c) => c.trSel); put('GUEST_TR_BASE', (c) => c.trBase);
+  put('GUEST_TR_LIMIT', (c) => c.trLimit); put('GUEST_TR_AR_BYTES', (c) => c.trAr);
+  put('GUEST_GDTR_BASE', (c) => c.gdtrBase); put('GUEST_GDTR_LIMIT', (c) => c.gdtrLimit);
+  put('GUEST_IDTR_BASE', (c) => c.idtrBase); put('GUEST_IDTR_LIMIT', (c) => c.idtrLimit);
+  put('GUEST_SYSENTER_CS', (c) => c.sysenterCs); put('GUEST_SYSENTER_ESP', (c) => c.sysenterEsp);
+  put('GUEST_SYSENTER_EIP', (c) => c.sysenterEip); put('GUEST_DR7', (c) => c.dr[7]);
+}
+/** Byte offsets of the cached fields other than PAT, for the flush. */
+const CACHED_OFFS = CPU_CACHED_FIELDS.filter((n) => n !== 'GUEST_IA32_PAT').map((n) => O(n));
+/** The 32-bit-wide cached fields (selectors, limits, access rights, SYSENTER_CS): their high word is 0. */
+const CACHED_32 = new Uint8Array(512);
+for (const n of CPU_CACHED_FIELDS) if (/_(SELECTOR|LIMIT|AR_BYTES)$|SYSENTER_CS/.test(n)) CACHED_32[O(n) >>> 3] = 1;
 const HOST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`HOST_${n}_SELECTOR`), base: seg === FS || seg === GS ? O(`HOST_${n}_BASE`) : -1 }));
 const CR3_TARGET_OFF = [0, 1, 2, 3].map((k) => O(`CR3_TARGET_VALUE${k}`));
 
@@ -187,8 +216,21 @@ export class Vmx implements VmxHooks {
   /** The hypervisor's save area for guest GPRs (RSP lives in the VMCS), as KVM's vcpu_run saves them. */
   readonly gprLo = new Uint32Array(16);
   readonly gprHi = new Uint32Array(16);
-  /** The most recent VM exit. */
-  lastExit: ExitRecord | null = null;
+  /** The most recent VM exit (built when asked for: an exit stores only numbers). */
+  get lastExit(): ExitRecord | null {
+    const x = this.lx;
+    if (!x.valid) return null;
+    return {
+      reason: x.reason, basic: x.reason & 0xffff, name: exitReasonName(x.reason & 0xffff), qualification: x.qual, qualificationHi: x.qualHi,
+      guestRip: x.guestRip, instructionLength: x.instrLen, icount: x.icount, check: x.check,
+    };
+  }
+  set lastExit(e: ExitRecord | null) {
+    const x = this.lx;
+    x.valid = e !== null; x.reason = e?.reason ?? 0; x.qual = e?.qualification ?? 0; x.qualHi = e?.qualificationHi ?? 0;
+    x.guestRip = e?.guestRip ?? 0; x.instrLen = e?.instructionLength ?? 0; x.icount = e?.icount ?? 0; x.check = e?.check;
+  }
+  private readonly lx = { valid: false, reason: 0, qual: 0, qualHi: 0, guestRip: 0, instrLen: 0, icount: 0, check: undefined as string | undefined };
   /** Failed check of the last entry (VMfailValid or INVALID_STATE). */
   lastEntryCheck: string | undefined;
   /** A host (physical) interrupt pending for the processor: external-interrupt exits (SDM §26.2). */
@@ -205,6 +247,22 @@ export class Vmx implements VmxHooks {
   /** VMCS generation and region the cached controls other than pin/proc/proc2 were read at (loadControls). */
   private ctlGeneration = -1;
   private ctlRegion = -1;
+  /**
+   * After a VM exit the processor keeps holding the guest's context (the host is TypeScript and runs no
+   * instructions on it): the CPU_CACHED_FIELDS are not written to the VMCS (vmcs.cached serves them) and host
+   * state is not loaded until something needs it (hostContext()). `guestLive` is true while the Cpu holds the
+   * guest's context; `liveGeneration`/`liveRegion` are the VMCS generation and region it matches. When the next
+   * VM entry finds both unchanged, only the per-exit fields are loaded back (loadGuestVolatile).
+   */
+  private guestLive = false;
+  private liveGeneration = -1;
+  private liveRegion = -1;
+  /** The cache source installed in vmcs.cached while guest-state fields are held by the processor. */
+  private readonly cacheSource: VmcsCacheSource = {
+    lo: (off) => this.cachedWord(off, false),
+    hi: (off) => this.cachedWord(off, true),
+    flush: () => this.flushCached(),
+  };
   /** The guest PAT last stored on an exit, split into words (saves BigInt work per exit). */
   private patValue = -1n;
   private patLo = 0;
@@ -240,6 +298,7 @@ export class Vmx implements VmxHooks {
   }
 
   vmxoff(): VmxResult {
+    this.hostContext();
     this.inVmxOperation = false;
     this.current = -1;
     return { ok: true };
@@ -248,6 +307,7 @@ export class Vmx implements VmxHooks {
   vmclear(region: number): VmxResult {
     if (!this.validRegion(region)) return this.fail(VMXERR_VMCLEAR_INVALID_ADDRESS);
     if (region === this.vmxonRegion) return this.fail(VMXERR_VMCLEAR_VMXON_POINTER);
+    this.flushCached();
     vmcsClear(this.cpu.mem, region);
     this.vmcs.generation++;
     if (region === this.current) this.current = -1;
@@ -258,6 +318,7 @@ export class Vmx implements VmxHooks {
     if (!this.validRegion(region)) return this.fail(VMXERR_VMPTRLD_INVALID_ADDRESS);
     if (region === this.vmxonRegion) return this.fail(VMXERR_VMPTRLD_VMXON_POINTER);
     if (vmcsRevisionId(this.cpu.mem, region) !== VMCS_REVISION_ID) return this.fail(VMXERR_VMPTRLD_INCORRECT_VMCS_REVISION_ID);
+    this.flushCached();
     this.current = region;
     this.vmcs.region = region;
     return { ok: true };
@@ -265,6 +326,7 @@ export class Vmx implements VmxHooks {
 
   vmread(encoding: number): bigint | VmxResult {
     if (this.current < 0) return { ok: false, kind: 'VMfailInvalid' };
+    this.flushCached();
     const v = vmcsReadField(this.cpu.mem, this.current, encoding);
     if (isVmxInstrError(v)) return this.fail(v.error);
     return v;
@@ -272,6 +334,7 @@ export class Vmx implements VmxHooks {
 
   vmwrite(encoding: number, value: bigint): VmxResult {
     if (this.current < 0) return { ok: false, kind: 'VMfailInvalid' };
+    this.flushCached();
     const e = vmcsWriteField(this.cpu.mem, this.current, encoding, value);
     if (e !== undefined) return this.fail(e.error);
     this.vmcs.generation++;
@@ -320,7 +383,19 @@ export class Vmx implements VmxHooks {
       this.recordExit(EXIT_REASON.INVALID_STATE | EXIT_REASON_FAILED_VMENTRY, check.qualification, 0, 0, check.check);
       return { kind: 'exit' };
     }
-    this.loadGuestState();
+    // The processor still holds the guest's context and software changed nothing but per-exit fields: load
+    // those. Only with controls under which that gives what a full load gives (EFER and PAT saved and loaded).
+    const ctl = this.ctl;
+    if (this.guestLive && v.generation === this.liveGeneration && region === this.liveRegion
+      && entryLoadIa32Efer(ctl.entry) && exitSaveIa32Efer(ctl.exit) && entryLoadIa32Pat(ctl.entry) && exitSaveIa32Pat(ctl.exit)) {
+      v.cached = null;
+      this.loadGuestVolatile();
+    } else {
+      this.flushCached();
+      this.loadGuestState();
+    }
+    this.guestLive = false;
+    v.cached = null;
     if (launch) vmcsSetLaunchState(mem, region, 'launched');
     this.nonRoot = true;
     this.cpu.vmx = this;
@@ -455,6 +530,7 @@ export class Vmx implements VmxHooks {
    * HLT exiting stays in the HLT activity state ('halted').
    */
   run(budget: number): 'vmexit' | 'budget' | 'breakpoint' | 'stop' | 'halted' | 'shutdown' {
+    if (!this.nonRoot) this.hostContext();
     const stop = this.cpu.run(budget);
     if (stop === 'halted' && this.nonRoot && X.preemptionTimer(this.ctl)) {
       // A halted guest lets virtual time pass until the preemption timer expires (SDM §26.5.1).
@@ -487,41 +563,33 @@ export class Vmx implements VmxHooks {
     st32(w, OF.IDT_VECTORING_ERROR_CODE, c.eventError);
     c.eventInfo = 0;
     const rip = extra?.ripAfter ? c.nextRip : c.rip;
-    this.lastExit = {
-      reason, basic: reason & 0xffff, name: exitReasonName(reason & 0xffff), qualification: qual, qualificationHi: qualHi,
-      guestRip: this.nonRoot ? rip : ldNum(w, OF.GUEST_RIP), instructionLength: instrLen, icount: c.icount, check,
-    };
+    const x = this.lx;
+    x.valid = true; x.reason = reason; x.qual = qual; x.qualHi = qualHi; x.guestRip = this.nonRoot ? rip : ldNum(w, OF.GUEST_RIP);
+    x.instrLen = instrLen; x.icount = c.icount; x.check = check;
     if (this.nonRoot) {
-      this.saveGuestState(rip);
-      this.loadHostState();
+      this.saveGuestEager(rip);
+      this.leaveGuest();
     }
   }
 
-  private saveGuestState(rip: number): void {
+  /**
+   * Guest-state saving at a VM exit (SDM §28.3), the part written at once: RIP, RSP, RFLAGS, control registers,
+   * CS, SS, EFER, activity and interruptibility state, the timer, the GPR save area. The other guest-state fields
+   * stay in the processor (CPU_CACHED_FIELDS; flushCached writes them).
+   */
+  private saveGuestEager(rip: number): void {
     const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
     // RIP, RSP, RFLAGS, interruptibility, activity and the timer are per-exit fields (VOLATILE_FIELDS); a change to
     // any other field bumps the generation once (`d` collects the changed bits), forcing full checks at the next entry.
     stNum(w, OF.GUEST_RIP, rip);
     stNum(w, OF.GUEST_RSP, c.regNumber(RSP));
     st32(w, OF.GUEST_RFLAGS, c.getFlags() & ~RF);
-    let d = st32(w, OF.GUEST_CR0, c.cr0) | stNum(w, OF.GUEST_CR3, c.cr3) | st32(w, OF.GUEST_CR4, c.cr4) | st32(w, OF.GUEST_DR7, c.dr[7]);
-    for (let k = 0; k < GUEST_SEG.length; k++) {
-      const g = GUEST_SEG[k], s = g.seg;
+    let d = st32(w, OF.GUEST_CR0, c.cr0) | stNum(w, OF.GUEST_CR3, c.cr3) | st32(w, OF.GUEST_CR4, c.cr4);
+    for (let k = 0; k < EAGER_SEG.length; k++) {
+      const g = EAGER_SEG[k], s = g.seg;
       d |= st32(w, g.sel, c.sel[s]) | stNum(w, g.base, c.segBase[s]) | st32(w, g.limit, c.segLimit[s]) | st32(w, g.ar, c.segAr[s]);
     }
-    d |= st32(w, OF.GUEST_LDTR_SELECTOR, c.ldtrSel) | stNum(w, OF.GUEST_LDTR_BASE, c.ldtrBase)
-      | st32(w, OF.GUEST_LDTR_LIMIT, c.ldtrLimit) | st32(w, OF.GUEST_LDTR_AR_BYTES, c.ldtrAr);
-    d |= st32(w, OF.GUEST_TR_SELECTOR, c.trSel) | stNum(w, OF.GUEST_TR_BASE, c.trBase)
-      | st32(w, OF.GUEST_TR_LIMIT, c.trLimit) | st32(w, OF.GUEST_TR_AR_BYTES, c.trAr);
-    d |= stNum(w, OF.GUEST_GDTR_BASE, c.gdtrBase) | st32(w, OF.GUEST_GDTR_LIMIT, c.gdtrLimit);
-    d |= stNum(w, OF.GUEST_IDTR_BASE, c.idtrBase) | st32(w, OF.GUEST_IDTR_LIMIT, c.idtrLimit);
-    d |= st32(w, OF.GUEST_SYSENTER_CS, c.sysenterCs) | stNum(w, OF.GUEST_SYSENTER_ESP, c.sysenterEsp) | stNum(w, OF.GUEST_SYSENTER_EIP, c.sysenterEip);
     if (exitSaveIa32Efer(ctl.exit)) d |= st32(w, OF.GUEST_IA32_EFER, c.efer);
-    if (exitSaveIa32Pat(ctl.exit)) {
-      const pat = c.pat;
-      if (pat !== this.patValue) { this.patValue = pat; this.patLo = Number(pat & 0xffffffffn); this.patHi = Number((pat >> 32n) & 0xffffffffn); }
-      d |= stLoHi(w, OF.GUEST_IA32_PAT, this.patLo, this.patHi);
-    }
     // IA32_VMX_MISC bit 5: exits store EFER.LMA in the "IA-32e mode guest" entry control (SDM §28.2).
     const entry = (c.efer & EFER_LMA) !== 0 ? ctl.entry | (1 << 9) : ctl.entry & ~(1 << 9);
     if (entry !== ctl.entry) { d |= st32(w, OF.VM_ENTRY_CONTROLS, entry); ctl.entry = entry; }
@@ -531,6 +599,109 @@ export class Vmx implements VmxHooks {
     if (savePreemptionTimer(ctl.exit)) st32(w, OF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
     const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
     for (let r = 0; r < 16; r++) { savedLo[r] = lo[r]; savedHi[r] = hi[r]; }
+  }
+
+  /** A CPU-cached field's low or high word as the processor holds it (the cache source's read). */
+  private cachedWord(off: number, high: boolean): number {
+    const c = this.cpu;
+    if (off === OF.GUEST_IA32_PAT) {
+      if (!exitSaveIa32Pat(this.ctl.exit)) { const w = this.liveWords(); return w[(off >>> 2) + (high ? 1 : 0)]; }
+      return Number((high ? c.pat >> 32n : c.pat) & 0xffffffffn);
+    }
+    const v = CACHED_GET[off >>> 3]!(c);
+    if (!high) return v >>> 0;
+    return CACHED_32[off >>> 3] !== 0 || (v >= 0 && v < TWO32) ? 0 : Math.floor(v / TWO32) >>> 0;
+  }
+
+  /** The words of the region the guest's context belongs to. */
+  private liveWords(): Words {
+    const v = this.vmcs, region = v.region;
+    v.region = this.liveRegion;
+    const w = v.words();
+    v.region = region;
+    return w;
+  }
+
+  /** Write the CPU-cached guest-state fields to the VMCS region (the rest of SDM §28.3 guest-state saving). */
+  private flushCached(): void {
+    const v = this.vmcs, c = this.cpu;
+    if (v.cached === null) return;
+    v.cached = null;
+    const w = this.liveWords();
+    let d = 0;
+    for (let k = 0; k < CACHED_OFFS.length; k++) {
+      const off = CACHED_OFFS[k], x = CACHED_GET[off >>> 3]!(c);
+      d |= CACHED_32[off >>> 3] !== 0 ? st32(w, off, x) : stNum(w, off, x);
+    }
+    if (exitSaveIa32Pat(this.ctl.exit)) {
+      const pat = c.pat;
+      if (pat !== this.patValue) { this.patValue = pat; this.patLo = Number(pat & 0xffffffffn); this.patHi = Number((pat >> 32n) & 0xffffffffn); }
+      d |= stLoHi(w, OF.GUEST_IA32_PAT, this.patLo, this.patHi);
+    }
+    if (d !== 0) v.generation++;
+    // The processor still holds the same context: it matches the region as now written.
+    if (this.guestLive) this.liveGeneration = v.generation;
+  }
+
+  /**
+   * Leave non-root operation at a VM exit. Host state (SDM §28.5) is loaded into the processor only when
+   * something needs the processor in root operation (hostContext()); until then it keeps the guest's context.
+   */
+  private leaveGuest(): void {
+    const c = this.cpu;
+    this.nonRoot = false;
+    c.vmx = null;
+    c.ept = null;
+    this.boundaryPending = false;
+    this.guestLive = true;
+    this.liveRegion = this.vmcs.region;
+    this.liveGeneration = this.vmcs.generation;
+    this.vmcs.cached = this.cacheSource;
+  }
+
+  /**
+   * Write every guest-state field still held by the processor to the VMCS region (as VMCLEAR does for a
+   * processor's cached VMCS data, SDM §25.11.3). Raw readers of the region (snapshots) call this first.
+   */
+  syncVmcs(): void {
+    this.flushCached();
+  }
+
+  /** A CPU-cached field's value while the region's copy is stale, else undefined (for side-effect-free views). */
+  peekCached(name: VmcsFieldName): bigint | undefined {
+    const v = this.vmcs, off = VmcsAccess.offset(name);
+    if (v.cached === null || CACHED_BY_OFF[off >>> 3] === 0) return undefined;
+    return (BigInt(this.cachedWord(off, true)) << 32n) | BigInt(this.cachedWord(off, false));
+  }
+
+  /** Load host state into the processor if a VM exit left the guest's context there (SDM §28.5). */
+  hostContext(): void {
+    if (!this.guestLive) return;
+    this.flushCached();
+    this.guestLive = false;
+    this.loadHostState();
+  }
+
+  /**
+   * VM entry when the processor still holds the guest's context and the VMCS is unchanged since the exit but
+   * for per-exit fields: load those (the result is what loadGuestState gives; the controls in use save and load
+   * EFER and PAT, checked by the caller).
+   */
+  private loadGuestVolatile(): void {
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
+    const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
+    for (let r = 0; r < 16; r++) { lo[r] = savedLo[r]; hi[r] = savedHi[r]; }
+    c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
+    c.rip = ldNum(w, OF.GUEST_RIP);
+    c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
+    const intr = w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2];
+    c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
+    c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
+    c.shutdownReason = '';
+    if (X.preemptionTimer(ctl)) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
+    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
+    if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
+    this.lastVpid = vpid;
   }
 
   /** Host-state loading (SDM §28.5): the processor leaves the guest's context. */
@@ -590,12 +761,17 @@ export class Vmx implements VmxHooks {
 
   // ---------------------------------------------------------------- non-root hooks (intercept decisions in intercept.ts)
 
-  unconditional(_c: Cpu, i: Insn, reason: number): void {
-    this.exitNow(reason, 0, i.length);
+  unconditional(c: Cpu, i: Insn, reason: number): boolean {
+    this.recordExit(reason, 0, 0, i.length);
+    c.vmexitPending = true;
+    return true;
   }
 
-  hlt(_c: Cpu, i: Insn): void {
-    if (X.hltExits(this.ctl)) this.exitNow(EXIT_REASON.HLT, 0, i.length);
+  hlt(c: Cpu, i: Insn): boolean {
+    if (!X.hltExits(this.ctl)) return false;
+    this.recordExit(EXIT_REASON.HLT, 0, 0, i.length);
+    c.vmexitPending = true;
+    return true;
   }
 
   invlpg(_c: Cpu, i: Insn, lin: number): void {
@@ -682,14 +858,13 @@ export class Vmx implements VmxHooks {
     if (X.movDrExits(this.ctl)) this.exitNow(EXIT_REASON.DR_ACCESS, (dr | (toDr ? 0 : 1 << 4) | (gpr << 8)) >>> 0, i.length);
   }
 
-  io(_c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): void {
-    if (this.ioExit(i, port, size, input, string, rep)) throw VM_EXIT;
+  io(c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): boolean {
+    if (!this.ioExit(i, port, size, input, string, rep)) return false;
+    c.vmexitPending = true;
+    return true;
   }
 
-  /**
-   * The I/O decision, and the exit when it exits (then true; the hook throws). Separate from the hook because V8
-   * optimizes only functions that return: a hook that always throws stays in the interpreter.
-   */
+  /** The I/O decision, and the exit when it exits (then true). */
   private ioExit(i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): boolean {
     if (!X.ioExits(this.ctl, this.cpu.mem, port, size)) return false;
     // Exit qualification for I/O instructions (SDM vol. 3C table 28-5).
@@ -710,12 +885,18 @@ export class Vmx implements VmxHooks {
     return c.codeSize === 64 && seg < FS ? off : c.segBase[seg] + off;
   }
 
-  rdmsr(_c: Cpu, i: Insn, msr: number): void {
-    if (X.msrExits(this.ctl, this.cpu.mem, msr, false)) this.exitNow(EXIT_REASON.MSR_READ, 0, i.length);
+  rdmsr(c: Cpu, i: Insn, msr: number): boolean {
+    if (!X.msrExits(this.ctl, this.cpu.mem, msr, false)) return false;
+    this.recordExit(EXIT_REASON.MSR_READ, 0, 0, i.length);
+    c.vmexitPending = true;
+    return true;
   }
 
-  wrmsr(_c: Cpu, i: Insn, msr: number): void {
-    if (X.msrExits(this.ctl, this.cpu.mem, msr, true)) this.exitNow(EXIT_REASON.MSR_WRITE, 0, i.length);
+  wrmsr(c: Cpu, i: Insn, msr: number): boolean {
+    if (!X.msrExits(this.ctl, this.cpu.mem, msr, true)) return false;
+    this.recordExit(EXIT_REASON.MSR_WRITE, 0, 0, i.length);
+    c.vmexitPending = true;
+    return true;
   }
 
   descriptorTable(_c: Cpu, i: Insn, reason: number, instr: number): void {
@@ -798,6 +979,7 @@ export class Vmx implements VmxHooks {
       preemptionDeadline: this.preemptionDeadline, mtfPending: this.mtfPending, tprExitPending: this.tprExitPending, gprLo: Array.from(this.gprLo),
       gprHi: Array.from(this.gprHi), lastExit: this.lastExit, lastEntryCheck: this.lastEntryCheck,
       hostInterruptVector: this.hostInterruptVector, lastVpid: this.lastVpid, lastEptp: this.lastEptp, eptp: this.ept.eptp,
+      guestLive: this.guestLive, liveRegion: this.liveRegion, cachePending: this.vmcs.cached !== null,
     };
   }
 
@@ -813,6 +995,9 @@ export class Vmx implements VmxHooks {
     this.ept.setEptp(s.eptp);
     this.vmcs.region = this.current;
     this.vmcs.generation++; // memory may hold any VMCS contents now: check in full at the next entry
+    // The processor's context is restored too: cached fields are served from it until flushed (a full load follows).
+    this.guestLive = s.guestLive ?? false; this.liveRegion = s.liveRegion ?? -1; this.liveGeneration = -1;
+    this.vmcs.cached = this.guestLive && s.cachePending === true ? this.cacheSource : null;
     this.cpu.vmx = this.nonRoot ? this : null;
     this.cpu.ept = this.nonRoot && X.eptEnabled(this.ctl) ? this.ept : null;
     this.cpu.flushTlb();
@@ -855,4 +1040,9 @@ export interface VmxState {
   lastVpid: number;
   lastEptp: number;
   eptp: number;
+  /** The processor holds the guest's context since the last exit (optional: older snapshots lack it). */
+  guestLive?: boolean;
+  liveRegion?: number;
+  /** CPU-cached guest-state fields not yet written to the region. */
+  cachePending?: boolean;
 }
