@@ -1,4 +1,4 @@
-// `npm run bench`: guest MIPS for three loops, VM exits per second (CPUID, port output) on vmscope and under KVM, virtio-blk, the wall time of `vmscope run` on hello, and debug-adapter latencies (medians; a benchmark, not a test).
+// `npm run bench`: guest MIPS (three loops, and one multiboot kernel beside QEMU TCG, v86 and Bochs), VM exits per second on vmscope and under KVM, virtio-blk, `vmscope run` start-up and sparse 4 GiB memory, debug-adapter latencies (medians; a benchmark, not a test).
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,9 @@ import { Machine, parseLaunchConfig } from '../emulator/index.js';
 import { buildVirtioGuest, canBuildC } from '../test/virtio-guests/build.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 import { dapBenchmarks } from './dap.js';
+import { peerBenchmarks } from './peers.js';
+import { memoryBenchmarks } from './memory.js';
+import { GROUPS, type Group, type Results, renderTable } from './report.js';
 
 /** The project root: dist/bench.mjs lives one level below it. */
 const ROOT = join(dirname(process.argv[1]), '..');
@@ -132,15 +135,6 @@ function helloMs(): number {
   return median(samples);
 }
 
-const json = process.argv.includes('--json');
-const kvmDir = mkdtempSync(join(tmpdir(), 'vmscope-bench-kvm-'));
-let kvmExits: { cpuid: number | null; io: number | null };
-try {
-  const exe = buildKvmHarness(kvmDir);
-  kvmExits = { cpuid: kvmExitsPerSecond(exe, kvmDir, 'cpuid'), io: kvmExitsPerSecond(exe, kvmDir, 'io') };
-} finally {
-  rmSync(kvmDir, { recursive: true, force: true });
-}
 /**
  * virtio-blk through the guest driver (test/virtio-guests/src/blkbench.c): `requests` reads of `bytes`
  * each, one in flight, interrupts on, against an in-memory 16 MiB disk. Requests per second (median).
@@ -168,35 +162,60 @@ function virtioBlkRate(bytes: number, requests: number): number | null {
   return median(samples);
 }
 
-const blk4k = virtioBlkRate(4096, 2000);
-const blk64k = virtioBlkRate(65536, 300);
-const results = {
-  mips: { integer: mips('integer').mips, memcpy: mips('memcpy').mips, calls: mips('calls').mips },
-  exitsPerSecond: { cpuid: vmscopeExitsPerSecond('cpuid'), io: vmscopeExitsPerSecond('io') },
-  kvm: { backend: kvmExits.cpuid === null && kvmExits.io === null ? null : kvmBackend(), exitsPerSecond: kvmExits },
-  virtio: { blk4kIops: blk4k, blk64kMiBs: blk64k === null ? null : (blk64k * 65536) / (1024 * 1024) },
-  startup: { helloMs: helloMs() },
-  dap: await dapBenchmarks(ROOT, RUNS, median),
-};
-const ratio = (a: number, b: number | null) => (b === null ? 'n/a' : (a / b).toFixed(3));
-const kvmFig = (v: number | null) => (v === null ? 'null' : v.toFixed(0));
-const rows: Array<[string, string, string?]> = [
-  ['mips.integer', results.mips.integer.toFixed(1)],
-  ['mips.memcpy', results.mips.memcpy.toFixed(1)],
-  ['mips.calls', results.mips.calls.toFixed(1)],
-  ['exitsPerSecond.cpuid', results.exitsPerSecond.cpuid.toFixed(0)],
-  ['exitsPerSecond.io', results.exitsPerSecond.io.toFixed(0)],
-  ['kvm.exitsPerSecond.cpuid', kvmFig(kvmExits.cpuid), `vmscope/KVM ${ratio(results.exitsPerSecond.cpuid, kvmExits.cpuid)}`],
-  ['kvm.exitsPerSecond.io', kvmFig(kvmExits.io), `vmscope/KVM ${ratio(results.exitsPerSecond.io, kvmExits.io)}`],
-  ['virtio.blk4kIops', results.virtio.blk4kIops === null ? 'null' : results.virtio.blk4kIops.toFixed(0)],
-  ['virtio.blk64kMiBs', results.virtio.blk64kMiBs === null ? 'null' : results.virtio.blk64kMiBs.toFixed(1)],
-  ['startup.helloMs', results.startup.helloMs.toFixed(1)],
-  ['dap.nextMs.median', results.dap.nextMs.median.toFixed(2)],
-  ['dap.nextMs.p99', results.dap.nextMs.p99.toFixed(2)],
-  ['dap.farExitMs.none', results.dap.farExitMs.none.toFixed(1), 'continue to a VM-exit breakpoint 1M instructions away'],
-  ['dap.farExitMs.1000bps', results.dap.farExitMs.thousandBreakpoints.toFixed(1), `with 1000 instruction breakpoints: ${ratio(results.dap.farExitMs.thousandBreakpoints, results.dap.farExitMs.none)}x`],
-  ['dap.vmcsVariablesMs', results.dap.vmcsVariablesMs.toFixed(1), `stackTrace+scopes+variables of ${results.dap.vmcsVariables} VMCS entries`],
-];
-console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${results.kvm.backend !== null ? `; KVM backend: ${results.kvm.backend}` : '; no KVM'})`);
-for (const [k, v, note] of rows) console.log(`  ${k.padEnd(26)} ${v.padStart(10)}${note !== undefined ? `   ${note}` : ''}`);
+/** Options: --json (the last stdout line is one JSON object), --only=group[,group] (GROUPS in bench/report.ts). VMSCOPE_BENCH_RUNS (default 5): timed runs after a warm-up. */
+function parseOnly(argv: string[]): Set<Group> {
+  const arg = argv.find((a) => a.startsWith('--only='));
+  if (arg === undefined) return new Set(GROUPS);
+  const names = arg.slice('--only='.length).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = names.filter((n) => !(GROUPS as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) {
+    process.stderr.write(`bench: --only takes a comma-separated list of ${GROUPS.join(', ')}; got ${JSON.stringify(arg)}\n`);
+    process.exit(2);
+  }
+  return new Set(names as Group[]);
+}
+
+const json = process.argv.includes('--json');
+const only = parseOnly(process.argv.slice(2));
+const results: Results = {};
+const started = performance.now();
+/** Runs one group when selected, with its progress on stderr. */
+async function group<T>(name: Group, f: () => T | Promise<T>): Promise<T | undefined> {
+  if (!only.has(name)) return undefined;
+  const t0 = performance.now();
+  process.stderr.write(`bench: ${name} ...\n`);
+  const r = await f();
+  process.stderr.write(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  return r;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'vmscope-bench-'));
+try {
+  results.mips = await group('mips', () => ({ integer: mips('integer').mips, memcpy: mips('memcpy').mips, calls: mips('calls').mips }));
+  results.exitsPerSecond = await group('exitsPerSecond', () => ({ cpuid: vmscopeExitsPerSecond('cpuid'), io: vmscopeExitsPerSecond('io') }));
+  results.kvm = await group('kvm', () => {
+    const exe = buildKvmHarness(work);
+    const exitsPerSecond = { cpuid: kvmExitsPerSecond(exe, work, 'cpuid'), io: kvmExitsPerSecond(exe, work, 'io') };
+    return { backend: exitsPerSecond.cpuid === null && exitsPerSecond.io === null ? null : kvmBackend(), exitsPerSecond };
+  });
+  results.peers = await group('peers', () => peerBenchmarks(ROOT, work, RUNS, median));
+  results.virtio = await group('virtio', () => {
+    const blk4k = virtioBlkRate(4096, 2000);
+    const blk64k = virtioBlkRate(65536, 300);
+    return { blk4kIops: blk4k, blk64kMiBs: blk64k === null ? null : (blk64k * 65536) / (1024 * 1024) };
+  });
+  results.startup = await group('startup', () => ({ helloMs: helloMs() }));
+  results.dap = await group('dap', async () => {
+    const d = await dapBenchmarks(ROOT, RUNS, median);
+    return { stepMs: { p50: d.nextMs.median, p99: d.nextMs.p99 }, breakpointOverhead: d.farExitMs.thousandBreakpoints / d.farExitMs.none, ...d };
+  });
+  results.memory = await group('memory', () => memoryBenchmarks(ROOT, work, RUNS, median));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.stderr.write(`bench: finished in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+
+const kvmNote = results.kvm === undefined ? '' : results.kvm.backend !== null ? `; KVM backend: ${results.kvm.backend}` : '; no KVM';
+console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${kvmNote})`);
+for (const line of renderTable(results)) console.log(line);
 if (json) console.log(JSON.stringify(results));
