@@ -785,7 +785,8 @@ export class Hypervisor {
   saveState(): unknown {
     return {
       launched: this.launched, inGuest: this.inGuest, ended: this.ended, entryIcount: this.entryIcount, instructionsEmulated: this.instructionsEmulated, stepsSpent: this.stepsSpent,
-      pendingInjection: this.pendingInjection, pendingInjectionError: this.pendingInjectionError,
+      pendingInjection: this.pendingInjection, pendingInjectionError: this.pendingInjectionError, pendingInjectionLength: this.pendingInjectionLength,
+      injected: [...this.injected],
       vmx: this.vmx.saveState(), log: this.log.saveState(), pendingExit: this.pendingExit,
     };
   }
@@ -798,6 +799,10 @@ export class Hypervisor {
     this.stoppedAtExit = null;
     this.stepsSpent = s.stepsSpent ?? 0;
     this.pendingInjection = s.pendingInjection; this.pendingInjectionError = s.pendingInjectionError;
+    const more = raw as { pendingInjectionLength?: number; injected?: Array<[number, number]> };
+    this.pendingInjectionLength = more.pendingInjectionLength ?? 0;
+    this.injected.clear();
+    for (const [vector, count] of more.injected ?? []) this.injected.set(vector, count);
     this.vmx.loadState(s.vmx);
     this.log.loadState(s.log);
   }

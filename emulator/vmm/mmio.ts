@@ -50,32 +50,97 @@ function setRegSized(vcpu: VcpuApi, r: number, size: number, value: bigint, rex:
   else vcpu.setReg(GPR_NAMES[r], BigInt.asUintN(64, value));
 }
 
-function access(bus: MmioBus, vcpu: VcpuApi, gpa: number, bytes: number, write: boolean, value: bigint): { value: bigint; note: string } {
+/** A device access of 1, 2 or 4 bytes; null when no device decodes `gpa` (unassigned). */
+function deviceAccess(bus: MmioBus, gpa: number, size: 1 | 2 | 4, write: boolean, value: number): number | null {
   const hit = bus.findMmio(gpa);
+  if (hit === null) return null;
+  if (write) { hit.dev.mmioWrite(gpa - hit.base, size, value >>> 0); return value; }
+  return hit.dev.mmioRead(gpa - hit.base, size) >>> 0;
+}
+
+/**
+ * An access of `bytes` (1..8) at guest-physical `gpa` outside RAM, in device-sized pieces from the lowest address
+ * (an 8-byte access is two 4-byte accesses, a 3-byte one 2 + 1: the platform's bus convention). Unassigned space
+ * reads as all ones and drops writes, as on a PC (master abort).
+ */
+function access(bus: MmioBus, vcpu: VcpuApi, gpa: number, bytes: number, write: boolean, value: bigint): { value: bigint; note: string } {
   const where = `0x${gpa.toString(16)}`;
-  if (hit === null) {
-    // Unassigned guest-physical space: reads return all ones and writes are dropped, as on a PC (master abort).
+  if (bus.findMmio(gpa) === null) {
     return { value: (1n << BigInt(bytes * 8)) - 1n, note: `${write ? 'write to' : 'read of'} unassigned ${where}: ${write ? 'dropped' : 'all ones'}` };
   }
-  const off = gpa - hit.base;
-  if (bytes === 8) {
-    // An 8-byte access is two 4-byte accesses, low half first (documented bus convention).
-    if (write) {
-      hit.dev.mmioWrite(off, 4, Number(value & 0xffffffffn));
-      hit.dev.mmioWrite(off + 4, 4, Number((value >> 32n) & 0xffffffffn));
-      return { value, note: `mmio write ${where} (8 bytes)` };
-    }
-    const lo = BigInt(hit.dev.mmioRead(off, 4) >>> 0), hi = BigInt(hit.dev.mmioRead(off + 4, 4) >>> 0);
-    return { value: (hi << 32n) | lo, note: `mmio read ${where} (8 bytes)` };
+  let got = 0n;
+  for (let done = 0; done < bytes;) {
+    const size = bytes - done >= 4 ? 4 : bytes - done >= 2 ? 2 : 1;
+    const part = Number((value >> BigInt(8 * done)) & ((1n << BigInt(8 * size)) - 1n));
+    const v = deviceAccess(bus, gpa + done, size, write, part);
+    got |= BigInt(v ?? (2 ** (8 * size) - 1)) << BigInt(8 * done);
+    done += size;
   }
-  const size = bytes as 1 | 2 | 4;
-  if (write) {
-    hit.dev.mmioWrite(off, size, Number(value & 0xffffffffn));
-    return { value, note: `mmio write ${where} = 0x${value.toString(16)} (${bytes} bytes)` };
-  }
-  const v = BigInt(hit.dev.mmioRead(off, size) >>> 0) & ((1n << BigInt(bytes * 8)) - 1n);
-  return { value: v, note: `mmio read ${where} = 0x${v.toString(16)} (${bytes} bytes)` };
+  void vcpu;
+  if (write) return { value, note: `mmio write ${where} = 0x${value.toString(16)} (${bytes} bytes)` };
+  return { value: got, note: `mmio read ${where} = 0x${got.toString(16)} (${bytes} bytes)` };
 }
+
+/**
+ * The access of `bytes` at guest-linear `lin`, which faulted at `gpa`. An access that crosses a page boundary is
+ * split there, as the processor splits it: the part in guest RAM is read or written in RAM and only the other part
+ * goes to the device, with its own size (what KVM's emulator does, emulator_read_write_onepage). `lin` is null when
+ * the operand's address is not known; then the whole access goes to `gpa`.
+ */
+function spanAccess(bus: MmioBus, vcpu: VcpuApi, gpa: number, lin: number | null, bytes: number, write: boolean, value: bigint): { value: bigint; note: string } {
+  const first = lin === null ? bytes : 4096 - (((lin % 4096) + 4096) % 4096);
+  if (first >= bytes || lin === null) return access(bus, vcpu, gpa, bytes, write, value);
+  const parts: Array<{ gpa: number; off: number; n: number }> = [
+    { gpa: vcpu.translate(lin), off: 0, n: first },
+    { gpa: vcpu.translate(lin + first), off: first, n: bytes - first },
+  ];
+  // The faulting address must be the start of one part (else the operand's address is not what faulted: no split).
+  if (parts.some((p) => p.gpa < 0) || !parts.some((p) => p.gpa === gpa)) return access(bus, vcpu, gpa, bytes, write, value);
+  let got = 0n;
+  const notes: string[] = [];
+  for (const p of parts) {
+    const mask = (1n << BigInt(8 * p.n)) - 1n;
+    const partValue = (value >> BigInt(8 * p.off)) & mask;
+    if (vcpu.isRam(p.gpa)) {
+      if (write) {
+        const out = new Uint8Array(p.n);
+        for (let k = 0; k < p.n; k++) out[k] = Number((partValue >> BigInt(8 * k)) & 0xffn);
+        vcpu.writeGuestPhysical(p.gpa, out);
+      } else {
+        const ram = vcpu.readGuestPhysical(p.gpa, p.n);
+        let v = 0n;
+        for (let k = p.n - 1; k >= 0; k--) v = (v << 8n) | BigInt(ram[k]);
+        got |= v << BigInt(8 * p.off);
+      }
+      notes.push(`${p.n} byte(s) ${write ? 'to' : 'from'} RAM at 0x${p.gpa.toString(16)}`);
+    } else {
+      const r = access(bus, vcpu, p.gpa, p.n, write, partValue);
+      got |= r.value << BigInt(8 * p.off);
+      notes.push(r.note);
+    }
+  }
+  return { value: write ? value : got, note: `access split at a page boundary: ${notes.join('; ')}` };
+}
+
+/** The linear address of the instruction's memory operand (SDM vol. 1 §3.7.5) from the guest's registers; null without one. */
+function operandLinear(vcpu: VcpuApi, i: Insn, mode: number, nextRip: number): number | null {
+  const moffs = i.opcode >= 0xa0 && i.opcode <= 0xa3;
+  if (!moffs && (!i.hasModrm || i.mod === 3)) return null;
+  const mask = (1n << BigInt(i.addrSize)) - 1n;
+  let ea: bigint;
+  if (moffs) ea = (BigInt(i.dispHi >>> 0) << 32n) | BigInt(i.disp >>> 0);
+  else {
+    ea = BigInt(i.disp);
+    if (i.ripRel) ea += BigInt(nextRip);
+    if (i.base >= 0) ea += reg(vcpu, i.base);
+    if (i.index >= 0) ea += reg(vcpu, i.index) << BigInt(i.scale);
+  }
+  ea &= mask;
+  const base = mode === 64 && i.seg < 4 ? 0n : vcpu.vmread(SEG_BASE[i.seg]);
+  const lin = ea + base;
+  return mode === 64 ? Number(BigInt.asIntN(64, lin)) : Number(lin & 0xffffffffn);
+}
+const SEG_BASE = ['GUEST_ES_BASE', 'GUEST_CS_BASE', 'GUEST_SS_BASE', 'GUEST_DS_BASE', 'GUEST_FS_BASE', 'GUEST_GS_BASE'] as const;
 
 /**
  * Emulate the instruction at guest RIP that touched `gpa`. Supports the moves guests and
@@ -98,41 +163,42 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
   }
   const i = insn;
   const op = i.opcode;
+  const lin = operandLinear(vcpu, i, mode, rip + i.length);
   const full = (o: number) => ((o & 1) === 0 ? 8 : i.opSize);
   let result: { value: bigint; note: string };
   switch (op) {
     case 0x88: case 0x89: { // MOV r/m, r
       const s = full(op);
       const v = s === 8 ? BigInt(getReg8(vcpu, i.reg, i.rex)) : reg(vcpu, i.reg) & ((1n << BigInt(s)) - 1n);
-      result = access(bus, vcpu, gpa, s / 8, true, v);
+      result = spanAccess(bus, vcpu, gpa, lin, s / 8, true, v);
       break;
     }
     case 0xc6: case 0xc7: { // MOV r/m, imm
       const s = full(op);
       const v = BigInt.asUintN(s, BigInt(i.imm));
-      result = access(bus, vcpu, gpa, s / 8, true, v);
+      result = spanAccess(bus, vcpu, gpa, lin, s / 8, true, v);
       break;
     }
     case 0x8a: case 0x8b: { // MOV r, r/m
       const s = full(op);
-      result = access(bus, vcpu, gpa, s / 8, false, 0n);
+      result = spanAccess(bus, vcpu, gpa, lin, s / 8, false, 0n);
       setRegSized(vcpu, i.reg, s, result.value, i.rex);
       break;
     }
     case 0xa0: case 0xa1: { // MOV AL/eAX, moffs
       const s = full(op);
-      result = access(bus, vcpu, gpa, s / 8, false, 0n);
+      result = spanAccess(bus, vcpu, gpa, lin, s / 8, false, 0n);
       setRegSized(vcpu, RAX, s, result.value, 0);
       break;
     }
     case 0xa2: case 0xa3: { // MOV moffs, AL/eAX
       const s = full(op);
-      result = access(bus, vcpu, gpa, s / 8, true, reg(vcpu, RAX) & ((1n << BigInt(s)) - 1n));
+      result = spanAccess(bus, vcpu, gpa, lin, s / 8, true, reg(vcpu, RAX) & ((1n << BigInt(s)) - 1n));
       break;
     }
     case MAP_0F + 0xb6: case MAP_0F + 0xb7: case MAP_0F + 0xbe: case MAP_0F + 0xbf: { // MOVZX / MOVSX
       const src = (op & 1) === 0 ? 8 : 16;
-      result = access(bus, vcpu, gpa, src / 8, false, 0n);
+      result = spanAccess(bus, vcpu, gpa, lin, src / 8, false, 0n);
       const v = op >= MAP_0F + 0xbe ? BigInt.asUintN(64, BigInt.asIntN(src, result.value)) : result.value;
       setRegSized(vcpu, i.reg, i.opSize, v, i.rex);
       break;
@@ -146,7 +212,7 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
       break;
     }
     default: {
-      const rmw = emulateAlu(vcpu, bus, gpa, i);
+      const rmw = emulateAlu(vcpu, bus, gpa, lin, i);
       if (rmw !== null) { result = rmw; break; }
       const hex = Array.from(bytes.subarray(0, Math.max(1, i.length)), (b) => b.toString(16).padStart(2, '0')).join(' ');
       return { ok: false, reason: `MMIO access at 0x${gpa.toString(16)} by an instruction the MMIO emulator does not handle (${hex})` };
@@ -168,7 +234,7 @@ function setStatus(vcpu: VcpuApi, flags: number): void {
  * destinations reading MMIO (forms 2/3), TEST (84/85, F6/F7 /0), NOT/NEG (F6/F7 /2 /3) and
  * INC/DEC (FE/FF /0 /1). Flags come from the processor's own ALU. Null: not such an instruction.
  */
-function emulateAlu(vcpu: VcpuApi, bus: MmioBus, gpa: number, i: Insn): { value: bigint; note: string } | null {
+function emulateAlu(vcpu: VcpuApi, bus: MmioBus, gpa: number, lin: number | null, i: Insn): { value: bigint; note: string } | null {
   const op = i.opcode;
   if (op >= 0x100 || i.mod === 3) return null;
   const size = (op & 1) === 0 ? 8 : i.opSize;
@@ -196,7 +262,7 @@ function emulateAlu(vcpu: VcpuApi, bus: MmioBus, gpa: number, i: Insn): { value:
     aluOpNum = 16 + r; // 16 INC, 17 DEC
   } else return null;
   if (aluOpNum === 7) writeBack = false; // CMP
-  const read = access(bus, vcpu, gpa, bytes, false, 0n);
+  const read = spanAccess(bus, vcpu, gpa, lin, bytes, false, 0n);
   let res: bigint, flags: number | null;
   if (toReg) {
     // reg = reg OP mmio
@@ -218,7 +284,7 @@ function emulateAlu(vcpu: VcpuApi, bus: MmioBus, gpa: number, i: Insn): { value:
   }
   if (flags !== null) setStatus(vcpu, flags);
   if (!writeBack) return read;
-  const w = access(bus, vcpu, gpa, bytes, true, res);
+  const w = spanAccess(bus, vcpu, gpa, lin, bytes, true, res);
   return { value: res, note: `${read.note}; ${w.note}` };
 }
 
@@ -226,6 +292,7 @@ function emulateAlu(vcpu: VcpuApi, bus: MmioBus, gpa: number, i: Insn): { value:
 function elementAccess(vcpu: VcpuApi, bus: MmioBus, lin: number, bytes: number, write: boolean, value: bigint): bigint | string {
   const gpa = vcpu.translate(lin);
   if (gpa < 0) return `string MMIO emulation: linear 0x${lin.toString(16)} is not mapped`;
+  if (4096 - (((lin % 4096) + 4096) % 4096) < bytes) return spanAccess(bus, vcpu, gpa, lin, bytes, write, value).value;
   if (vcpu.isRam(gpa)) {
     const ram = vcpu.readGuestPhysical(gpa, bytes);
     if (!write) { let v = 0n; for (let k = bytes - 1; k >= 0; k--) v = (v << 8n) | BigInt(ram[k]); return v; }

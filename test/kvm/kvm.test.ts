@@ -78,24 +78,6 @@ function compareOnBoth(name: string, image: Uint8Array, launch: Record<string, u
  * (then delete the entry and the full comparison applies).
  */
 const KNOWN_HYPERVISOR_LIMITS: Record<string, { why: string; check: (v: ReturnType<typeof runOnVmscopeVmx>, kvmEvents: ReturnType<typeof kvmExitEvents>) => void }> = {};
-const mmioEmulatorLimit = (addr: string) => ({
-  why: 'the hypervisor\'s MMIO emulator (emulator/vmm/mmio.ts) handles MOV/MOVZX/MOVSX only; the guest\'s read-modify-write ADD to MMIO ends the run with an error',
-  check: (v: ReturnType<typeof runOnVmscopeVmx>, ke: ReturnType<typeof kvmExitEvents>) => {
-    expect(v.result.status).toBe('error');
-    expect(v.result.message).toMatch(new RegExp(`^MMIO access at ${addr} by an instruction the MMIO emulator does not handle`));
-    // Every MOV before it (13 accesses) is what KVM saw.
-    expect(v.events.length).toBe(13);
-    expect(firstEventMismatch(v.events, ke.slice(0, v.events.length))).toBeNull();
-  },
-});
-KNOWN_HYPERVISOR_LIMITS['mmio-edge'] = {
-  why: 'a write straddling the end of RAM: the EPT violation is reported at 0x4000000 (the first byte of the unmapped page, as KVM ' +
-    'sees it), but the MMIO emulator sends the whole 4-byte value to the device, where KVM writes the RAM half to RAM and exits for ' +
-    'the 2 bytes at 0x4000000 (mmio.ts does not split an access between RAM and a device yet)',
-  check: (v, ke) => {
-    expect(firstEventMismatch(v.events, ke)).toEqual({ index: 0, vmscope: 'MMIO write 0x4000000 size 4 data [44 33 22 11]', kvm: 'MMIO write 0x4000000 size 2 data [22 11]' });
-  },
-};
 
 /**
  * The same comparison with vmscope's hypervisor in between (default Machine mode 'vmx'): the events come from
