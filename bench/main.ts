@@ -9,6 +9,7 @@ import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 import { dapBenchmarks } from './dap.js';
 import { peerBenchmarks } from './peers.js';
 import { memoryBenchmarks } from './memory.js';
+import { historyBenchmarks } from './history.js';
 import { GROUPS, type Group, type Results, renderTable } from './report.js';
 
 /** The project root: dist/bench.mjs lives one level below it. */
@@ -210,6 +211,7 @@ try {
     return { stepMs: { p50: d.nextMs.median, p99: d.nextMs.p99 }, breakpointOverhead: d.farExitMs.thousandBreakpoints / d.farExitMs.none, ...d };
   });
   results.memory = await group('memory', () => memoryBenchmarks(ROOT, work, RUNS, median));
+  results.history = await group('history', () => historyBenchmarks(ROOT, RUNS));
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -2,9 +2,10 @@
 import type { DapFigures } from './dap.js';
 import type { PeerFigures } from './peers.js';
 import type { MemoryFigures } from './memory.js';
+import type { HistoryFigures } from './history.js';
 
 /** Groups of benchmarks, in run order; `--only=` takes these names. Each is one top-level key of the JSON. */
-export const GROUPS = ['mips', 'exitsPerSecond', 'kvm', 'peers', 'virtio', 'startup', 'dap', 'memory'] as const;
+export const GROUPS = ['mips', 'exitsPerSecond', 'kvm', 'peers', 'virtio', 'startup', 'dap', 'memory', 'history'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface Results {
@@ -17,6 +18,8 @@ export interface Results {
   /** The issue's stepMs and breakpointOverhead, then the adapter figures the suite had before (nextMs = stepMs). */
   dap?: { stepMs: { p50: number; p99: number }; breakpointOverhead: number } & DapFigures;
   memory?: MemoryFigures;
+  /** Time travel (issue 9): reverse step and reverse continue with a long history, and what recording costs. */
+  history?: HistoryFigures;
 }
 
 /** Every key issue 8 asks for, as a dotted path into Results (a full run has each; null where a peer or KVM is absent). */
@@ -72,6 +75,10 @@ function targets(r: Results): Record<string, Target> {
     'dap.nextMs.p99': { text: '<= 10 (stepMs.p99)', ok: atMost(r.dap?.stepMs.p99, 10) },
     'dap.breakpointOverhead': { text: '<= 1.05', ok: atMost(r.dap?.breakpointOverhead, 1.05) },
     'memory.sparse4GiBMiB': { text: '<= 150', ok: atMost(r.memory?.sparse4GiBMiB, 150) },
+    // Issue 9's speed targets.
+    'history.reverseStepMs': { text: '<= 50', ok: atMost(r.history?.reverseStepMs, 50) },
+    'history.reverseContinueMs': { text: '<= 200', ok: atMost(r.history?.reverseContinueMs, 200) },
+    'history.recordingOverhead': { text: '<= 0.15', ok: atMost(r.history?.recordingOverhead, 0.15) },
   };
 }
 
@@ -118,6 +125,12 @@ function rows(r: Results): Array<[string, string, string]> {
   if (r.memory !== undefined) {
     out.push(['memory.sparse4GiBMiB', fixed(r.memory.sparse4GiBMiB, 1), `max RSS, 4 GiB guest RAM, 16 MiB touched (${r.memory.method})`]);
     out.push(['memory.sparse64MiBMiB', fixed(r.memory.sparse64MiBMiB, 1), 'the same guest with 64 MiB of RAM, for comparison']);
+  }
+  if (r.history !== undefined) {
+    const h = r.history;
+    out.push(['history.reverseStepMs', fixed(h.reverseStepMs, 1), `stepBack (instruction) with ${(h.historyInstructions / 1e6).toFixed(0)} M instructions of history (${h.snapshots} snapshots, ${(h.historyBytes / 1048576).toFixed(1)} MiB)`]);
+    out.push(['history.reverseContinueMs', fixed(h.reverseContinueMs, 1), 'reverseContinue to the previous VM exit of a filter']);
+    out.push(['history.recordingOverhead', fixed(h.recordingOverhead, 3), 'forward time with history / without - 1']);
   }
   return out;
 }

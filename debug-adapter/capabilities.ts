@@ -57,6 +57,7 @@ export function capabilities(): DebugProtocol.Capabilities {
     supportsDataBreakpoints: true,
     supportsSetVariable: true,
     supportsSteppingGranularity: true,
+    supportsStepBack: true,
     supportsGotoTargetsRequest: true,
     supportsReadMemoryRequest: true,
     supportsWriteMemoryRequest: true,

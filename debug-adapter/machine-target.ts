@@ -1,6 +1,7 @@
 // The Target of a real run: a Machine under MachineDebuggee, with symbols, DWARF lines, expressions (expr.ts) and the views.
 import { Machine, type LaunchConfig, type MachineHost } from '../emulator/index.js';
 import { MachineDebuggee } from '../emulator/debug/debuggee.js';
+import { DEFAULT_HISTORY_MIB } from '../emulator/config.js';
 import { compileCondition, evaluateText, formatLogMessage, formatValue, withFields, type EvalContext } from '../emulator/debug/expr.js';
 import { eptMappings, eptTranslate, eptView, exitsView, pageWalkView, statsView, virtioView, vmcsView, type EptAccess } from '../emulator/debug/views.js';
 import type { Hypervisor } from '../emulator/vmm/hypervisor.js';
@@ -44,6 +45,9 @@ export class MachineTarget implements Target {
   constructor(readonly machine: Machine, private readonly opts: MachineTargetOptions = {}) {
     this.debuggee = new MachineDebuggee(machine, { exitStage: opts.exitStage, log: opts.log });
     this.entry = machine.image.entry;
+    // Time travel: record the run's history within the configured budget (historyMiB 0 turns it off).
+    const mib = machine.config.historyMiB ?? DEFAULT_HISTORY_MIB;
+    if (mib > 0) this.debuggee.enableHistory({ budgetBytes: mib * 2 ** 20 });
   }
 
   symbolAt(address: number): SymbolLookup | undefined {
@@ -140,6 +144,7 @@ export class MachineTarget implements Target {
     if (hv === null) throw new AdapterError('this run has no hypervisor');
     if (!isVmcsFieldName(field)) throw new AdapterError(`no VMCS field named ${field}`);
     hv.vmwrite(field, value);
+    this.debuggee.stateChanged();
   }
 
   private context(stop: StopInfo | null): EvalContext {
@@ -238,7 +243,8 @@ export class MachineTarget implements Target {
 
   takeNotes(): string[] {
     const hv = this.machine.hv;
-    if (hv === null || hv.log.total === this.notesSeen) return [];
+    // After going back in history the log is shorter: notes of exits already reported are not repeated.
+    if (hv === null || hv.log.total <= this.notesSeen) return [];
     const since = this.notesSeen;
     this.notesSeen = hv.log.total;
     const fresh = hv.log.recent(Math.min(4096, hv.log.total - since));

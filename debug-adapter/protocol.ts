@@ -42,7 +42,24 @@ export const CUSTOM_REQUESTS = {
   virtio: 'vmscope/virtio',
   exits: 'vmscope/exits',
   stepToExit: 'vmscope/stepToExit',
+  gotoExit: 'vmscope/gotoExit',
+  history: 'vmscope/history',
 } as const;
+
+// ---- vmscope/gotoExit: restore the machine to the moment exit `index` (the exit log's number) happened, before its
+// handler ran; then a `stopped` event with reason 'goto'.
+export interface GotoExitArguments { index: number }
+export interface GotoExitResponseBody { icount: number; rip: number }
+
+// ---- vmscope/history: how far the run's history reaches (instruction counts) and what it holds, for the timeline cursor.
+export interface HistoryResponseBody {
+  oldestIcount: number;
+  currentIcount: number;
+  newestIcount: number;
+  bytes: number;
+  budgetBytes: number;
+  snapshots: number;
+}
 
 
 // ---- vmscope/vmcs: every VMCS field, grouped as SDM Vol. 3C §25.3-25.9 groups them, controls decoded (views.ts vmcsView).

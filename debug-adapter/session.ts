@@ -49,6 +49,8 @@ export class VmscopeSession extends DebugSession {
       next: (a) => { ctx.checkThread(a, 'next'); run.step('next', granularity(a)); },
       stepIn: (a) => { ctx.checkThread(a, 'stepIn'); run.step('stepIn', granularity(a)); },
       stepOut: (a) => { ctx.checkThread(a, 'stepOut'); run.stepOut(); },
+      stepBack: (a) => { ctx.checkThread(a, 'stepBack'); run.stepBack(granularity(a)); },
+      reverseContinue: (a) => { ctx.checkThread(a, 'reverseContinue'); run.reverseContinue(); },
       gotoTargets: (a) => run.gotoTargets(a),
       goto: (a) => run.gotoTarget(a),
       threads: () => state.threads(),
@@ -67,6 +69,8 @@ export class VmscopeSession extends DebugSession {
       [CUSTOM_REQUESTS.virtio]: () => con.virtio(),
       [CUSTOM_REQUESTS.exits]: (a) => con.exits(a),
       [CUSTOM_REQUESTS.stepToExit]: (a) => { ctx.checkThread(a, 'vmscope/stepToExit'); run.stepToExit(); },
+      [CUSTOM_REQUESTS.gotoExit]: (a) => run.gotoExit(a),
+      [CUSTOM_REQUESTS.history]: () => run.history(),
     };
   }
 

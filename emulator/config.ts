@@ -34,6 +34,8 @@ export interface LaunchConfig {
    * and for showing what VM entry checks.
    */
   vmcs?: Record<string, number>;
+  /** Memory budget of the debugger's run history (time travel) in MiB, 0..65536 (absent: DEFAULT_HISTORY_MIB); 0 turns history off. */
+  historyMiB?: number;
 }
 
 export interface DiskConfig {
@@ -59,12 +61,14 @@ export const MEMORY_MIB_MIN = 1;
 export const MEMORY_MIB_MAX = 65536;
 export const DEFAULT_MEMORY_MIB = 64;
 export const DEFAULT_MAX_INSTRUCTIONS = 10_000_000_000;
+export const DEFAULT_HISTORY_MIB = 512;
+export const HISTORY_MIB_MAX = 65536;
 /** Upper bound for `args`: generous for any kernel command line (Linux x86 allows 2048), bounded for hostile input. */
 export const ARGS_MAX_LENGTH = 65536;
 export const PROGRAM_MAX_LENGTH = 4096;
 
 /** Fields this parser owns. */
-export const LAUNCH_FIELDS = ['program', 'format', 'loadAddress', 'entry', 'cpuMode', 'memoryMiB', 'args', 'maxInstructions', 'devices', 'vmcs'] as const;
+export const LAUNCH_FIELDS = ['program', 'format', 'loadAddress', 'entry', 'cpuMode', 'memoryMiB', 'args', 'maxInstructions', 'devices', 'vmcs', 'historyMiB'] as const;
 
 /**
  * Fields of a VS Code debug configuration that belong to VS Code or the debug adapter: accepted and
@@ -150,6 +154,7 @@ export function parseLaunchConfig(raw: unknown, opts: { requireProgram?: boolean
     ...(disk !== undefined ? { disk } : {}),
     ...(rngSeed !== undefined ? { rngSeed } : {}),
     ...(vmcs !== undefined ? { vmcs } : {}),
+    ...(has('historyMiB') ? { historyMiB: validateField('historyMiB', o.historyMiB) as number } : {}),
   };
 }
 
@@ -194,6 +199,11 @@ export function validateField(field: (typeof LAUNCH_FIELDS)[number], v: unknown)
       return parseDevices(v).names;
     case 'vmcs':
       return parseVmcsOverrides(v);
+    case 'historyMiB': {
+      const n = parseNumber(field, v);
+      if (n < 0 || n > HISTORY_MIB_MAX) throw new ConfigError(field, `historyMiB: must be between 0 and ${HISTORY_MIB_MAX}, got ${n}`);
+      return n;
+    }
   }
 }
 

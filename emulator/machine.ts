@@ -93,6 +93,17 @@ export class Machine {
   private outBytes = new Uint8Array(4096);
   private outLen = 0;
   private outDropped = 0;
+  /** Console bytes the guest has written in this timeline (kept or dropped); restored by restore(). */
+  private outTotal = 0;
+  /**
+   * Console bytes already given to the host's onConsole: after going back in history the guest
+   * writes them again, and they are not given again (time travel must not repeat output).
+   */
+  private outDelivered = 0;
+  /** Virtio events logged in this timeline (the list keeps the recent ones). */
+  private virtioTotal = 0;
+  /** Bytes of outBytes ever filled (a restore forward in history can show them again). */
+  private outHigh = 0;
   private exitCode: number | null = null;
   private ended: RunResult | null = null;
 
@@ -101,7 +112,10 @@ export class Machine {
     this.mode = options.mode ?? 'vmx';
     this.bus = new IoBus();
     const onConsole = host.onConsole;
-    const emit = (byte: number, source: string) => { this.appendOutput(byte); if (onConsole) onConsole(byte, source); };
+    const emit = (byte: number, source: string) => {
+      this.appendOutput(byte);
+      if (++this.outTotal > this.outDelivered) { this.outDelivered = this.outTotal; if (onConsole) onConsole(byte, source); }
+    };
     const ram = config.memoryMiB * 1024 * 1024;
     if (this.mode === 'vmx') {
       this.hv = new Hypervisor({
@@ -212,6 +226,7 @@ export class Machine {
 
   /** Record a virtio event and annotate the VM exit in progress (notifications arrive as MMIO writes, i.e. EPT violations). */
   private virtioEvent(e: VirtioEvent): void {
+    this.virtioTotal++;
     this.virtioEvents.push(e);
     if (this.virtioEvents.length > 4096) this.virtioEvents.splice(0, this.virtioEvents.length - 4096);
     const hv = this.hv;
@@ -239,6 +254,7 @@ export class Machine {
       this.outBytes = n;
     }
     this.outBytes[this.outLen++] = byte;
+    if (this.outLen > this.outHigh) this.outHigh = this.outLen;
   }
 
   /**
@@ -379,36 +395,76 @@ export class Machine {
 
   /** The complete machine state (memory, processor, VMX, hypervisor, devices) for restore(). */
   snapshot(): MachineSnapshot {
-    const devices: Record<string, unknown> = {};
-    for (const [name, dev] of this.devices.all) devices[name] = dev.saveState();
-    if (this.pc !== null) devices.pc = this.pc.saveState();
-    for (const [name, dev] of this.virtio) devices[name] = dev.saveState();
-    return {
-      memory: this.mem.snapshot(), cpu: snapshotCpu(this.cpu), devices, outLen: this.outLen, exitCode: this.exitCode,
-      hv: this.hv !== null ? this.hv.saveState() : null,
-    };
+    // The VMCS region must hold every field before host memory is copied (the processor may still hold some).
+    this.hv?.syncVmcs();
+    return { memory: this.mem.snapshot(), ...this.captureState() };
   }
 
   restore(s: MachineSnapshot): void {
     this.mem.restore(s.memory);
+    this.restoreState(s);
+  }
+
+  /**
+   * Everything but memory (processor, VMX, hypervisor, devices, console position): history
+   * snapshots keep memory as copy-on-write page versions (emulator/history) and this beside it.
+   */
+  captureState(): MachineState {
+    const devices: Record<string, unknown> = {};
+    for (const [name, dev] of this.devices.all) devices[name] = dev.saveState();
+    if (this.pc !== null) devices.pc = this.pc.saveState();
+    for (const [name, dev] of this.virtio) devices[name] = dev.saveState();
+    const hv = this.hv !== null ? this.hv.saveState() : null;
+    return {
+      cpu: snapshotCpu(this.cpu), devices, outLen: this.outLen, outTotal: this.outTotal, outDropped: this.outDropped,
+      virtioTotal: this.virtioTotal, exitCode: this.exitCode, hv,
+    };
+  }
+
+  /** Put back a captureState() (memory is the caller's). */
+  restoreState(s: MachineState): void {
     restoreCpu(this.cpu, s.cpu);
     if (this.hv !== null && s.hv !== null) this.hv.loadState(s.hv);
     for (const [name, dev] of this.devices.all) if (name in s.devices) dev.loadState(s.devices[name]);
     if (this.pc !== null && 'pc' in s.devices) this.pc.loadState(s.devices.pc);
     for (const [name, dev] of this.virtio) if (name in s.devices) dev.loadState(s.devices[name]);
-    this.outLen = Math.min(this.outLen, s.outLen);
+    // Back: the later text no longer counts; forward (history): the text written before going back is still in outBytes.
+    this.outLen = Math.min(s.outLen, Math.max(this.outLen, this.outHigh));
+    this.outTotal = s.outTotal ?? this.outTotal;
+    this.outDropped = s.outDropped ?? this.outDropped;
+    if (s.virtioTotal !== undefined) {
+      const drop = this.virtioTotal - s.virtioTotal;
+      if (drop > 0) this.virtioEvents.splice(Math.max(0, this.virtioEvents.length - drop));
+      this.virtioTotal = s.virtioTotal;
+    }
     this.exitCode = s.exitCode;
     this.ended = null;
   }
+
+  /**
+   * The run diverges from its recorded future here (a debugger changed state): console output
+   * written from now on is new, so it is given to the host even where earlier output was.
+   */
+  divergeOutput(): void {
+    this.outDelivered = this.outTotal;
+  }
 }
 
-export interface MachineSnapshot {
-  memory: Map<number, Uint8Array>;
+/** The machine's state without memory (Machine.captureState). */
+export interface MachineState {
   cpu: CpuSnapshot;
   devices: Record<string, unknown>;
   outLen: number;
+  /** Console bytes written so far (absent in older snapshots). */
+  outTotal?: number;
+  outDropped?: number;
+  virtioTotal?: number;
   exitCode: number | null;
   hv: unknown;
+}
+
+export interface MachineSnapshot extends MachineState {
+  memory: Map<number, Uint8Array>;
 }
 
 function isFlat(bytes: Uint8Array): boolean {

@@ -2,6 +2,8 @@
 import type { RunResult } from '../../emulator/index.js';
 import type { StopInfo } from '../../emulator/debug/api.js';
 import { AdapterError } from '../errors.js';
+import { Reply } from './lifecycle.js';
+import type { GotoExitResponseBody, HistoryResponseBody } from '../protocol.js';
 import { THREAD_ID, type SessionContext } from '../context.js';
 import type { Breakpoints } from './breakpoints.js';
 
@@ -66,6 +68,65 @@ export class RunControl {
     const d = this.ctx.requireTarget().debuggee;
     this.mustBeStopped();
     this.launchRun(() => d.gotoAddress(address));
+  }
+
+  // ---------------------------------------------------------------- time travel (emulator/history)
+
+  /** The debuggee's time travel, or a clear error when this run records no history. */
+  private travel(what: string): Required<Pick<import('../../emulator/debug/api.js').Debuggee, 'stepBack' | 'reverseContinue' | 'gotoExit' | 'history'>> {
+    const d = this.ctx.requireTarget().debuggee;
+    if (d.stepBack === undefined || d.reverseContinue === undefined || d.gotoExit === undefined || d.history === undefined || d.history() === null) {
+      throw new AdapterError(`${what}: this run records no history (launch configuration historyMiB is 0)`);
+    }
+    return d as Required<Pick<import('../../emulator/debug/api.js').Debuggee, 'stepBack' | 'reverseContinue' | 'gotoExit' | 'history'>>;
+  }
+
+  /** DAP `stepBack`: one instruction back, or to the start of the previous source line. */
+  stepBack(granularity: string | undefined): void {
+    const t = this.ctx.requireTarget();
+    const d = this.travel('stepBack');
+    this.mustBeStopped();
+    const byLine = granularity !== 'instruction' && t.lineAt(Number(t.debuggee.registers().rip)) !== undefined;
+    this.launchRun(() => this.noted(d.stepBack(byLine ? 'line' : 'instruction')));
+  }
+
+  /** DAP `reverseContinue`: back to the previous moment a breakpoint, data breakpoint or VM-exit filter would have stopped. */
+  reverseContinue(): void {
+    const d = this.travel('reverseContinue');
+    this.mustBeStopped();
+    this.launchRun(() => this.noted(d.reverseContinue()));
+  }
+
+  /** Custom `vmscope/gotoExit {index}`: answer {icount, rip} of the exit, then the `stopped` event (reason 'goto'). */
+  gotoExit(a: Record<string, unknown>): Reply {
+    const d = this.travel('vmscope/gotoExit');
+    this.mustBeStopped();
+    const index = a.index;
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1) throw new AdapterError(`vmscope/gotoExit: 'index' must be an exit number (1 or more), got ${JSON.stringify(index)}`);
+    let s: StopInfo;
+    try {
+      s = d.gotoExit(index);
+    } catch (e) {
+      throw new AdapterError(e instanceof Error ? e.message : String(e));
+    }
+    const regs = this.ctx.requireTarget().debuggee.registers();
+    const body: GotoExitResponseBody = { icount: d.history()!.currentIcount, rip: Number(BigInt.asIntN(64, regs.rip)) };
+    this.ctx.stop = null;
+    this.ctx.vars.clear();
+    return new Reply(body, () => this.report(s));
+  }
+
+  /** Custom `vmscope/history`. */
+  history(): HistoryResponseBody {
+    const h = this.ctx.requireTarget().debuggee.history?.() ?? null;
+    if (h === null) throw new AdapterError('vmscope/history: this run records no history (launch configuration historyMiB is 0)');
+    return h;
+  }
+
+  /** A stop that landed at the start of recorded history says so in the debug console. */
+  private noted(s: StopInfo): StopInfo {
+    if (s.reason === 'entry' && s.text !== undefined) this.ctx.output('console', `${s.text}\n`);
+    return s;
   }
 
   private gotoIds = new Map<number, number>();

@@ -77,6 +77,17 @@ export interface GuestRegisterFile {
   codeBits: 16 | 32 | 64;
 }
 
+/** Where the run history reaches (time travel): instruction counts of its oldest, current and newest moments. */
+export interface HistoryView {
+  oldestIcount: number;
+  currentIcount: number;
+  newestIcount: number;
+  /** Bytes the history holds, and its budget (launch configuration historyMiB). */
+  bytes: number;
+  budgetBytes: number;
+  snapshots: number;
+}
+
 /**
  * A machine being debugged. Run control is synchronous and bounded: resume() runs at most
  * `budget` guest instructions and returns null if nothing stopped the run (the adapter then
@@ -107,4 +118,12 @@ export interface Debuggee {
   writeMemory(address: number, data: Uint8Array, physical: boolean): number;
   /** Guest-virtual → guest-physical through the guest's page tables; -1 when not mapped. */
   translate(gva: number): number;
+  // -------- time travel (absent or returning null history when the debuggee records none)
+  /** Go back one instruction, or to the start of the previous source line ('line'). */
+  stepBack?(granularity: 'instruction' | 'line'): StopInfo;
+  /** Go back to the last moment a breakpoint, data breakpoint or VM-exit filter would have stopped the run. */
+  reverseContinue?(): StopInfo;
+  /** Go to the moment VM exit `index` (exit-log number) happened, before its handler ran. */
+  gotoExit?(index: number): StopInfo;
+  history?(): HistoryView | null;
 }

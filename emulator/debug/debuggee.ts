@@ -10,8 +10,11 @@ import { exitReasonByName } from '../vmx/exit-reasons.js';
 import { decodeExitQualification } from '../vmx/qualification.js';
 import { compileCondition, compileHitCondition, formatLogMessage, type EvalContext } from './expr.js';
 import { exitFields } from './exit-fields.js';
+import { History, type HistoryOptions } from '../history/history.js';
+import { compareMoments, formatMoment, momentOf, unitsBetween, type Moment } from '../history/moment.js';
+import type { CpuStop } from '../cpu/cpu.js';
 import type {
-  BreakpointResult, DataBreakpointSpec, Debuggee, ExitFilterSpec, ExitStop, GuestRegisterFile, SourceBreakpointSpec, StopInfo,
+  BreakpointResult, DataBreakpointSpec, Debuggee, ExitFilterSpec, ExitStop, GuestRegisterFile, HistoryView, SourceBreakpointSpec, StopInfo,
 } from './api.js';
 
 type Test = { test(ctx: EvalContext): boolean; check(ctx: EvalContext): { stop: boolean; error?: string } };
@@ -64,6 +67,10 @@ export class MachineDebuggee implements Debuggee {
   private conditionError: string | undefined;
   /** RAX/RCX/RDX as they were when the current exit happened (conditions at the 'after' stage see these). */
   private exitRegs: { n: number; rax: bigint; rcx: bigint; rdx: bigint } | null = null;
+  /** The run's history for time travel (enableHistory), or null. */
+  recorder: History | null = null;
+  /** The data breakpoints' watch ranges as given to the processor (put back after re-execution). */
+  private watchRanges: Array<{ id: number; start: number; end: number; read: boolean; write: boolean }> = [];
 
   constructor(machine: Machine, opts: DebuggeeOptions = {}) {
     this.machine = machine;
@@ -141,6 +148,7 @@ export class MachineDebuggee implements Debuggee {
       this.dataBps.push({ id, spec, condition: cond?.ok ? cond : null });
       out.push({ id, verified: true });
     }
+    this.watchRanges = ranges;
     this.machine.cpu.setWatches(ranges);
     return out;
   }
@@ -155,7 +163,7 @@ export class MachineDebuggee implements Debuggee {
     if (cpu.breakpoints.has(this.rip())) cpu.resumeFromBreakpoint();
     while (left > 0) {
       const before = this.machine.budgetUsed();
-      const r = this.machine.runSlice(left);
+      const r = this.slice(left);
       left -= Math.max(1, this.machine.budgetUsed() - before);
       if (typeof r === 'object') return this.exitedStop(r);
       const stop = this.classify(r);
@@ -263,7 +271,7 @@ export class MachineDebuggee implements Debuggee {
     if (this.ended !== null) return this.exitedStop(this.ended);
     const cpu = this.machine.cpu;
     if (cpu.breakpoints.has(this.rip())) cpu.resumeFromBreakpoint();
-    const r = this.machine.runSlice(1);
+    const r = this.slice(1);
     if (typeof r === 'object') return this.exitedStop(r);
     if (r === 'vmexit') return this.exitStop();
     if (r === 'stop' && cpu.watchHit !== null) {
@@ -392,6 +400,11 @@ export class MachineDebuggee implements Debuggee {
   }
 
   setRegister(name: string, value: bigint): void {
+    this.setRegisterRaw(name, value);
+    this.stateChanged();
+  }
+
+  private setRegisterRaw(name: string, value: bigint): void {
     const n = name.toLowerCase();
     const c = this.machine.cpu;
     const r = GPRS.indexOf(n as (typeof GPRS)[number]);
@@ -453,6 +466,7 @@ export class MachineDebuggee implements Debuggee {
       if (hpa >= 0) { this.machine.mem.poke(hpa, data.subarray(k, k + n)); written += n; }
       k += n;
     }
+    if (written > 0) this.stateChanged();
     return written;
   }
 
@@ -511,6 +525,325 @@ export class MachineDebuggee implements Debuggee {
     const s = this.symbols.lookup(address);
     if (s === undefined) return undefined;
     return s.offset === 0 ? s.symbol.name : `${s.symbol.name}+0x${s.offset.toString(16)}`;
+  }
+
+  // ---------------------------------------------------------------- time travel (emulator/history)
+
+  /** Record the run's history from now on (periodic copy-on-write snapshots); going back needs it. */
+  enableHistory(opts: HistoryOptions = {}): void {
+    this.recorder = new History(this.machine, opts);
+    this.recorder.record();
+  }
+
+  /** A forward slice of the machine, recorded in the history. */
+  private slice(units: number): RunResult | CpuStop {
+    const h = this.recorder;
+    if (h === null) return this.machine.runSlice(units);
+    const r = this.machine.runSlice(h.sliceLimit(units));
+    h.afterSlice();
+    return r;
+  }
+
+  /**
+   * The debugger changed the machine (a register, memory, the VMCS): the recorded future no
+   * longer follows. The adapter calls this for changes it makes itself (VMCS writes).
+   */
+  stateChanged(): void {
+    this.recorder?.diverged();
+  }
+
+  private requireHistory(): History {
+    const h = this.recorder;
+    if (h === null) throw new Error('this run records no history (historyMiB is 0)');
+    return h;
+  }
+
+  history(): HistoryView | null {
+    const h = this.recorder;
+    if (h === null) return null;
+    const i = h.info();
+    return { oldestIcount: i.oldest.icount, currentIcount: i.current.icount, newestIcount: i.newest.icount, bytes: i.bytes, budgetBytes: i.budgetBytes, snapshots: i.snapshots };
+  }
+
+  /** The current moment (emulator/history/moment.ts). */
+  moment(): Moment {
+    return momentOf(this.machine);
+  }
+
+  /**
+   * Run `fn` re-executing recorded history: no breakpoint, data breakpoint or VM-exit filter
+   * fires unless `hook` says so (VM exits) or mode 'scan' keeps the user's stop conditions armed.
+   */
+  private replay<T>(mode: 'silent' | 'scan', hook: ((n: number, stage: 'before' | 'after', info: ExitInfo) => boolean) | null, fn: () => T): T {
+    const cpu = this.machine.cpu, hv = this.hv;
+    const bps = [...cpu.breakpoints];
+    const exitBreak = hv?.exitBreak ?? null;
+    this.clearTemp();
+    this.stepToExitArmed = false;
+    this.pauseRequested = false;
+    if (mode === 'silent') {
+      cpu.breakpoints.clear();
+      if (this.watchRanges.length > 0) cpu.setWatches([]);
+      if (hv !== null) hv.exitBreak = hook === null ? null : (info, stage, n) => hook(n, stage, info);
+    } else if (hv !== null) {
+      hv.exitBreak = (info, stage, n) => (hook !== null && hook(n, stage, info)) || this.exitBreaks(info, stage, n);
+    }
+    try {
+      return fn();
+    } finally {
+      cpu.breakpoints.clear();
+      for (const a of bps) cpu.breakpoints.add(a);
+      if (mode === 'silent' && this.watchRanges.length > 0) cpu.setWatches(this.watchRanges);
+      cpu.watchHit = null;
+      if (hv !== null) hv.exitBreak = exitBreak;
+    }
+  }
+
+  /** After a restore: the processor must check a breakpoint at the first instruction again. */
+  private freshStart(): void {
+    (this.machine.cpu as unknown as { skipBreakpointOnce: boolean }).skipBreakpointOnce = false;
+    this.machine.cpu.watchHit = null;
+  }
+
+  /**
+   * Re-execute from the newest snapshot at or before `target` up to it, silently. Lands on
+   * `target` when it is a point single steps or stops reach; returns the moment reached.
+   */
+  goToMoment(target: Moment): Moment {
+    const h = this.requireHistory();
+    const from = h.restoreBefore(target);
+    if (from === null) throw new Error(`${formatMoment(target)} is older than the recorded history`);
+    this.freshStart();
+    const hook = target.phase === 2 ? (n: number, stage: 'before' | 'after') => stage === 'before' && n === target.exits + 1 : null;
+    return this.replay('silent', hook, () => {
+      for (;;) {
+        const now = this.moment();
+        if (compareMoments(now, target) >= 0) return now;
+        const r = this.slice(Math.max(1, unitsBetween(now, target)));
+        if (typeof r === 'object') return this.moment();
+        if (r === 'breakpoint') this.machine.cpu.resumeFromBreakpoint();
+      }
+    });
+  }
+
+  /**
+   * Every point a single step stops at in [newest snapshot before `end`, `end`), re-executing
+   * (the last `window` units one step at a time). Points before the re-executed window are not
+   * listed: `complete` says whether the list starts at the snapshot.
+   */
+  private stepPoints(end: Moment, window: number, strictBefore: Moment = end): { points: Array<{ moment: Moment; rip: number; rsp: bigint }>; complete: boolean } | null {
+    const h = this.requireHistory();
+    const from = h.restoreBefore(strictBefore, true);
+    if (from === null) return null;
+    this.freshStart();
+    // Forward single steps also stop before the handler of an exit a VM-exit filter selects: so do these.
+    return this.replay('silent', (n, stage, info) => stage === 'before' && this.exitBreaks(info, stage, n), () => {
+      let complete = true;
+      // Fast forward to `window` units before the end (never past it: a slice stops at its budget).
+      for (;;) {
+        const left = unitsBetween(this.moment(), end);
+        if (left <= window) break;
+        complete = false;
+        const r = this.slice(left - window);
+        if (typeof r === 'object') break;
+      }
+      const points: Array<{ moment: Moment; rip: number; rsp: bigint }> = [];
+      for (let guard = 0; guard < 10 * window + 1000; guard++) {
+        const now = this.moment();
+        if (compareMoments(now, end) >= 0) break;
+        points.push({ moment: now, rip: this.rip(), rsp: this.registers().gpr.rsp });
+        const r = this.slice(1);
+        if (typeof r === 'object') break;
+      }
+      return { points, complete };
+    });
+  }
+
+  /**
+   * DAP stepBack: back to the point a forward single step would have come from ('instruction'),
+   * or to the start of the previous source line, stepping back over calls ('line').
+   */
+  stepBack(granularity: 'instruction' | 'line'): StopInfo {
+    const h = this.requireHistory();
+    const start = this.moment();
+    const oldest = h.oldest!;
+    if (compareMoments(start, oldest) <= 0) return this.historyStart('step back', start);
+    const startRip = this.rip();
+    const startLine = granularity === 'line' ? this.lines.lineFor(startRip) : undefined;
+    const startFn = this.symbols.lookup(startRip)?.symbol.name;
+    const startRsp = this.registers().gpr.rsp;
+    type Point = { moment: Moment; rip: number; rsp: bigint };
+    // Inside a call made from here (a lower stack in another function): `next` steps over those, so stepping back does too.
+    const deeper = (p: Point) => p.rsp < startRsp && this.symbols.lookup(p.rip)?.symbol.name !== startFn;
+    const sameLine = (rip: number, line: ReturnType<LineTable['lineFor']>) => {
+      const r = this.lines.lineFor(rip);
+      return r !== undefined && line !== undefined && r.line === line.line && r.file === line.file;
+    };
+    // Skipped going back: deeper points, and for lines, the rest of the starting line and code without lines.
+    const skip = (p: Point) => deeper(p) || (granularity === 'line' && (sameLine(p.rip, startLine) || this.lines.lineFor(p.rip) === undefined));
+    let window = granularity === 'line' ? 4096 : 64;
+    let end = start;
+    for (;;) {
+      const scan = this.stepPoints(end, window);
+      if (scan === null) return this.historyStart('step back', start);
+      const pts = scan.points;
+      let k = pts.length - 1;
+      while (k >= 0 && skip(pts[k])) k--;
+      if (k < 0) {
+        if (!scan.complete) { window *= 8; continue; }
+        // Nothing to stop at since the snapshot: look before it.
+        const before = h.snapshotAtOrBefore(end, true);
+        if (before === null || compareMoments(before, oldest) <= 0) return this.historyStart('step back', start);
+        end = before;
+        continue;
+      }
+      let j = k;
+      if (granularity === 'line') {
+        // Back to where that line began (over deeper calls made from it).
+        const line = this.lines.lineFor(pts[k].rip);
+        while (j > 0 && (sameLine(pts[j - 1].rip, line) || deeper(pts[j - 1]))) j--;
+        while (j < k && deeper(pts[j])) j++;
+        if (j === 0 && !scan.complete && window < 1 << 22) { window *= 8; continue; }
+      }
+      this.goToMoment(pts[j].moment);
+      return this.stepStop('step back');
+    }
+  }
+
+  /** The stop a step back reports (an exit stop when it lands before a VM exit's handler). */
+  private stepStop(description: string): StopInfo {
+    const hv = this.hv;
+    if (hv !== null && hv.stoppedAtExit !== null && hv.stoppedAtExit.stage === 'before') {
+      const e = this.exitStop();
+      return { ...e, reason: 'step', description: `${description}: ${e.description}` };
+    }
+    return { reason: 'step', description };
+  }
+
+  /** Stopped at the oldest recorded moment. */
+  private historyStart(what: string, from: Moment): StopInfo {
+    const oldest = this.requireHistory().oldest!;
+    if (compareMoments(this.moment(), oldest) !== 0) this.goToMoment(oldest);
+    return {
+      reason: 'entry', description: 'start of recorded history',
+      text: `${what}: nothing earlier in the recorded history; stopped at its start (${formatMoment(oldest)}; was at ${formatMoment(from)})`,
+    };
+  }
+
+  /**
+   * DAP reverseContinue: back to the last moment before now at which an instruction breakpoint
+   * (its condition; hit counts and logpoints do not stop), a data breakpoint (the last access
+   * it watches) or a VM-exit filter would have stopped the run. Re-executes the recorded
+   * history window by window, newest first, with those stop conditions armed; with none, stops
+   * at the start of the recorded history (reason 'entry', and the text says so).
+   */
+  reverseContinue(): StopInfo {
+    const h = this.requireHistory();
+    const start = this.moment();
+    let end = start;
+    for (;;) {
+      const from = h.snapshotAtOrBefore(end, true);
+      if (from === null) break;
+      // The newest window ends before now; older ones end at (and include) the snapshot the newer window starts from.
+      const inclusive = end !== start;
+      const hits = this.scanStops(end, -1, inclusive);
+      if (hits.count > 0) return this.scanStops(end, hits.count - 1, inclusive).stop!;
+      end = from;
+    }
+    return this.historyStart('reverse continue: no breakpoint, data breakpoint or VM-exit filter would have stopped the run', start);
+  }
+
+  /**
+   * Re-execute from the newest snapshot before `end` up to `end` with the stop conditions armed;
+   * count the stops, or stop at stop number `stopAt` (0-based) and return it as a forward run would.
+   */
+  private scanStops(end: Moment, stopAt: number, inclusive: boolean): { count: number; stop: StopInfo | null } {
+    const h = this.requireHistory();
+    if (h.restoreBefore(end, true) === null) return { count: 0, stop: null };
+    this.freshStart();
+    const cpu = this.machine.cpu;
+    const inWindow = (m: Moment) => { const c = compareMoments(m, end); return c < 0 || (c === 0 && inclusive); };
+    return this.replay('scan', null, () => {
+      let count = 0;
+      const take = (hit: StopInfo | null): StopInfo | null => {
+        if (hit === null || !inWindow(this.moment())) return null;
+        if (count === stopAt) { count++; return hit; }
+        count++;
+        return null;
+      };
+      for (;;) {
+        // A data breakpoint hit by the slice's last instruction is reported by the next slice: take it here,
+        // also when the slice ended at the window's end (a snapshot the later window starts from without it).
+        if (cpu.watchHit !== null) { const got = take(this.replayStop('stop')); if (got !== null) return { count, stop: got }; }
+        const now = this.moment();
+        if (compareMoments(now, end) >= 0) return { count, stop: null };
+        const r = this.slice(Math.max(1, unitsBetween(now, end)));
+        if (typeof r === 'object') return { count, stop: null };
+        if (r === 'stop') continue;
+        const got = take(this.replayStop(r));
+        if (got !== null) return { count, stop: got };
+        if (r === 'breakpoint') cpu.resumeFromBreakpoint();
+      }
+    });
+  }
+
+  /** What a stop while re-executing with the stop conditions armed means (as classify(), without hit counts and logpoints). */
+  private replayStop(r: string): StopInfo | null {
+    const cpu = this.machine.cpu;
+    if (r === 'vmexit') return this.exitStop();
+    if (r === 'breakpoint') {
+      const rip = this.rip();
+      const bp = this.bps.get(rip);
+      if (bp === undefined || bp.logMessage !== null) return null;
+      if (bp.condition !== null && !bp.condition.test(this.evalContext())) return null;
+      return { reason: 'breakpoint', description: `breakpoint at 0x${BigInt.asUintN(64, BigInt(rip)).toString(16)}`, hitBreakpointIds: [bp.id] };
+    }
+    if (r === 'stop') {
+      const hit = cpu.watchHit;
+      if (hit === null) return null;
+      cpu.watchHit = null;
+      const d = this.dataBps.find((x) => x.id === hit.id);
+      if (d?.condition && !d.condition.test(this.evalContext())) return null;
+      return {
+        reason: 'data breakpoint', hitBreakpointIds: [hit.id],
+        description: `data breakpoint: ${hit.write ? 'write' : 'read'} of ${hit.size} byte(s) at 0x${(d?.spec.address ?? hit.address).toString(16)}`,
+      };
+    }
+    return null;
+  }
+
+  /**
+   * Go to the moment VM exit `index` (its number in the exit log) happened: before its handler
+   * ran, as a forward VM-exit filter stop at the 'before' stage shows it (RIP = the exit's guest
+   * RIP, the VMCS exit-information fields of that exit).
+   */
+  gotoExit(index: number): StopInfo {
+    const h = this.requireHistory();
+    const hv = this.hv;
+    if (hv === null) throw new Error('this run has no hypervisor, so no VM exits');
+    if (!Number.isSafeInteger(index) || index < 1) throw new Error(`gotoExit: exit numbers start at 1, got ${index}`);
+    const newest = h.newest;
+    const reached = Math.max(hv.log.total, newest.exits + (newest.phase === 2 ? 1 : 0), this.moment().exits + (this.moment().phase === 2 ? 1 : 0));
+    if (index > reached) throw new Error(`gotoExit: exit ${index} has not happened yet (the run has reached exit ${reached})`);
+    // The newest snapshot before the exit: its handler not run yet means fewer than `index` exits handled.
+    const target: Moment = { icount: Number.MAX_SAFE_INTEGER, exits: index - 1, phase: 2 };
+    const snaps = h.snapshotMoments().filter((m) => m.exits <= index - 1);
+    if (snaps.length === 0) throw new Error(`gotoExit: exit ${index} is older than the recorded history (it starts at ${formatMoment(h.oldest!)})`);
+    const from = snaps[snaps.length - 1];
+    h.restoreBefore(from);
+    this.freshStart();
+    void target;
+    const landed = this.replay('silent', (n, stage) => stage === 'before' && n === index, () => {
+      for (;;) {
+        const r = this.slice(1_000_000);
+        if (typeof r === 'object') return false;
+        if (r === 'vmexit') return true;
+        if (hv.log.total >= index) return false;
+      }
+    });
+    if (!landed) throw new Error(`gotoExit: re-executing did not reach exit ${index}`);
+    const e = this.exitStop();
+    return { ...e, reason: 'goto', description: `VM exit #${index}: ${e.exit!.name} (${e.exit!.reason})` };
   }
 
   /** Last condition error, for the adapter to report once. */

@@ -21,6 +21,15 @@ export class PhysicalMemory {
   private readonly codePages: Uint8Array;
   onCodeWrite: CodeWriteListener | null = null;
   private allocated = 0;
+  /**
+   * Dirty-page tracking for history snapshots: 1 for each page written since the last
+   * takeDirty()/restore point, listed once in `dirtyList`. Every write path marks here
+   * (pageForWrite); pages handed out by writablePage() are marked when handed out, and their
+   * holders must fetch them again when `epoch` changes (takeDirty bumps it), so a write through
+   * a view is never missed.
+   */
+  private readonly dirty: Uint8Array;
+  private dirtyList: number[] = [];
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0 || size > 2 ** 40) {
@@ -30,6 +39,7 @@ export class PhysicalMemory {
     this.pageCount = size / PAGE_SIZE;
     this.pages = new Array(this.pageCount);
     this.codePages = new Uint8Array(this.pageCount);
+    this.dirty = new Uint8Array(this.pageCount);
   }
 
   /** Bytes actually backed by allocated pages. */
@@ -49,6 +59,7 @@ export class PhysicalMemory {
       this.pages[pn] = p;
       this.allocated++;
     }
+    if (this.dirty[pn] === 0) { this.dirty[pn] = 1; this.dirtyList.push(pn); }
     if (this.codePages[pn] !== 0) {
       this.codePages[pn] = 0;
       if (this.onCodeWrite !== null) this.onCodeWrite(pn);
@@ -64,6 +75,7 @@ export class PhysicalMemory {
   /**
    * The page for direct writes by the processor's TLB fast path: allocated if needed;
    * undefined for a page that holds decoded code (its writes must go through write*()).
+   * The page counts as dirty from now on; holders drop it when `epoch` changes.
    */
   writablePage(pn: number): Uint8Array | undefined {
     if (this.codePages[pn] !== 0) return undefined;
@@ -172,8 +184,54 @@ export class PhysicalMemory {
     }
   }
 
-  /** Bumped when restore() replaces the pages (holders of page views must refresh them). */
+  /**
+   * Bumped when restore() replaces the pages and when takeDirty() starts a new dirty interval:
+   * holders of page views (writablePage) must fetch them again.
+   */
   epoch = 0;
+
+  /**
+   * The pages written since the previous call (or since restorePages()), in first-write order,
+   * and a new interval begins: the dirty marks are cleared and `epoch` is bumped. The caller
+   * must also drop any other direct write views it holds (the processor's TLB: flushTlb()).
+   */
+  takeDirty(): number[] {
+    const list = this.dirtyList;
+    for (let k = 0; k < list.length; k++) this.dirty[list[k]] = 0;
+    this.dirtyList = [];
+    this.epoch++;
+    return list;
+  }
+
+  /** Pages written since the last takeDirty()/restorePages() (no side effects). */
+  dirtyPages(): readonly number[] {
+    return this.dirtyList;
+  }
+
+  /** Page numbers of every allocated page, ascending. */
+  allocatedPages(): number[] {
+    const out: number[] = [];
+    for (let pn = 0; pn < this.pageCount; pn++) if (this.pages[pn] !== undefined) out.push(pn);
+    return out;
+  }
+
+  /**
+   * Put pages back to earlier contents in place (history restore): each entry's data (4096
+   * bytes) is copied into the live page, null zeroes it. Page identities do not change, the
+   * decoded-code marks are cleared (the caller flushes the processor's code cache), the dirty
+   * set is emptied (a new interval begins) and `epoch` is bumped.
+   */
+  restorePages(entries: Iterable<readonly [number, Uint8Array | null]>): void {
+    for (const [pn, data] of entries) {
+      if (pn < 0 || pn >= this.pageCount) throw new RangeError(`physical page ${pn} outside memory`);
+      let p = this.pages[pn];
+      if (data === null) { if (p !== undefined) p.fill(0); continue; }
+      if (p === undefined) { p = new Uint8Array(PAGE_SIZE); this.pages[pn] = p; this.allocated++; }
+      p.set(data);
+    }
+    this.codePages.fill(0);
+    this.takeDirty();
+  }
 
   /** Snapshot: copies of the allocated pages. */
   snapshot(): Map<number, Uint8Array> {
@@ -194,5 +252,9 @@ export class PhysicalMemory {
       this.allocated++;
     }
     this.codePages.fill(0);
+    // Every page is new: all of them differ from whatever a history interval began with.
+    for (let k = 0; k < this.dirtyList.length; k++) this.dirty[this.dirtyList[k]] = 0;
+    this.dirtyList = [];
+    for (let pn = 0; pn < this.pageCount; pn++) if (this.pages[pn] !== undefined) { this.dirty[pn] = 1; this.dirtyList.push(pn); }
   }
 }
