@@ -9,6 +9,11 @@ import { SpeedMeter, statusText } from './status.js';
 import { parseSampleIndex, type SampleEntry } from './samples.js';
 import { eptItems, pageWalkItems } from './translate-items.js';
 import { NodeTreeProvider } from './views.js';
+import { DISASM_CONTEXT, DISASM_SCHEME, disasmPath, disassemblyAround, ripOfPath } from './disasm-doc.js';
+import { gotoExit, ripText, TimeTravelUnsupported } from './time-travel.js';
+
+/** Disassembly documents' texts kept for VS Code to ask again (a few KiB each; the oldest dropped past this many). */
+const DISASM_KEPT = 32;
 
 export interface EntryOptions {
   /** How the adapter runs (inline, a process, a server); the browser entry is inline only. */
@@ -59,7 +64,9 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
     const r = await data.get('exits');
     // The session may have ended (or moved on) while the request was out: a late answer must not show the item again.
     if (session !== s || data.phase !== 'stopped') return;
-    status.text = statusText(r.ok ? r.body.stats : null, meter.lastMips, false);
+    const h = await data.history();
+    if (session !== s || data.phase !== 'stopped') return;
+    status.text = statusText(r.ok ? r.body.stats : null, meter.lastMips, false, h);
     status.show();
   };
 
@@ -157,6 +164,22 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
     if (s !== undefined && s.type === 'vmscope' && s !== session && !finishedEarly.has(s.id)) { attach(s); data.stopped(); refreshViews(); void updateStatus(); }
   }));
 
+  // ---- Disassembly documents (vmscope-disasm:/disasm @ 0x…): exits without a source line are shown there.
+  const disasmChanged = new vscode.EventEmitter<vscode.Uri>();
+  sub(disasmChanged);
+  const disasmTexts = new Map<string, string>();
+  sub(vscode.workspace.registerTextDocumentContentProvider(DISASM_SCHEME, {
+    onDidChange: disasmChanged.event,
+    async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+      const kept = disasmTexts.get(uri.toString());
+      if (kept !== undefined) return kept;
+      const rip = ripOfPath(uri.path);
+      if (rip === null) return `; ${uri.path}: not an address vmscope can disassemble\n`;
+      if (session === undefined || data.phase !== 'stopped') return `; ${rip}: no stopped vmscope session to disassemble from\n`;
+      try { return (await disassemblyAround(session, rip)).text; } catch (e) { return `; ${rip}: ${errorText(e)}\n`; }
+    },
+  }));
+
   // ---- Commands
   const current = (): vscode.DebugSession | undefined => {
     const s = session ?? (vscode.debug.activeDebugSession?.type === 'vmscope' ? vscode.debug.activeDebugSession : undefined);
@@ -227,8 +250,39 @@ export function activateCommon(context: vscode.ExtensionContext, opts: EntryOpti
         const range = new vscode.Range(line, 0, line, doc.lineAt(Math.min(line, doc.lineCount - 1)).text.length);
         await vscode.window.showTextDocument(doc, { selection: range, preserveFocus: true, preview: true });
       } else {
-        await vscode.commands.executeCommand('debug.action.openDisassemblyView');
-        void vscode.window.setStatusBarMessage(`vmscope: RIP ${n.rip} has no source line; the Disassembly view shows the current instruction`, 5000);
+        // No source line: a read-only document of the instructions around the RIP, the exit's instruction selected.
+        const dis = await disassemblyAround(s, n.rip, DISASM_CONTEXT, `VM exit ${n.label}`);
+        const uri = vscode.Uri.from({ scheme: DISASM_SCHEME, path: disasmPath(dis.rip) });
+        const key = uri.toString();
+        disasmTexts.delete(key);
+        disasmTexts.set(key, dis.text);
+        while (disasmTexts.size > DISASM_KEPT) disasmTexts.delete(disasmTexts.keys().next().value!);
+        disasmChanged.fire(uri); // an editor already showing this address takes the text of this stop
+        const doc = await vscode.workspace.openTextDocument(uri);
+        const line = Math.min(dis.line, Math.max(0, doc.lineCount - 1));
+        const range = new vscode.Range(line, 0, line, doc.lineAt(line).text.length);
+        const editor = await vscode.window.showTextDocument(doc, { selection: range, preserveFocus: true, preview: true });
+        editor.revealRange(range, vscode.TextEditorRevealType.InCenter);
+      }
+    },
+    'vmscope.gotoExit': async (arg?: ViewNode | number) => {
+      const s = current();
+      if (s === undefined) return;
+      let index = typeof arg === 'number' ? arg : arg?.exit;
+      if (index === undefined) {
+        const v = await vscode.window.showInputBox({
+          prompt: 'Go back to the moment of VM exit number… (the # in the VM exits view)', placeHolder: '12',
+          validateInput: (x) => (/^\s*#?\s*[1-9][0-9]{0,15}\s*$/.test(x) ? undefined : 'An exit number: 1, 2, …'),
+        });
+        if (v === undefined) return;
+        index = Number(v.trim().replace(/^#\s*/, ''));
+      }
+      try {
+        const r = await gotoExit(s, index);
+        void vscode.window.setStatusBarMessage(`vmscope: at VM exit #${index} (instruction ${r.icount}, RIP ${ripText(r.rip)})`, 5000);
+      } catch (e) {
+        if (e instanceof TimeTravelUnsupported) { void vscode.window.showErrorMessage(`vmscope: ${e.message}`); return; }
+        void vscode.window.showErrorMessage(`vmscope: cannot go to VM exit #${index}: ${errorText(e)}`);
       }
     },
     'vmscope.loadMore': () => undefined,

@@ -7,6 +7,7 @@ import { buildExitsTree, EXITS_PAGE } from './model/exits-model.js';
 import { errorText, note, type Requester, type ViewNode } from './model/node.js';
 import { buildVirtioTree } from './model/virtio-model.js';
 import { buildVmcsTree } from './model/vmcs-model.js';
+import { fetchHistory, type HistoryResponseBody } from './time-travel.js';
 
 export type ViewKind = 'vmcs' | 'ept' | 'virtio' | 'exits';
 export const VIEW_KINDS: readonly ViewKind[] = ['vmcs', 'ept', 'virtio', 'exits'];
@@ -31,6 +32,7 @@ const REQUESTS: { [K in ViewKind]: [string, unknown] } = {
  */
 export class StopData {
   private cache = new Map<ViewKind, Promise<Loaded<unknown>>>();
+  private historyAnswer: Promise<HistoryResponseBody | null> | undefined;
   phase: SessionPhase = 'none';
   /** Stops seen in this session. */
   stops = 0;
@@ -42,17 +44,20 @@ export class StopData {
   /** A new stop: forget the previous answers. */
   stopped(): void {
     this.cache.clear();
+    this.historyAnswer = undefined;
     this.phase = 'stopped';
     this.stops++;
   }
 
   running(): void {
     this.cache.clear();
+    this.historyAnswer = undefined;
     if (this.phase !== 'ended') this.phase = 'running';
   }
 
   ended(reason: string): void {
     this.cache.clear();
+    this.historyAnswer = undefined;
     this.phase = 'ended';
     this.endReason = reason;
   }
@@ -67,6 +72,12 @@ export class StopData {
       this.cache.set(kind, p);
     }
     return p as Promise<Loaded<Bodies[K]>>;
+  }
+
+  /** vmscope/history at this stop (asked once per stop), null when the adapter records none or there is no session. */
+  history(): Promise<HistoryResponseBody | null> {
+    if (this.historyAnswer === undefined) this.historyAnswer = this.requester === null || this.phase !== 'stopped' ? Promise.resolve(null) : fetchHistory(this.requester);
+    return this.historyAnswer;
   }
 
   /** The roots of a view for the current phase: data at a stop, a message otherwise (never throws). */

@@ -1,5 +1,6 @@
 // The status-bar text while a vmscope session runs: exits, instructions and MIPS between stops (pure; the clock is passed in).
 import type { ExitStatsView } from '../../emulator/debug/views.js';
+import { historyText, type HistoryResponseBody } from './time-travel.js';
 
 /** Measures guest speed between stops: instructions retired while running / wall time running. */
 export class SpeedMeter {
@@ -27,8 +28,9 @@ export class SpeedMeter {
 
 const count = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(n));
 
-export function statusText(stats: Pick<ExitStatsView, 'total' | 'instructions'> | null, mips: number | null, running: boolean): string {
+/** The item's text; `history` (vmscope/history at this stop, null without one) adds how far back reverse debugging reaches. */
+export function statusText(stats: Pick<ExitStatsView, 'total' | 'instructions'> | null, mips: number | null, running: boolean, history: HistoryResponseBody | null = null): string {
   if (stats === null) return running ? '$(debug) vmscope: running…' : '$(debug) vmscope';
   const speed = mips === null ? '' : ` · ${mips >= 100 ? mips.toFixed(0) : mips >= 1 ? mips.toFixed(1) : mips.toFixed(3)} MIPS`;
-  return `$(debug) vmscope: ${count(stats.total)} exits · ${count(stats.instructions)} instr${speed}${running ? ' · running' : ''}`;
+  return `$(debug) vmscope: ${count(stats.total)} exits · ${count(stats.instructions)} instr${speed}${history !== null ? ` · ${historyText(history)}` : ''}${running ? ' · running' : ''}`;
 }

@@ -1,4 +1,4 @@
-// End-to-end: the packaged .vsix in a real VS Code (code-server 4.100.3) driven through headless Chromium as a user would — views, F5, a VM-exit filter, VMCS/Variables/step, the page-walk picture; screenshots in test/.tmp/e2e/.
+// End-to-end: the packaged .vsix in a real VS Code (code-server 4.100.3) driven through headless Chromium as a user would — views, F5, a VM-exit filter, VMCS/Variables/step, EPT and VM exits views (disassembly of an exit without source, Go to This Exit), the page-walk picture, the Virtio view of sample 11; screenshots in test/.tmp/e2e/.
 /// <reference lib="dom" />
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const OUT = join(ROOT, 'test', '.tmp', 'e2e');
 const CHROMIUM = '/usr/bin/chromium';
 const SAMPLE = '01-trap-and-emulate';
+const VIRTIO_SAMPLE = '11-virtio';
 /** Set by test/e2e/vitest.config.ts: the root `npm test` collects this file too and must not run it. */
 const ENABLED = process.env.VMSCOPE_E2E === '1';
 
@@ -53,7 +54,12 @@ async function onlyPanes(open: string[]): Promise<void> {
 /** Wait until a row of a pane has an aria-label matching `re`; returns that label. */
 async function waitRow(name: string, re: RegExp, timeout = 20_000): Promise<string> {
   let found = '';
-  await expect.poll(async () => { found = (await rowLabels(name)).find((l) => re.test(l)) ?? ''; return found; }, { timeout }).not.toBe('');
+  let seen: string[] = [];
+  try {
+    await expect.poll(async () => { seen = await rowLabels(name); found = seen.find((l) => re.test(l)) ?? ''; return found; }, { timeout }).not.toBe('');
+  } catch {
+    throw new Error(`no row of ${name} matches ${re}; the rows are:\n${seen.join('\n')}`);
+  }
   return found;
 }
 
@@ -65,6 +71,37 @@ async function runCommand(title: string): Promise<void> {
   await input.fill(`>${title}`);
   await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
+}
+
+/** Run a command from the palette by clicking its row (Enter runs the highlighted row, which can be a recently used other command). */
+async function clickCommand(title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`).first().click();
+}
+
+/** Expand the row of a pane whose aria-label matches `re` (waiting for it); returns its label. */
+async function expandRow(name: string, re: RegExp): Promise<string> {
+  const label = await waitRow(name, re);
+  const row = rows(name).and(page.locator(`[aria-label="${label}"]`)).first();
+  if ((await row.getAttribute('aria-expanded')) !== 'true') await row.locator('.monaco-tl-twistie').click();
+  await expect.poll(() => row.getAttribute('aria-expanded')).toBe('true');
+  return label;
+}
+
+/** The text of the webview frame whose body contains `marker`. */
+async function webviewText(marker: string): Promise<string> {
+  let text = '';
+  await expect.poll(async () => {
+    for (const f of page.frames()) {
+      const t = await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+      if (t.includes(marker)) { text = t; return true; }
+    }
+    return false;
+  }, { timeout: 20_000 }).toBe(true);
+  return text;
 }
 
 /** A button of the debug toolbar (docked in the Run and Debug title by the test's settings). */
@@ -241,6 +278,77 @@ describe.skipIf(!ENABLED)('vmscope in a real VS Code (code-server + Chromium; np
     await shot('exits-view', page.locator('.part.sidebar'));
   });
 
+  it('EPT view: from the EPTP down the PML4 → PDPT → PD to the leaf entries, each with R/W/X, memory type and target', async (ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+    onTestFailed(() => shot('FAILED').then(() => undefined, () => undefined));
+    await onlyPanes(['EPT']);
+    // The EPTP (SDM vol. 3C §25.6.11: WB, 4-level walk, A/D enabled) and the coalesced mapping of guest RAM.
+    const eptp = await waitRow('EPT', /^EPTP 0x[0-9a-f]+$/);
+    expect((BigInt(eptp.split(' ')[1]) & 0x7n)).toBe(6n); // memory type WB
+    await waitRow('EPT', /^0x0–0x[0-9a-f]+ → 0x200000 RWX WB /);
+    await expandRow('EPT', /^PML4 at 0x[0-9a-f]+ paging structures$/);
+    await expandRow('EPT', /^\[0\] PML4E RWX \S* → PDPT 0x[0-9a-f]+/);
+    await expandRow('EPT', /^\[0\] PDPTE RWX \S* → PD 0x[0-9a-f]+/);
+    // vmscope's hypervisor maps guest RAM with 2 MiB EPT pages: the PD's entries are the leaves (no EPT PT in any sample).
+    const pde = await waitRow('EPT', /^\[0\] PDE RWX \S* 2 MiB page → 0x200000 WB$/);
+    expect(pde).toContain('RWX');
+    await waitRow('EPT', /^\[1\] PDE RWX \S* 2 MiB page → 0x400000 WB$/);
+    await shot('ept-view', page.locator('.part.sidebar'));
+  });
+
+  it('VM exits view: selecting an exit without a source line opens "disasm @ RIP" (vmscope-disasm:) with its instruction selected', async (ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+    onTestFailed(() => shot('FAILED').then(() => undefined, () => undefined));
+    await onlyPanes(['VM exits']);
+    // print.inc's VMCALL has no DWARF line (the sample's asm source lines cover trap-and-emulate.asm only).
+    const vmcall = await waitRow('VM exits', /^#1 VMCALL 0x[0-9a-f]+$/);
+    const rip = vmcall.split(' ')[2];
+    await rows('VM exits').and(page.locator(`[aria-label="${vmcall}"]`)).first().click();
+    const tab = page.locator(`.tab[aria-label*="disasm @ ${rip}"]`);
+    await tab.waitFor();
+    const editor = page.locator('.part.editor .editor-instance .monaco-editor').first();
+    const marked = editor.locator('.view-line', { hasText: `=> ${rip}` });
+    await marked.waitFor();
+    const line = (await marked.innerText()).replace(/\u00a0/g, ' ');
+    expect(line).toMatch(new RegExp(`^=> ${rip}\\s+0f 01 c1\\s+vmcall$`));
+    expect(await editor.innerText()).toMatch(/^flush:$/m);
+    // The whole line is selected (the status bar counts the selected characters of the active editor).
+    await expect.poll(() => page.locator('.statusbar-item[id="status.editor.selection"]').innerText()).toMatch(new RegExp(`\\(${line.length} selected\\)`));
+    await shot('exit-disassembly');
+  });
+
+  it('VM exits view: "Go to This Exit" is on an exit\'s context menu and goes back there (or says the adapter cannot)', async (ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+    onTestFailed(() => shot('FAILED').then(() => undefined, () => undefined));
+    await onlyPanes(['Call Stack', 'VM exits']);
+    const third = await waitRow('VM exits', /^#3 VMCALL 0x[0-9a-f]+$/);
+    await rows('VM exits').and(page.locator(`[aria-label="${third}"]`)).first().click({ button: 'right' });
+    const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Go to This Exit' });
+    await item.waitFor();
+    await shot('exit-context-menu');
+    await item.click();
+    // An adapter with time travel stops at the exit (reason "goto"); one without says so in a notification.
+    let outcome = '';
+    await expect.poll(async () => {
+      // Back at exit #3: the stop sits at it before the hypervisor handled it, so the view lists it as pending.
+      if ((await rowLabels('VM exits')).some((l) => /^#3 VMCALL rip 0x[0-9a-f]+ · stopped here, not handled yet$/.test(l))) { outcome = 'went back'; return outcome; }
+      const toast = await page.locator('.notifications-toasts').innerText({ timeout: 500 }).catch(() => '');
+      if (/cannot go back to a recorded VM exit/.test(toast)) { outcome = 'unsupported'; return outcome; }
+      return '';
+    }, { timeout: 20_000 }).not.toBe('');
+    console.log(`e2e: Go to This Exit → ${outcome}`);
+    if (outcome === 'went back') {
+      // The status bar shows the recorded history; the exits after #3 are no longer in the log (it is the moment of exit #3).
+      await expect.poll(() => page.locator('.statusbar-item', { hasText: /vmscope: .* exits/ }).innerText()).toMatch(/history: [0-9.]+ [kMG]? ?instr, [0-9.]+ MiB \/ 512 MiB/);
+      expect((await rowLabels('VM exits')).some((l) => l.startsWith('#6 CPUID'))).toBe(false);
+      // VS Code shows Step Back and Reverse Continue (supportsStepBack).
+      await debugButton('Step Back').waitFor();
+      await debugButton('Reverse').waitFor();
+    }
+    await shot(`goto-exit-${outcome.replace(' ', '-')}`);
+    if (outcome === 'unsupported') await page.locator('.notifications-toasts .codicon-notifications-clear').first().click().catch(() => undefined);
+  });
+
   it('opens the page-walk picture for the exit\'s RIP from the command palette', async (ctx) => {
     if (skipReason !== undefined) ctx.skip(skipReason);
     onTestFailed(() => shot('FAILED').then(() => undefined, () => undefined));
@@ -266,5 +374,63 @@ describe.skipIf(!ENABLED)('vmscope in a real VS Code (code-server + Chromium; np
     await runCommand('View: Maximize Editor Group and Hide Side Bars');
     await expect.poll(() => page.locator('.part.sidebar').isVisible()).toBe(false);
     await shot('page-walk', page.locator('.part.editor'));
+  });
+  it('Virtio view (sample 11): a stop before the doorbell shows the queued request: device → queue → descriptor table and available ring, the buffer\'s bytes', async (ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+    onTestFailed(() => shot('FAILED').then(() => undefined, () => undefined));
+    const t0 = Date.now();
+    await clickCommand('Debug: Stop');
+    // The session ended: the extension hides its status-bar item.
+    await expect.poll(() => page.locator('.statusbar-item', { hasText: /vmscope: .* exits/ }).count(), { timeout: 20_000 }).toBe(0);
+    // The virtio sample as a second workspace, opened in the same window.
+    const workspace = join(OUT, 'workspace', VIRTIO_SAMPLE);
+    cpSync(join(ROOT, 'samples', VIRTIO_SAMPLE), workspace, { recursive: true });
+    await page.goto(server!.url.replace(/\?folder=.*$/, `?folder=${encodeURIComponent(workspace).replace(/%2F/g, '/')}`));
+    await page.locator('.explorer-folders-view .monaco-list-row[aria-label*="virtio.c"]').waitFor({ timeout: 60_000 });
+    // A breakpoint on the doorbell write in queue_submit: the driver has published the chain (avail idx moved), the device has not seen it.
+    const src = readFileSync(join(ROOT, 'samples', VIRTIO_SAMPLE, 'virtio.c'), 'utf8').split('\n');
+    const doorbell = src.findIndex((l) => l.includes('4. doorbell')) + 1;
+    expect(doorbell).toBeGreaterThan(0);
+    const input = page.locator('.quick-input-widget input.input');
+    await page.keyboard.press('F1');
+    await input.fill('virtio.c');
+    await page.locator('.quick-input-list .monaco-list-row[aria-label*="virtio.c"]').first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.tab[aria-label*="virtio.c"]').waitFor();
+    await clickCommand('Go to Line/Column');
+    await input.fill(`:${doorbell}`);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.statusbar-item[id="status.editor.selection"]').innerText()).toMatch(new RegExp(`^Ln ${doorbell},`));
+    await clickCommand('Debug: Toggle Breakpoint');
+    await clickCommand('View: Show Run and Debug');
+    await onlyPanes(['Call Stack', 'Breakpoints']);
+    await waitRow('Breakpoints', new RegExp(`virtio\\.c.*\\b${doorbell}\\b`));
+    const select = page.locator('.part.sidebar select[aria-label="Debug Launch Configurations"]');
+    await expect.poll(() => select.evaluate((e: HTMLSelectElement) => e.options[e.selectedIndex]?.text ?? '')).toBe('11-virtio: console + block');
+    await page.locator('.part.sidebar [aria-label^="Start Debugging (F5)"]').click();
+    await expect.poll(callStackState, { timeout: 30_000 }).toMatch(/breakpoint/i);
+    await waitRow('Call Stack', new RegExp(`virtio\\.c.*\\b${doorbell}\\b|line ${doorbell}\\b`));
+
+    await onlyPanes(['Virtio']);
+    // virtio 1.2 §5: console is device id 3; its transmitq is queue 1 (§5.3.2). The first line is queued: avail idx 1, device last seen 0.
+    await expandRow('Virtio', /^virtio-console device id 3 · 0xd0000000 /);
+    await waitRow('Virtio', /^Status 0x[0-9a-f]+ .*DRIVER_OK/);
+    await expandRow('Virtio', /^Queue 1 size \d+ · avail 1 · used 0 · last seen 0 · 1 waiting$/);
+    await expandRow('Virtio', /^Available ring idx 1 · flags \d+ · device last seen 0$/);
+    await waitRow('Virtio', /^\[0\] head 0 · waiting$/);
+    const hello = /hello\[\] = "([^"\\]*)/.exec(src.join('\n'))![1];
+    const table = await expandRow('Virtio', /^Descriptor table 1 of \d+ in use$/);
+    expect(table).toBeTruthy();
+    // Descriptor 0: the line (without its NUL), device-readable; its bytes as hex and ASCII.
+    const desc = new RegExp(`^desc 0 0x[0-9a-f]+ len ${hello.length + 1}\\b`);
+    await expandRow('Virtio', desc);
+    // (The row's accessible name may fold runs of spaces.)
+    const firstRow = await waitRow('Virtio', /^[0-9a-f]{8}\s+(?:[0-9a-f]{2} ){15}[0-9a-f]{2}\s+\S/);
+    const [, hex, ascii] = /^[0-9a-f]{8}\s+((?:[0-9a-f]{2} ){15}[0-9a-f]{2})\s+(.*)$/.exec(firstRow)!;
+    expect(hex.split(' ').map((x) => String.fromCharCode(parseInt(x, 16))).join('')).toBe(hello.slice(0, 16));
+    expect(ascii.trimEnd()).toBe(hello.slice(0, 16));
+    await shot('virtio-view', page.locator('.part.sidebar'));
+    await shot('virtio-stop');
+    console.log(`e2e: virtio sample in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 });

@@ -113,6 +113,33 @@ describe.skipIf(!existsSync(CHROMIUM))('pictures in Chromium', () => {
     await page.close();
   });
 
+  it('timeline: a click selects an exit, "Go to" and a double-click post its number; the history span and cursor are drawn', async () => {
+    const t = loopTarget(30);
+    const d = await fetchTimeline(exitsRequest(t));
+    d.history = { oldest: d.exits[2].icount, current: d.exits[12].icount, newest: d.exits[25].icount };
+    const { page, problems } = await open('exits-goto', renderExitTimeline(d, testPageContext()));
+    const posted = () => page.evaluate(() => (window as unknown as { posted: Array<{ type: string }> }).posted.filter((m) => m.type === 'gotoExit'));
+    expect(await page.locator('#timeline rect.history').count()).toBe(1);
+    expect(await page.locator('#timeline g.cursor').getAttribute('data-icount')).toBe(String(d.exits[12].icount));
+    expect(await page.locator('#goto').isDisabled()).toBe(true);
+    const n = d.exits[12].n;
+    await page.locator(`#timeline rect.exit[data-n="${n}"]`).click({ force: true });
+    expect(await page.locator('#timeline rect.exit.selected').getAttribute('data-n')).toBe(String(n));
+    expect(await page.textContent('#goto')).toBe(`Go to exit #${n}`);
+    expect(await page.textContent('#info')).toMatch(new RegExp(`^selected: #${n} IO_INSTRUCTION`));
+    // Zooming keeps the selection.
+    await page.click('#zoomOut');
+    expect(await page.locator('#timeline rect.exit.selected').getAttribute('data-n')).toBe(String(n));
+    await page.click('#goto');
+    expect(await posted()).toEqual([{ type: 'gotoExit', n }]);
+    const m = d.exits[4].n;
+    await page.locator(`#timeline rect.exit[data-n="${m}"]`).dblclick({ force: true });
+    expect((await posted()).at(-1)).toEqual({ type: 'gotoExit', n: m });
+    await page.screenshot({ path: join(TMP, 'exits-goto-selected.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('examples for the lead: virtio-blk and virtio-console request queues, the virtio-blk guest\'s exits', async () => {
     for (const kind of ['blk', 'console'] as const) {
       const t = await virtioTarget(kind);

@@ -14,6 +14,7 @@ const created: FakePanel[] = [];
 
 vi.mock('vscode', () => ({
   ViewColumn: { Beside: -2 },
+  commands: { executeCommand: vi.fn(async () => undefined) },
   Uri: { file: (p: string) => ({ fsPath: p }) },
   window: {
     createWebviewPanel: (viewType: string, _title: string, _col: number, options: Record<string, unknown>) => {
@@ -90,5 +91,43 @@ describe('picture panels', () => {
     created[0].dispose();
     await openPicture('pageWalk', source, uri, { gva: '0x40005008' });
     expect(created.length).toBe(4);
+  });
+
+  it('the timeline asks vmscope/history at each render, and its "Go to exit" message runs vmscope.gotoExit with the exit number', async () => {
+    const vscode = (await import('vscode')) as unknown as { commands: { executeCommand: ReturnType<typeof vi.fn> } };
+    const { openPicture, refreshPictures } = await import('../../extension/src/pictures/index.js');
+    const { loopTarget, exitsRequest } = await import('./models.js');
+    const t = loopTarget(20);
+    const ics = t.exitsBody(0, 20).entries.map((e) => e.icount);
+    let history: unknown = { oldestIcount: ics[1], currentIcount: ics[9], newestIcount: ics[15], bytes: 1 << 20, budgetBytes: 512 << 20, snapshots: 3 };
+    const calls: string[] = [];
+    const source = {
+      customRequest: async (command: string, args?: unknown) => {
+        calls.push(command);
+        if (command === 'vmscope/exits') return exitsRequest(t)((args ?? {}) as never);
+        if (command === 'vmscope/history') { if (history instanceof Error) throw history; return history; }
+        throw new Error(`unexpected ${command}`);
+      },
+    };
+    // A fresh panel (the one of the test above keeps its zoom window).
+    for (const p of created.filter((x) => x.viewType === 'vmscope.exitTimeline')) p.dispose();
+    await openPicture('exitTimeline', source, { fsPath: '/ext' } as never);
+    const panel = created.at(-1)!;
+    expect(panel.viewType).toBe('vmscope.exitTimeline');
+    expect(calls.filter((c) => c === 'vmscope/history')).toHaveLength(1);
+    expect(panel.webview.html).toContain(`<g class="cursor" data-icount="${ics[9]}">`);
+    // The next stop moved the machine (went back): the cursor follows.
+    history = { oldestIcount: ics[1], currentIcount: ics[3], newestIcount: ics[15], bytes: 1 << 20, budgetBytes: 512 << 20, snapshots: 3 };
+    refreshPictures(source);
+    await vi.waitFor(() => expect(panel.webview.html).toContain(`<g class="cursor" data-icount="${ics[3]}">`));
+    // An adapter without history: the timeline still renders, without cursor.
+    history = new Error('unknown request "vmscope/history"');
+    refreshPictures(source);
+    await vi.waitFor(() => expect(panel.webview.html).toContain('no recorded history'));
+    expect(panel.webview.html).toContain('class="exit"');
+    vscode.commands.executeCommand.mockClear();
+    panel.webview.onMessage!({ type: 'gotoExit', n: 7 });
+    for (const bad of [{ type: 'gotoExit', n: '7' }, { type: 'gotoExit', n: -1 }, { type: 'gotoExit', n: 1.5 }, { type: 'gotoExit' }, null, 'gotoExit']) panel.webview.onMessage!(bad);
+    expect(vscode.commands.executeCommand.mock.calls).toEqual([['vmscope.gotoExit', 7]]);
   });
 });

@@ -249,6 +249,62 @@ describe('VM-exit timeline', () => {
   });
 });
 
+describe('VM-exit timeline: reverse debugging', () => {
+  /** The x of an instruction count on the drawn axis, from the axis' own tick labels (two ticks give the scale). */
+  const axisX = (svg: string): ((ic: number) => number) => {
+    const ticks = all(svg, /<text class="muted" x="([\d.]+)" y="\d+" text-anchor="middle">([\d,]+)<\/text>/).map((m) => [Number(m[2].replace(/,/g, '')), Number(m[1])] as const);
+    expect(ticks.length).toBeGreaterThan(2);
+    const [[i0, x0], [i1, x1]] = [ticks[0], ticks[ticks.length - 1]];
+    return (ic) => x0 + ((ic - i0) / (i1 - i0)) * (x1 - x0);
+  };
+
+  it('shades the recorded history and draws the cursor at the current instruction, on the axis\' scale; the selected exit is marked', async () => {
+    const t = loopTarget(40);
+    const d = await fetchTimeline(exitsRequest(t));
+    const ics = d.exits.map((e) => e.icount);
+    const oldest = ics[5], newest = ics[35], current = ics[20];
+    d.history = { oldest, current, newest };
+    const html = renderExitTimeline(d, ctx);
+    save('exits-history.html', html);
+    expectStrictCsp(html);
+    const svg = drawn(html);
+    const x = axisX(svg);
+    const span = /<rect class="history" data-oldest="(\d+)" data-newest="(\d+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/.exec(svg)!;
+    expect([+span[1], +span[2]]).toEqual([oldest, newest]);
+    expect(+span[3]).toBeCloseTo(x(oldest), 0);
+    expect(+span[3] + +span[4]).toBeCloseTo(x(newest), 0);
+    const cursor = /<g class="cursor" data-icount="(\d+)"><line x1="([\d.]+)"/.exec(svg)!;
+    expect(+cursor[1]).toBe(current);
+    expect(+cursor[2]).toBeCloseTo(x(current), 0);
+    // The exit at the current instruction sits on the cursor.
+    const tick = new RegExp(`<rect class="exit" data-n="${d.exits[20].n}"[^>]* x="([\\d.]+)"`).exec(svg)!;
+    expect(+tick[1] + 1).toBeCloseTo(+cursor[2], 0);
+    expect(html).toContain(`recorded history: instructions ${oldest} … ${newest} · now at ${current}`);
+    expect(html).toMatch(/<button id="goto" disabled>/);
+    // A click's selection is drawn by the same function (the webview's script calls it).
+    const sel = drawTimeline(d, fullWindow(d), 1000, d.exits[7].n);
+    expect(all(sel, /<rect class="exit selected" data-n="(\d+)"/).map((m) => +m[1])).toEqual([d.exits[7].n]);
+    // Zoomed to a window after the history: no span, no cursor.
+    const after = drawTimeline(d, { lo: newest + 1, hi: newest + 1000 }, 1000);
+    expect(after).not.toContain('class="history"');
+    expect(after).not.toContain('class="cursor"');
+  });
+
+  it('draws neither without history, and ignores a history that is not numbers', async () => {
+    const d = await fetchTimeline(exitsRequest(loopTarget(10)));
+    const none = renderExitTimeline(d, ctx);
+    expect(drawn(none)).not.toMatch(/class="(history|cursor)"/);
+    expect(none).toContain('no recorded history');
+    d.history = { oldest: HOSTILE, current: HOSTILE, newest: HOSTILE } as never;
+    const html = renderExitTimeline(d, ctx);
+    expect(drawn(html)).not.toMatch(/class="(history|cursor)"/);
+    expect(html).toContain('recorded history: instructions ? … ? · now at ?');
+    expect(html).not.toContain('alert(1)</script>');
+    expect(html).not.toMatch(/<img/);
+    expectStrictCsp(html);
+  });
+});
+
 describe('no session', () => {
   it('says how to get a stopped session', () => {
     const html = noSessionPage(ctx, 'vmscope: Page Walk');

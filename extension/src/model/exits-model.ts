@@ -23,6 +23,7 @@ export function exitNode(e: ExitEntryView): ViewNode {
     contextValue: 'value exit',
     value: e.rip,
     rip: e.rip,
+    exit: e.n,
   };
 }
 

@@ -20,6 +20,8 @@ export interface ViewNode {
   field?: string;
   /** Exit: the guest RIP to reveal when selected. */
   rip?: string;
+  /** Exit: its number in the exit log (`n`, the index vmscope/gotoExit takes). */
+  exit?: number;
   /** Virtio queue (for the ring picture). */
   queue?: { device: number; queue: number };
   /** Eager children. */

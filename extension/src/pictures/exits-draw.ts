@@ -30,6 +30,15 @@ export interface TimelineData {
   exits: TimelineExit[];
   /** The fetch stopped at its limit: older kept exits are not shown. */
   truncated: boolean;
+  /** Reverse debugging's recorded span and the current moment (vmscope/history), null or absent without one. */
+  history?: TimelineHistory | null;
+}
+
+/** Instruction counts of the recorded history: the span that can be gone back to, and where the machine is now. */
+export interface TimelineHistory {
+  oldest: number;
+  current: number;
+  newest: number;
 }
 
 /** The visible instruction-count window [lo, hi]. */
@@ -44,9 +53,10 @@ export const TIMELINE_DETAIL_LIMIT = 3000;
 /**
  * Draw the timeline for a window, `width` pixels wide. Returns SVG markup. Every text from the model is escaped
  * here (summaries and names can carry guest bytes). Self-contained: no imports, no outer references (it is
- * serialised with Function.prototype.toString into the webview's script).
+ * serialised with Function.prototype.toString into the webview's script). `selected`: the exit number drawn as
+ * selected. The recorded history (d.history) is a shaded span, the current moment a cursor line.
  */
-export function drawTimeline(d: TimelineData, w: TimelineWindow, width: number): string {
+export function drawTimeline(d: TimelineData, w: TimelineWindow, width: number, selected?: number): string {
   const DETAIL = 3000;
   const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
   const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',') : '?');
@@ -73,12 +83,20 @@ export function drawTimeline(d: TimelineData, w: TimelineWindow, width: number):
       `<rect x="4" y="${y + 4}" width="10" height="10" fill="${colour(l.reason)}"/>` +
       `<text x="20" y="${y + 13}">${esc(l.name)} <tspan class="muted">${int(l.count)}</tspan></text></g>`);
   });
+  // The recorded history: what reverse debugging can reach, shaded under the exits (clipped to the window).
+  const hs = d.history ?? null;
+  const okNum = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+  const lanesH = lanes.length * LANE;
+  if (hs !== null && okNum(hs.oldest) && okNum(hs.newest) && hs.newest >= hs.oldest && hs.newest >= lo && hs.oldest <= hi) {
+    const x1 = xOf(Math.max(lo, hs.oldest)), x2 = xOf(Math.min(hi, hs.newest));
+    out.push(`<rect class="history" data-oldest="${plain(hs.oldest)}" data-newest="${plain(hs.newest)}" x="${x1.toFixed(1)}" y="${TOP - 2}" width="${Math.max(1, x2 - x1).toFixed(1)}" height="${lanesH}"><title>recorded history: instructions ${int(hs.oldest)} … ${int(hs.newest)}</title></rect>`);
+  }
   const visible = d.exits.filter((e) => e.icount >= lo && e.icount <= hi);
   if (visible.length <= DETAIL) {
     for (const e of visible) {
       const x = xOf(e.icount), y = TOP + (laneOf.get(e.reason) ?? 0) * LANE;
       const tip = `#${plain(e.n)} ${esc(e.name)} at icount ${int(e.icount)}, RIP ${esc(e.rip)}: ${esc(e.summary)} (${esc(e.outcome)})`;
-      out.push(`<rect class="exit" data-n="${plain(e.n)}" data-tip="${tip}" x="${(x - 1).toFixed(1)}" y="${y + 1}" width="3" height="${LANE - 6}" fill="${colour(e.reason)}"><title>${tip}</title></rect>`);
+      out.push(`<rect class="exit${e.n === selected ? ' selected' : ''}" data-n="${plain(e.n)}" data-tip="${tip}" x="${(x - 1).toFixed(1)}" y="${y + 1}" width="3" height="${LANE - 6}" fill="${colour(e.reason)}"><title>${tip}</title></rect>`);
     }
   } else {
     // Density: 3-pixel buckets per lane; opacity grows with the log of the count.
@@ -105,6 +123,11 @@ export function drawTimeline(d: TimelineData, w: TimelineWindow, width: number):
   }
   // Axis: about 8 ticks at round instruction counts.
   const ay = TOP + lanes.length * LANE + 4;
+  // The current moment (where the machine is: after going back, inside the history).
+  if (hs !== null && okNum(hs.current) && hs.current >= lo && hs.current <= hi) {
+    const x = xOf(hs.current).toFixed(1);
+    out.push(`<g class="cursor" data-icount="${plain(hs.current)}"><line x1="${x}" y1="${TOP - 6}" x2="${x}" y2="${ay}"/><text x="${x}" y="${TOP - 9}" text-anchor="middle">now ${int(hs.current)}</text><title>the machine is at instruction ${int(hs.current)}</title></g>`);
+  }
   out.push(`<line class="axis" x1="${LABEL}" y1="${ay}" x2="${LABEL + plotW}" y2="${ay}"/>`);
   const raw = span / 8, mag = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
   const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= raw) ?? 10 * mag;

@@ -3,7 +3,7 @@
 import type { TimelineData, TimelineWindow } from './exits-draw.js';
 
 /** Messages the webview posts to the extension. */
-export type TimelineToHost = { type: 'window'; lo: number; hi: number } | { type: 'refresh' };
+export type TimelineToHost = { type: 'window'; lo: number; hi: number } | { type: 'refresh' } | { type: 'gotoExit'; n: number };
 /** Messages the extension posts to the webview: new data after a stop (the zoom window is kept). */
 export type TimelineToWebview = { type: 'data'; data: TimelineData };
 
@@ -11,7 +11,7 @@ export type TimelineToWebview = { type: 'data'; data: TimelineData };
  * Runs in the webview. Self-contained (serialised with Function.prototype.toString): `draw` is drawTimeline,
  * `data` the initial model, `initial` the window to start with (the extension remembers the last one).
  */
-export function timelineMain(draw: (d: TimelineData, w: TimelineWindow, width: number) => string, data: TimelineData, initial: TimelineWindow): void {
+export function timelineMain(draw: (d: TimelineData, w: TimelineWindow, width: number, selected?: number) => string, data: TimelineData, initial: TimelineWindow): void {
   type Api = { postMessage(m: unknown): void; getState(): unknown; setState(s: unknown): void };
   const g = globalThis as unknown as { acquireVsCodeApi?: () => Api };
   const vscode: Api = typeof g.acquireVsCodeApi === 'function' ? g.acquireVsCodeApi() : { postMessage() {}, getState() { return undefined; }, setState() {} };
@@ -21,14 +21,24 @@ export function timelineMain(draw: (d: TimelineData, w: TimelineWindow, width: n
     const pad = Math.max(1, (b - a) * 0.02);
     return { lo: Math.max(0, a - pad), hi: b + pad };
   };
-  const saved = vscode.getState() as { win?: TimelineWindow } | undefined;
+  const saved = vscode.getState() as { win?: TimelineWindow; selected?: number } | undefined;
   let win: TimelineWindow = saved?.win ?? initial;
+  /** The exit number selected by a click (kept across zooms and new data while the log still has it). */
+  let selected: number | undefined = typeof saved?.selected === 'number' ? saved.selected : undefined;
   const host = document.getElementById('timeline')!;
   const info = document.getElementById('info')!;
+  const gotoButton = document.getElementById('goto') as HTMLButtonElement | null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const showSelection = (): void => {
+    if (gotoButton === null) return;
+    gotoButton.disabled = selected === undefined;
+    gotoButton.textContent = selected === undefined ? 'Go to selected exit' : `Go to exit #${selected}`;
+  };
   const render = (): void => {
-    host.innerHTML = draw(data, win, host.clientWidth > 0 ? host.clientWidth : 900);
-    vscode.setState({ win });
+    if (selected !== undefined && !data.exits.some((e) => e.n === selected)) selected = undefined;
+    host.innerHTML = draw(data, win, host.clientWidth > 0 ? host.clientWidth : 900, selected);
+    showSelection();
+    vscode.setState({ win, selected });
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(() => vscode.postMessage({ type: 'window', lo: win.lo, hi: win.hi }), 250);
   };
@@ -70,7 +80,31 @@ export function timelineMain(draw: (d: TimelineData, w: TimelineWindow, width: n
     win = { lo, hi: lo + (drag.win.hi - drag.win.lo) };
     render();
   });
+  /** The exit number of a tick under an event's target, or undefined. */
+  const exitAt = (t: EventTarget | null): number | undefined => {
+    const el = t as Element | null;
+    if (el === null || typeof el.getAttribute !== 'function' || !el.classList?.contains('exit')) return undefined;
+    const n = Number(el.getAttribute('data-n'));
+    return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  };
+  host.addEventListener('click', (e) => {
+    const n = exitAt(e.target);
+    if (n === undefined) return;
+    selected = n;
+    const tip = (e.target as Element).getAttribute('data-tip');
+    if (tip !== null) info.textContent = `selected: ${tip}`;
+    // Marked in place (no redraw): the element stays, so a double-click lands on it.
+    for (const el of Array.from(host.querySelectorAll('rect.exit.selected'))) el.classList.remove('selected');
+    (e.target as Element).classList.add('selected');
+    showSelection();
+    vscode.setState({ win, selected });
+  });
+  host.addEventListener('dblclick', (e) => {
+    const n = exitAt(e.target) ?? selected;
+    if (n !== undefined) vscode.postMessage({ type: 'gotoExit', n });
+  });
   const button = (id: string, f: () => void): void => { document.getElementById(id)?.addEventListener('click', f); };
+  button('goto', () => { if (selected !== undefined) vscode.postMessage({ type: 'gotoExit', n: selected }); });
   button('zoomIn', () => zoom(0.5, (win.lo + win.hi) / 2));
   button('zoomOut', () => zoom(2, (win.lo + win.hi) / 2));
   button('reset', () => { win = full(); render(); });

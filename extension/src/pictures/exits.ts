@@ -5,7 +5,7 @@ import { drawTimeline, type TimelineData, type TimelineExit, type TimelineWindow
 import { timelineMain } from './exits-webview.js';
 import { esc, num, page, scriptJson, type PageContext } from './html.js';
 
-export { drawTimeline, TIMELINE_DETAIL_LIMIT, type TimelineData, type TimelineExit, type TimelineWindow } from './exits-draw.js';
+export { drawTimeline, TIMELINE_DETAIL_LIMIT, type TimelineData, type TimelineExit, type TimelineHistory, type TimelineWindow } from './exits-draw.js';
 
 /** Exits asked for per vmscope/exits request. */
 export const EXITS_PAGE = 1024;
@@ -60,17 +60,29 @@ svg .axis { stroke: var(--muted); stroke-width: 1; }
 svg rect.exit:hover, svg rect.bucket:hover { stroke: var(--fg); stroke-width: 1; }
 #timeline { width: 100%; user-select: none; cursor: grab; }
 #info { min-height: 1.4em; font-family: var(--vscode-editor-font-family, monospace); }
+svg rect.history { fill: var(--path); fill-opacity: 0.12; }
+svg .cursor { pointer-events: none; }
+svg .cursor line { stroke: var(--hot); stroke-width: 2; }
+svg .cursor text { fill: var(--hot); }
+svg rect.exit { cursor: pointer; }
+svg rect.exit.selected { stroke: var(--fg); stroke-width: 2; }
+button:disabled { opacity: 0.5; }
 `;
 
 /** The whole page: toolbar, the timeline (drawn now, redrawn by the webview script on zoom), the statistics table. */
 export function renderExitTimeline(d: TimelineData, ctx: PageContext, win?: TimelineWindow): string {
   const w = win ?? fullWindow(d);
   const kept = d.firstKept === null ? 'none kept' : `exits ${num(d.firstKept)} … ${num(d.total)} kept by the log`;
+  const h = d.history ?? null;
+  const history = h === null ? '<span class="muted">no recorded history (reverse debugging is off or the adapter has none)</span>'
+    : `recorded history: instructions ${num(h.oldest)} … ${num(h.newest)} · now at ${num(h.current)}`;
   const rows = d.lanes.map((l) => `<tr data-reason="${num(l.reason)}"><td>${num(l.reason)}</td><td>${esc(l.name)}</td><td>${num(l.count)}</td><td>${num(l.share * 100, 1)} %</td></tr>`).join('');
   const body = `<h1>VM exits</h1>
 <p>${num(d.total)} exits since the start · ${kept}${d.truncated ? ` · showing the newest ${num(d.exits.length)}` : ''}</p>
+<p id="history">${history}</p>
 <p><button id="zoomIn">Zoom in</button> <button id="zoomOut">Zoom out</button> <button id="reset">Whole log</button> <button id="refresh">Refresh</button>
-<span class="muted">wheel to zoom, drag to pan, hover an exit for its details</span></p>
+<button id="goto" disabled>Go to selected exit</button>
+<span class="muted">wheel to zoom, drag to pan, hover an exit for its details, click to select it, double-click to go there</span></p>
 <div id="timeline">${drawTimeline(d, w, 1000)}</div>
 <p id="info"></p>
 <h2>By reason</h2>

@@ -5,6 +5,10 @@ import { fetchTimeline, renderExitTimeline, type TimelineWindow } from './exits.
 import { esc, makeNonce, noSessionPage, page, type PageContext } from './html.js';
 import { renderPageWalk } from './pagewalk.js';
 import { renderVirtio, type VirtioSelection } from './virtio.js';
+import { fetchHistory } from '../time-travel.js';
+
+/** The command the timeline's "Go to exit" runs (registered by activate.ts) with the exit number. */
+export const GOTO_EXIT_COMMAND = 'vmscope.gotoExit';
 
 export type PictureKind = 'pageWalk' | 'virtioRing' | 'exitTimeline';
 export interface PictureSource { customRequest(command: string, args?: unknown): Thenable<any> }
@@ -56,6 +60,8 @@ async function render(kind: PictureKind, st: PanelState): Promise<void> {
       }
       case 'exitTimeline': {
         const data = await fetchTimeline((a: ExitsArguments) => src.customRequest(CUSTOM_REQUESTS.exits, a) as Thenable<ExitsResponseBody>);
+        const h = await fetchHistory(src);
+        data.history = h === null ? null : { oldest: h.oldestIcount, current: h.currentIcount, newest: h.newestIcount };
         set(renderExitTimeline(data, ctx, st.window));
         return;
       }
@@ -67,8 +73,11 @@ async function render(kind: PictureKind, st: PanelState): Promise<void> {
 
 function onMessage(kind: PictureKind, st: PanelState, m: unknown): void {
   if (m === null || typeof m !== 'object') return;
-  const msg = m as { type?: unknown; device?: unknown; queue?: unknown; lo?: unknown; hi?: unknown };
+  const msg = m as { type?: unknown; device?: unknown; queue?: unknown; lo?: unknown; hi?: unknown; n?: unknown };
   if (msg.type === 'refresh') void render(kind, st);
+  else if (msg.type === 'gotoExit' && kind === 'exitTimeline' && Number.isSafeInteger(msg.n) && (msg.n as number) > 0) {
+    void vscode.commands.executeCommand(GOTO_EXIT_COMMAND, msg.n as number);
+  }
   else if (msg.type === 'select' && kind === 'virtioRing' && Number.isInteger(msg.device) && Number.isInteger(msg.queue)) {
     st.selection = { device: msg.device as number, queue: msg.queue as number };
     void render(kind, st);
