@@ -489,24 +489,7 @@ export class Vmx implements VmxHooks {
       c.efer = ia32e ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
     }
     if (entryLoadIa32Pat(ctl.entry)) c.pat = v.rBig(OF.GUEST_IA32_PAT);
-    // GPRs come from the hypervisor's save area; RSP, RIP and RFLAGS from the VMCS.
-    const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
-    for (let r = 0; r < 16; r++) { lo[r] = savedLo[r]; hi[r] = savedHi[r]; }
-    c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
-    c.rip = ldNum(w, OF.GUEST_RIP);
-    c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
-    const intr = w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2];
-    c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
-    c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
-    c.shutdownReason = '';
-    if (X.preemptionTimer(ctl)) {
-      // Rate 0 in IA32_VMX_MISC: the timer counts down once per TSC tick, i.e. per instruction.
-      this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
-    }
-    // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
-    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
-    if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
-    this.lastVpid = vpid;
+    this.loadGuestVolatile();
   }
 
   /** Inject the event of the VM-entry interruption-information field (SDM §27.6.1). */
@@ -689,6 +672,7 @@ export class Vmx implements VmxHooks {
    */
   private loadGuestVolatile(): void {
     const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
+    // GPRs come from the hypervisor's save area; RSP, RIP and RFLAGS from the VMCS.
     const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
     for (let r = 0; r < 16; r++) { lo[r] = savedLo[r]; hi[r] = savedHi[r]; }
     c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
@@ -698,7 +682,9 @@ export class Vmx implements VmxHooks {
     c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
     c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
     c.shutdownReason = '';
+    // Rate 0 in IA32_VMX_MISC: the timer counts down once per TSC tick, i.e. per instruction.
     if (X.preemptionTimer(ctl)) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
+    // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
     const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
     if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
     this.lastVpid = vpid;

@@ -28,7 +28,7 @@ describe('bench guests', () => {
     ['bochs-boot.asm', 'bochs-boot.bin'],
   ])('%s assembles (nasm -f bin) to the committed %s', (src, out) => {
     const built = join(TMP, out);
-    execFileSync('nasm', ['-f', 'bin', '-o', built, join(GUESTS, src)]);
+    execFileSync('nasm', ['-f', 'bin', '-i', `${GUESTS}/`, '-o', built, join(GUESTS, src)]);
     expect(Buffer.compare(readFileSync(built), readFileSync(join(GUESTS, out)))).toBe(0);
   });
 
