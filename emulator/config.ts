@@ -36,6 +36,8 @@ export interface LaunchConfig {
   vmcs?: Record<string, number>;
   /** Memory budget of the debugger's run history (time travel) in MiB, 0..65536 (absent: DEFAULT_HISTORY_MIB); 0 turns history off. */
   historyMiB?: number;
+  /** Translate hot guest code blocks into JavaScript (default true); false runs the interpreter only. */
+  jit?: boolean;
 }
 
 export interface DiskConfig {
@@ -68,7 +70,7 @@ export const ARGS_MAX_LENGTH = 65536;
 export const PROGRAM_MAX_LENGTH = 4096;
 
 /** Fields this parser owns. */
-export const LAUNCH_FIELDS = ['program', 'format', 'loadAddress', 'entry', 'cpuMode', 'memoryMiB', 'args', 'maxInstructions', 'devices', 'vmcs', 'historyMiB'] as const;
+export const LAUNCH_FIELDS = ['program', 'format', 'loadAddress', 'entry', 'cpuMode', 'memoryMiB', 'args', 'maxInstructions', 'devices', 'vmcs', 'historyMiB', 'jit'] as const;
 
 /**
  * Fields of a VS Code debug configuration that belong to VS Code or the debug adapter: accepted and
@@ -155,6 +157,7 @@ export function parseLaunchConfig(raw: unknown, opts: { requireProgram?: boolean
     ...(rngSeed !== undefined ? { rngSeed } : {}),
     ...(vmcs !== undefined ? { vmcs } : {}),
     ...(has('historyMiB') ? { historyMiB: validateField('historyMiB', o.historyMiB) as number } : {}),
+    ...(has('jit') ? { jit: validateField('jit', o.jit) as boolean } : {}),
   };
 }
 
@@ -189,6 +192,9 @@ export function validateField(field: (typeof LAUNCH_FIELDS)[number], v: unknown)
       if (n < 1) throw new ConfigError(field, `maxInstructions: must be at least 1, got ${n}`);
       return n;
     }
+    case 'jit':
+      if (typeof v !== 'boolean') throw new ConfigError(field, `jit: expected true or false (translate hot guest code blocks into JavaScript; false runs the interpreter only), got ${describe(v)}`);
+      return v;
     case 'args':
       if (typeof v !== 'string') throw new ConfigError(field, `args: expected a string (the kernel command line), got ${describe(v)}`);
       if (v.length > ARGS_MAX_LENGTH) throw new ConfigError(field, `args: longer than ${ARGS_MAX_LENGTH} characters (${v.length})`);

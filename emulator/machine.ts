@@ -132,6 +132,7 @@ export class Machine {
       this.cpu = new Cpu(this.mem, this.bus);
       this.guest = this.mem;
     }
+    this.cpu.jit = config.jit ?? true;
     const clock = () => this.cpu.icount + this.cpu.idleTicks;
     if (this.hv !== null) {
       const hv = this.hv;

@@ -9,6 +9,7 @@ import {
 } from './regs.js';
 import type { PhysicalMemory } from '../mem/physmem.js';
 import { VM_EXIT, type VmxHooks } from './vmx-hooks.js';
+import { BlockPage, HOT_THRESHOLD, Jit, runThreaded } from './jit/jit.js';
 
 /** Thrown (as this one object, never allocated) to unwind an instruction that raised an exception. */
 export const CPU_FAULT: { readonly fault: true } = Object.freeze({ fault: true as const });
@@ -18,6 +19,14 @@ export interface CpuBus {
   ioRead(port: number, size: 1 | 2 | 4): number;
   ioWrite(port: number, size: 1 | 2 | 4, value: number): void;
   findMmio(addr: number): { dev: { mmioRead(offset: number, size: 1 | 2 | 4 | 8): number; mmioWrite(offset: number, size: 1 | 2 | 4 | 8, value: number): void }; base: number } | null;
+}
+
+/** Instruction breakpoints: a Set that counts its changes, so translated blocks (which never contain one) are dropped when they change. */
+export class BreakpointSet extends Set<number> {
+  version = 0;
+  override add(v: number): this { if (!this.has(v)) this.version++; return super.add(v); }
+  override delete(v: number): boolean { const d = super.delete(v); if (d) this.version++; return d; }
+  override clear(): void { if (this.size !== 0) this.version++; super.clear(); }
 }
 
 /** Why run() returned. */
@@ -44,6 +53,9 @@ export interface UnimplementedReport {
 export const LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7;
 
 const TLB_SIZE = 4096;
+/** Stands for "no blocks" (never translated into): pages of MMIO code, or the translator off. */
+const EMPTY_BLOCK_PAGE = new BlockPage(-1);
+EMPTY_BLOCK_PAGE.hits.fill(255);
 const TWO32 = 4294967296;
 const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
@@ -193,6 +205,19 @@ export class Cpu {
 
   // Decoded-instruction cache keyed by physical address.
   private readonly codeCache = new Map<number, (Insn | undefined)[]>();
+  /** Translate hot guest code blocks into JavaScript (false: the interpreter only). */
+  jit = true;
+  /** The block translator's cache (emulator/cpu/jit/). */
+  readonly jitUnit = new Jit(() => { this.fpBlk = EMPTY_BLOCK_PAGE; this.ccBlk = EMPTY_BLOCK_PAGE; this.ccPpn = -1; this.fpLin = NaN; });
+  /** Counts writes to pages holding decoded code: a translated block stops after an instruction that changed it. */
+  codeEpoch = 0;
+  private jitBpVersion = 0;
+  private jitWasOn = true;
+  /** The instruction at RIP was reached by a control transfer or a block exit: a block may start there. */
+  private jitLeader = true;
+  /** Blocks of the page of the last fetch (fast path with fpLin/fpArr), and of ccPpn. */
+  private fpBlk: BlockPage = EMPTY_BLOCK_PAGE;
+  private ccBlk: BlockPage = EMPTY_BLOCK_PAGE;
   private ccPpn = -1;
   private ccArr: (Insn | undefined)[] = [];
   private readonly scratchInsn = new Insn();
@@ -201,7 +226,7 @@ export class Cpu {
   private readonly fetchFn = (off: number): number => this.fetchByte(off);
 
   /** Instruction breakpoints by linear... by RIP value; checked before executing. */
-  readonly breakpoints = new Set<number>();
+  readonly breakpoints = new BreakpointSet();
   private skipBreakpointOnce = false;
   /** Called for every instruction before it executes when set (tracing); slow path. */
   onInstruction: ((c: Cpu) => void) | null = null;
@@ -212,6 +237,8 @@ export class Cpu {
     this.ramTop = mem.size;
     mem.onCodeWrite = (pn) => {
       this.codeCache.delete(pn);
+      this.codeEpoch++;
+      this.jitUnit.dropPage(pn);
       if (pn === this.ccPpn) this.ccPpn = -1;
       this.fpLin = NaN;
     };
@@ -680,8 +707,15 @@ export class Cpu {
   /** Drop every decoded instruction (after a snapshot restore replaced memory). */
   flushCodeCache(): void {
     this.codeCache.clear();
+    this.codeEpoch++;
+    this.flushBlocks();
     this.ccPpn = -1;
     this.fpLin = NaN;
+  }
+
+  /** Drop every translated block (breakpoints changed, a restore, the translator turned off or on). */
+  flushBlocks(): void {
+    this.jitUnit.flush();
   }
 
   /** INVLPG: drop the translation for one linear address. */
@@ -1036,9 +1070,11 @@ export class Cpu {
         this.dropWritePage(this.mem.pageOrNull(ppn));
       }
       this.ccPpn = ppn; this.ccArr = a; arr = a;
+      this.ccBlk = this.jit ? this.jitUnit.page(ppn) : EMPTY_BLOCK_PAGE;
     }
     this.fpLin = lin - off;
     this.fpArr = arr;
+    this.fpBlk = this.ccBlk;
     let insn = arr[off];
     if (insn !== undefined && insn.mode === this.codeSize) return insn;
     if (off > 0x1000 - 15) return this.decodeUncached(lin, pa);
@@ -1130,6 +1166,12 @@ export class Cpu {
     const end = this.icount + budget;
     const handlers = Cpu.handlers;
     const bps = this.breakpoints;
+    const jit = this.jit;
+    if (jit !== this.jitWasOn || bps.version !== this.jitBpVersion) {
+      // Blocks never contain a breakpoint (after their first instruction): rebuild when they change.
+      this.jitWasOn = jit; this.jitBpVersion = bps.version;
+      this.flushBlocks();
+    }
     while (this.icount < end) {
       if (this.halted) {
         if (this.shutdownReason !== '') return 'shutdown';
@@ -1147,11 +1189,41 @@ export class Cpu {
           this.skipBreakpointOnce = false;
           if (this.onInstruction !== null) this.onInstruction(this);
           const tf = this.flagsRaw & TF;
+          // A translated block runs only where none of the checks above (nor TF) can fire inside it:
+          // the instructions that could make them fire end blocks, and call-outs leave the block
+          // when stopRequested, boundaryPending or a code page changed (jit/block.ts).
+          if (jit && tf === 0 && this.shadow === 0 && this.codeSize === 64 && this.onInstruction === null
+            && (this.intr === null || (this.flagsRaw & IF) === 0) && (this.vmx === null || !this.vmx.boundaryPending)) {
+            const d = this.rip - this.fpLin;
+            if (d >= 0 && d < 4096) {
+              const page = this.fpBlk;
+              const b = page.blocks[d];
+              if (b !== undefined && b.rip === this.rip) {
+                if (this.icount + b.len <= end) {
+                  if (b.fn !== null) b.fn(this as never, end); else runThreaded(this, b);
+                  this.jitLeader = true;
+                  if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
+                  if (this.halted || this.stopRequested) break;
+                  continue;
+                }
+              } else if (this.jitLeader) {
+                const h = page.hits[d];
+                if (h < HOT_THRESHOLD) page.hits[d] = h + 1;
+                else if (h === HOT_THRESHOLD) {
+                  page.hits[d] = 255;
+                  if (bps.version !== this.jitBpVersion) { this.jitBpVersion = bps.version; this.flushBlocks(); }
+                  else this.jitUnit.translate(this, page, d, this.rip);
+                }
+              }
+            }
+          }
           const i = this.fetch();
           this.cur = i;
           if (i.fault !== DecodeFault.None) this.decodeFault(i);
-          this.nextRip = this.wrapIp(this.rip + i.length);
+          const seq = this.wrapIp(this.rip + i.length);
+          this.nextRip = seq;
           handlers[i.opcode](this, i);
+          this.jitLeader = this.nextRip !== seq;
           if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
           this.rip = this.nextRip;
           this.icount++;
@@ -1163,6 +1235,7 @@ export class Cpu {
         if (e === VM_EXIT) return 'vmexit';
         if (e !== CPU_FAULT) throw e;
         this.icount++;
+        this.jitLeader = true;
         try {
           this.deliverPendingException();
         } catch (e2) {

@@ -1,0 +1,143 @@
+// The block translator's cache: hot-spot counting per physical code page, block building, JavaScript generation (or the threaded form without `new Function`), invalidation and a bounded size.
+import type { Cpu, InstructionHandler } from '../cpu.js';
+import { PF } from '../regs.js';
+import { buildBlock, type Block } from './block.js';
+import { generateBlockSource } from './codegen.js';
+
+/** An address is translated after the interpreter has run it this many times. */
+export const HOT_THRESHOLD = 8;
+/** Bounds on the cache: past either, everything is dropped (deterministic: it depends on the run only). */
+export const MAX_BLOCKS = 8192;
+export const MAX_PAGES = 2048;
+
+const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let b = i, p = 1;
+  while (b) { p ^= b & 1; b >>= 1; }
+  PARITY[i] = p ? PF : 0;
+}
+
+/** Shared by every page with no block yet (never written). */
+const NO_BLOCKS: (Block | undefined)[] = new Array(4096);
+
+/** The blocks and hit counters of one physical code page, indexed by byte offset. */
+export class BlockPage {
+  blocks: (Block | undefined)[] = NO_BLOCKS;
+  /** Interpretations of each offset, up to HOT_THRESHOLD; 255 once translation was attempted. */
+  readonly hits = new Uint8Array(4096);
+  constructor(readonly ppn: number) {}
+}
+
+/** Condition cc from the Cpu's flags, as exec-int.ts's cond() (SDM vol. 1 appendix B); not imported to keep cpu.ts free of an import cycle. */
+function cond(c: Cpu, cc: number): boolean {
+  let r: boolean;
+  switch (cc >>> 1) {
+    case 0: r = c.ofBit() !== 0; break;
+    case 1: r = c.cfBit() !== 0; break;
+    case 2: r = c.zfBit() !== 0; break;
+    case 3: r = c.cfBit() !== 0 || c.zfBit() !== 0; break;
+    case 4: r = c.sfBit() !== 0; break;
+    case 5: r = c.pfBit() !== 0; break;
+    case 6: r = (c.sfBit() !== 0) !== (c.ofBit() !== 0); break;
+    default: r = c.zfBit() !== 0 || (c.sfBit() !== 0) !== (c.ofBit() !== 0); break;
+  }
+  return (cc & 1) !== 0 ? !r : r;
+}
+
+type Factory = (I: unknown[], H: InstructionHandler[], condFn: typeof cond, parity: Uint8Array) => (c: Cpu, limit: number) => void;
+
+/** Whether `new Function` works here (a Content-Security-Policy may forbid it); checked once. */
+let generationAvailable: boolean | null = null;
+function canGenerate(): boolean {
+  if (generationAvailable === null) {
+    try {
+      generationAvailable = (new Function('return 1') as () => number)() === 1;
+    } catch {
+      generationAvailable = false;
+    }
+  }
+  return generationAvailable;
+}
+
+export class Jit {
+  private readonly pages = new Map<number, BlockPage>();
+  private blockCount = 0;
+  /** Generate JavaScript (true) or run blocks in threaded form (false). */
+  generate: boolean;
+  /** Blocks built so far (a statistic for tests and benchmarks). */
+  compiled = 0;
+
+  /** `onFlush` is told when every block was dropped (the owner forgets pages it holds). */
+  constructor(private readonly onFlush: () => void, generate = true) {
+    this.generate = generate && canGenerate();
+  }
+
+  /** The page record for a physical page number (created on first use). */
+  page(ppn: number): BlockPage {
+    let p = this.pages.get(ppn);
+    if (p === undefined) {
+      if (this.pages.size >= MAX_PAGES) this.flush();
+      p = new BlockPage(ppn);
+      this.pages.set(ppn, p);
+    }
+    return p;
+  }
+
+  /** A code page was written: its blocks are stale. */
+  dropPage(ppn: number): void {
+    const p = this.pages.get(ppn);
+    if (p === undefined) return;
+    for (const b of p.blocks) if (b !== undefined) this.blockCount--;
+    this.pages.delete(ppn);
+  }
+
+  flush(): void {
+    this.pages.clear();
+    this.blockCount = 0;
+    this.onFlush();
+  }
+
+  /** Build the block at `off` of `page` for `rip`; undefined when nothing there can be translated. */
+  translate(c: Cpu, page: BlockPage, off: number, rip: number): Block | undefined {
+    if (this.blockCount >= MAX_BLOCKS) { this.flush(); return undefined; }
+    const b = buildBlock(c.mem.pageOrNull(page.ppn), off, rip, c.breakpoints, Cpu_handlers(c));
+    if (b === null) return undefined;
+    if (this.generate) {
+      try {
+        const src = generateBlockSource(b, !c.breakpoints.has(rip));
+        const factory = new Function('I', 'H', 'cond', 'PARITY', src) as Factory;
+        b.fn = factory(b.insns, b.handlers, cond, PARITY) as Block['fn'];
+      } catch {
+        b.fn = null; // threaded form
+      }
+    }
+    if (page.blocks === NO_BLOCKS) page.blocks = new Array(4096);
+    if (page.blocks[off] === undefined) this.blockCount++;
+    page.blocks[off] = b;
+    this.compiled++;
+    return b;
+  }
+}
+
+function Cpu_handlers(c: Cpu): InstructionHandler[] {
+  return (c.constructor as unknown as { handlers: InstructionHandler[] }).handlers;
+}
+
+/**
+ * Run block `b` without generated code: its instructions' handlers back to back, with the run
+ * loop's bookkeeping and, between instructions, the checks that end a block early.
+ */
+export function runThreaded(c: Cpu, b: Block): void {
+  const insns = b.insns, hs = b.handlers, n = insns.length;
+  const ep = c.codeEpoch;
+  for (let k = 0; k < n; k++) {
+    const i = insns[k];
+    c.cur = i;
+    c.nextRip = c.rip + i.length;
+    hs[k](c, i);
+    if (c.vmexitPending) return;
+    c.rip = c.nextRip;
+    c.icount++;
+    if (c.stopRequested || c.codeEpoch !== ep || (c.vmx !== null && c.vmx.boundaryPending)) return;
+  }
+}

@@ -1,0 +1,98 @@
+// Random instruction loops run by the translator and by the interpreter in lockstep: after every slice (of random length, so blocks are cut by the budget) the whole processor state and memory must be equal.
+import { describe, expect, it } from 'vitest';
+import { bareLongMode, CODE, fingerprint } from './harness.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+}
+
+/** Registers random instructions may write: not RSP (4), R14 (loop counter), R15 (data pointer). */
+const DEST = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+const DATA = 0x200000;
+
+/** One random instruction (bytes), from the forms the translator inlines and the ones it calls out for. */
+function randomInsn(next: () => number): number[] {
+  const pick = <T>(a: T[]): T => a[next() % a.length];
+  const d = pick(DEST), s = next() % 16;
+  const w = next() % 3 === 0 ? 8 : 0; // REX.W
+  const rex = (r: number, b: number) => 0x40 | w | ((r & 8) >> 1) | ((b & 8) >> 3);
+  const modrm = (mod: number, r: number, b: number) => (mod << 6) | ((r & 7) << 3) | (b & 7);
+  const imm32 = () => { const v = next(); return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; };
+  const imm8 = () => [next() & 0xff];
+  const disp8 = () => [next() & 0xf8];
+  switch (next() % 22) {
+    case 0: case 1: case 2: { // ALU r/m, r and r, r/m (ADD OR ADC SBB AND SUB XOR CMP), TEST
+      const op = pick([0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85]);
+      const dst = op & 2 ? d : d; const src = s === 4 ? 0 : s;
+      return op & 2 ? [rex(dst, src), op, modrm(3, dst, src)] : [rex(src, dst), op, modrm(3, src, dst)];
+    }
+    case 3: return [rex(0, d), 0x83, modrm(3, next() % 8, d), ...imm8()];
+    case 4: return [rex(0, d), 0x81, modrm(3, next() % 8, d), ...imm32()];
+    case 5: return [rex(0, d), 0xff, modrm(3, next() % 2, d)]; // INC/DEC
+    case 6: return [rex(0, d), 0xc1, modrm(3, pick([0, 1, 2, 3, 4, 5, 7]), d), next() % 40]; // shifts/rotates by imm
+    case 7: return [rex(0, d), pick([0xd1, 0xd3]), modrm(3, pick([0, 1, 4, 5, 7]), d)];
+    case 8: { // LEA with base and index, 64- or 32-bit operand
+      const base = next() % 16 === 4 ? 0 : next() % 16, index = next() % 16 === 4 ? 1 : next() % 16;
+      return [0x40 | w | ((d & 8) >> 1) | ((index & 8) >> 2) | ((base & 8) >> 3), 0x8d, modrm(1, d, 4), ((next() % 4) << 6) | ((index & 7) << 3) | (base & 7), ...imm8()];
+    }
+    case 9: return w ? [rex(0, d), 0xb8 + (d & 7), ...imm32(), ...imm32()] : [rex(0, d), 0xb8 + (d & 7), ...imm32()];
+    case 10: return [rex(d, s === 4 ? 3 : s), pick([0x89, 0x8b]), modrm(3, pick([d, s === 4 ? 3 : s]), d)];
+    case 11: return [rex(d, s), 0x0f, pick([0xb6, 0xb7, 0xbe, 0xbf]), modrm(3, d, s)];
+    case 12: return [0x48 | ((d & 8) >> 1) | ((s & 8) >> 3), 0x63, modrm(3, d, s)]; // MOVSXD
+    case 13: return [rex(d, s), 0x0f, 0x40 + (next() % 16), modrm(3, d, s)]; // CMOVcc
+    case 14: return [rex(0, d), 0x0f, 0x90 + (next() % 16), modrm(3, 0, d)]; // SETcc
+    case 15: return [0x49 | ((d & 8) >> 1), pick([0x89, 0x8b, 0x01, 0x03, 0x31, 0x39]), modrm(1, d, 15), ...disp8()]; // memory through R15
+    case 16: return [0x49, 0xff, modrm(1, next() % 2, 15), ...disp8()]; // INC/DEC [r15+d]
+    case 17: { const r = pick(DEST); return [0x41 - ((r & 8) ? 0 : 1) + 0, 0x50 + (r & 7), 0x40 | ((r & 8) >> 3), 0x58 + (r & 7)].slice(0) as number[]; }
+    case 18: return [rex(0, d), 0xf7, modrm(3, pick([2, 3, 4, 5]), d)]; // NOT NEG MUL IMUL
+    case 19: return [0x48 | ((d & 8) >> 1) | ((s & 8) >> 3), 0x0f, 0xaf, modrm(3, d, s)]; // IMUL r, r/m
+    case 20: return [pick([0xf8, 0xf9, 0xf5, 0x9c])].concat(next() % 2 ? [] : []); // CLC STC CMC PUSHF
+    default: return [0x70 + (next() % 16), 0]; // Jcc +0 (a block end either way)
+  }
+}
+
+/** A loop: R14 iterations of random instructions (with a forward Jcc skip now and then), then HLT. */
+function randomLoop(next: () => number, iterations: number): Uint8Array {
+  const body: number[] = [];
+  const count = 4 + (next() % 24);
+  for (let k = 0; k < count; k++) {
+    let insn = randomInsn(next);
+    if (insn[0] === 0x9c) insn = [0x9c, 0x41, 0x58 + (next() % 6)]; // PUSHF; POP r8..r13 (keeps RSP balanced)
+    if (next() % 10 === 0) { const skip = randomInsn(next); body.push(0x70 + (next() % 16), skip.length, ...skip); }
+    body.push(...insn);
+  }
+  // mov r14d, n; mov r15d, DATA; body; dec r14d; jnz body (rel32); hlt
+  const head = [0x41, 0xbe, iterations & 0xff, (iterations >>> 8) & 0xff, 0, 0, 0x41, 0xbf, DATA & 0xff, (DATA >>> 8) & 0xff, (DATA >>> 16) & 0xff, 0];
+  const tail = [0x41, 0xff, 0xce];
+  const rel = -(body.length + tail.length + 6);
+  const jnz = [0x0f, 0x85, rel & 0xff, (rel >>> 8) & 0xff, (rel >>> 16) & 0xff, (rel >>> 24) & 0xff];
+  return Uint8Array.from([...head, ...body, ...tail, ...jnz, 0xf4]);
+}
+
+describe('translator vs interpreter on random loops', () => {
+  it('match after every slice (300 loops)', () => {
+    const next = rng(0x11d);
+    let blocks = 0, faults = 0;
+    for (let n = 0; n < 300; n++) {
+      const code = randomLoop(next, 20 + (next() % 40));
+      const a = bareLongMode(code, true, 4 * 1024 * 1024), b = bareLongMode(code, false, 4 * 1024 * 1024);
+      for (const x of [a, b]) {
+        const seed = rng(n + 1);
+        for (let r = 0; r < 16; r++) if (r !== 4 && r !== 14 && r !== 15) { x.cpu.lo[r] = seed(); x.cpu.hi[r] = seed() % 3 === 0 ? seed() : 0; }
+      }
+      for (let slice = 0; slice < 400; slice++) {
+        const budget = 1 + (next() % 60);
+        const sa = a.cpu.run(budget), sb = b.cpu.run(budget);
+        expect(sa, `loop ${n} slice ${slice}`).toBe(sb);
+        expect(fingerprint(a.cpu, a.mem), `loop ${n} slice ${slice}`).toEqual(fingerprint(b.cpu, b.mem));
+        if (sa !== 'budget') { if (sa === 'shutdown') faults++; break; }
+      }
+      blocks += a.cpu.jitUnit.compiled;
+      expect(b.cpu.jitUnit.compiled).toBe(0);
+    }
+    expect(blocks).toBeGreaterThan(300);
+    console.log(`fuzz: ${blocks} blocks translated, ${faults} loops ended in a fault`);
+  });
+});
+void CODE;

@@ -1,0 +1,53 @@
+// Every guest run with the translator on and off: identical status, exit code, output, instruction count, registers and VM-exit log.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Machine, parseLaunchConfig, runImage } from '../../emulator/index.js';
+import { buildGuest, canBuildAsm, canBuildC } from '../guests/build.js';
+import { GUESTS } from '../guests/catalog.js';
+
+const BUDGET = 20_000_000;
+const ROOT = join(__dirname, '..', '..');
+
+describe.skipIf(!canBuildAsm)('test guests, translator on vs off', () => {
+  for (const g of GUESTS) {
+    it.skipIf(g.needsC === true && !canBuildC)(g.name, () => {
+      const b = buildGuest(g.spec);
+      const on = runImage(b.bytes, { program: b.path, maxInstructions: BUDGET, ...g.launch });
+      const off = runImage(b.bytes, { program: b.path, maxInstructions: BUDGET, ...g.launch, jit: false });
+      expect(on).toEqual(off);
+    });
+  }
+});
+
+describe('benchmark guests (long mode under EPT), translator on vs off', () => {
+  for (const name of ['integer', 'memcpy', 'calls', 'cpuid', 'io', 'far-exit']) {
+    it(name, () => {
+      const bytes = new Uint8Array(readFileSync(join(ROOT, 'bench', 'guests', `${name}.bin`)));
+      if (name === 'cpuid' || name === 'io') new DataView(bytes.buffer).setBigUint64(8, 2000n, true);
+      const results = [true, false].map((jit) => {
+        // A budget cuts the long loops mid-way: the state there must agree too.
+        const m = new Machine(bytes, parseLaunchConfig({ program: name, format: 'flat', cpuMode: 'long', maxInstructions: 1_234_567, jit }));
+        const r = m.runToEnd();
+        return { r, exits: m.hv?.log.total, translated: m.cpu.jitUnit.compiled };
+      });
+      expect(results[0].r).toEqual(results[1].r);
+      expect(results[0].exits).toEqual(results[1].exits);
+      expect(results[1].translated).toBe(0);
+      if (name === 'integer' || name === 'memcpy' || name === 'calls') expect(results[0].translated).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('samples, translator on vs off', () => {
+  const dirs = readdirSync(join(ROOT, 'samples')).filter((d) => /^\d\d-/.test(d));
+  for (const d of dirs) {
+    const elf = join(ROOT, 'samples', d, `${d}.elf`);
+    it.skipIf(!existsSync(elf))(d, () => {
+      const bytes = new Uint8Array(readFileSync(elf));
+      const on = runImage(bytes, { program: elf, maxInstructions: BUDGET });
+      const off = runImage(bytes, { program: elf, maxInstructions: BUDGET, jit: false });
+      expect(on).toEqual(off);
+    });
+  }
+});

@@ -1,0 +1,60 @@
+// Shared helpers of the translator tests: a bare long-mode Cpu with the translator on or off, nasm snippets, and whole-state fingerprints to compare runs.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import '../../emulator/cpu/index.js';
+import { Cpu } from '../../emulator/cpu/cpu.js';
+import { applyArchState, startState } from '../../emulator/cpu/setup.js';
+import { snapshotCpu } from '../../emulator/cpu/state.js';
+import { PhysicalMemory } from '../../emulator/mem/physmem.js';
+
+export const TMP = join(__dirname, '..', '.tmp', 'jit');
+export const CODE = 0x100000;
+
+/** Assemble 64-bit code at `org` with nasm. */
+export function nasm(name: string, src: string, org = CODE): Uint8Array {
+  mkdirSync(TMP, { recursive: true });
+  const asm = join(TMP, `${name}.asm`), bin = join(TMP, `${name}.bin`);
+  writeFileSync(asm, `bits 64\norg ${org}\n${src}\n`);
+  execFileSync('nasm', ['-f', 'bin', '-o', bin, asm]);
+  return new Uint8Array(readFileSync(bin));
+}
+
+export interface Bare {
+  cpu: Cpu;
+  mem: PhysicalMemory;
+  io: Array<[string, number, number]>;
+}
+
+/** A Cpu in long mode (identity-mapped, no IDT) with `code` at CODE, the translator on or off. */
+export function bareLongMode(code: Uint8Array, jit: boolean, memBytes = 4 * 1024 * 1024): Bare {
+  const mem = new PhysicalMemory(memBytes);
+  const io: Array<[string, number, number]> = [];
+  const bus = {
+    ioRead: (port: number, size: number) => { io.push(['in', port, size]); return 0x12345678 >>> (32 - size * 8); },
+    ioWrite: (port: number, size: number, v: number) => { io.push(['out', port, v]); },
+    findMmio: () => null,
+  };
+  const cpu = new Cpu(mem, bus);
+  cpu.jit = jit;
+  applyArchState(cpu, startState('long', CODE, mem));
+  mem.poke(CODE, code);
+  cpu.lo[4] = 0x80000; cpu.hi[4] = 0;
+  return { cpu, mem, io };
+}
+
+/**
+ * Architectural state of the processor (every snapshot field) and a hash of all of memory. RFLAGS is
+ * materialised first and the lazy-flag operands are left out: they are don't-care once the flags are
+ * computed (the interpreter leaves stale high halves in them for 32-bit operations).
+ */
+export function fingerprint(cpu: Cpu, mem: PhysicalMemory): { cpu: unknown; memory: string } {
+  cpu.getFlags();
+  const s = snapshotCpu(cpu);
+  for (const k of ['lop', 'lsize', 'la', 'lah', 'lb', 'lbh', 'lres', 'lresh', 'lcf']) delete s.scalars[k];
+  const h = createHash('sha256');
+  const zero = new Uint8Array(4096);
+  for (let pn = 0; pn < mem.pageCount; pn++) h.update(mem.pageOrNull(pn) ?? zero);
+  return { cpu: JSON.parse(JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))), memory: h.digest('hex') };
+}
