@@ -146,6 +146,11 @@ export class Cpu {
   halted = false;
   shutdownReason = '';
   stopRequested = false;
+  /**
+   * The instruction count at which the VMX-preemption timer expires in non-root operation (Infinity when it is
+   * not armed): boundary() runs there even without boundaryPending, and translated blocks end before it.
+   */
+  timerAt = Infinity;
   /** Set by a VMX hook that performed a VM exit and returned (vmx-hooks.ts): the instruction does not retire. */
   vmexitPending = false;
   /** Interrupt shadow after STI / MOV SS (SDM vol. 3A §6.8.3). */
@@ -1180,7 +1185,7 @@ export class Cpu {
       if (this.stopRequested) { this.stopRequested = false; return 'stop'; }
       try {
         while (this.icount < end) {
-          if (this.vmx !== null && this.vmx.boundaryPending) this.vmx.boundary(this);
+          if (this.vmx !== null && (this.vmx.boundaryPending || this.icount >= this.timerAt)) this.vmx.boundary(this);
           if (this.shadow !== 0) this.shadow--;
           else if (this.intr !== null && (this.flagsRaw & IF) !== 0 && this.intr.pending()) this.takeInterrupt();
           if (bps.size !== 0 && bps.has(this.rip)) {
@@ -1199,8 +1204,9 @@ export class Cpu {
               const page = this.fpBlk;
               const b = page.blocks[d];
               if (b !== undefined && b.rip === this.rip) {
-                if (this.icount + b.len <= end) {
-                  if (b.fn !== null) b.fn(this as never, end); else runThreaded(this, b);
+                const stop = end < this.timerAt ? end : this.timerAt;
+                if (this.icount + b.len <= stop) {
+                  if (b.fn !== null) b.fn(this as never, stop); else runThreaded(this, b);
                   this.jitLeader = true;
                   if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
                   if (this.halted || this.stopRequested) break;

@@ -181,9 +181,4 @@ export function lmswExits(c: Controls, source: number): boolean {
   return (((source ^ s) & m & 0xe) >>> 0) !== 0;
 }
 
-/** Which controls need a check at every instruction boundary (windows, MTF, preemption timer). */
-export function boundaryWork(c: Controls): boolean {
-  return interruptWindow(c) || nmiWindow(c) || preemptionTimer(c) || mtfActive(c);
-}
-
 void [descriptorTableExiting, rdpmcExiting];

@@ -635,6 +635,7 @@ export class Vmx implements VmxHooks {
     this.nonRoot = false;
     c.vmx = null;
     c.ept = null;
+    c.timerAt = Infinity;
     this.boundaryPending = false;
     this.guestLive = true;
     this.liveRegion = this.vmcs.region;
@@ -954,7 +955,11 @@ export class Vmx implements VmxHooks {
   private setupBoundary(): void {
     this.mtfPending = false;
     this.tprExitPending = false;
-    this.boundaryPending = X.boundaryWork(this.ctl) || this.hostInterruptVector >= 0;
+    const ctl = this.ctl;
+    // The preemption timer needs no check at every boundary: the processor compares its instruction count with
+    // timerAt (virtual time spent idle does not change while the guest runs). Translated blocks end before it.
+    this.boundaryPending = X.interruptWindow(ctl) || X.nmiWindow(ctl) || X.mtfActive(ctl) || this.hostInterruptVector >= 0;
+    this.cpu.timerAt = X.preemptionTimer(ctl) ? this.preemptionDeadline - this.cpu.idleTicks : Infinity;
   }
 
   /** The VMX unit's state for machine snapshots (the VMCS itself lives in host memory). */
@@ -986,6 +991,7 @@ export class Vmx implements VmxHooks {
     this.vmcs.cached = this.guestLive && s.cachePending === true ? this.cacheSource : null;
     this.cpu.vmx = this.nonRoot ? this : null;
     this.cpu.ept = this.nonRoot && X.eptEnabled(this.ctl) ? this.ept : null;
+    this.cpu.timerAt = this.nonRoot && X.preemptionTimer(this.ctl) ? this.preemptionDeadline - this.cpu.idleTicks : Infinity;
     this.cpu.flushTlb();
   }
 

@@ -457,6 +457,8 @@ spin:
     const p = g.of(R.PREEMPTION_TIMER);
     expect(p.map((e) => e.icount)).toEqual([100, 200, 300]);
     expect(polled).toBe(300);
+    // The loop ran translated (emulator/cpu/jit) between the deadlines, and its blocks stopped exactly at them.
+    expect(g.m.cpu.jitUnit.compiled).toBeGreaterThan(0);
     // The exit comes at an instruction boundary inside the loop: RIP is one of the loop's two instructions.
     expect(p.every((e) => e.rip === g.asm.sym.spin || e.rip === g.asm.sym.spin + g.icedLength(g.asm.sym.spin))).toBe(true);
   });
