@@ -152,7 +152,7 @@ export class MemoryService {
    * The `n` instructions before `base`: decode forward from candidate starts (the covering symbol, then
    * base - 15n .. base - 1) and keep a start whose stream lands exactly on `base`; pad the front with "??".
    */
-  private backwards(t: Target, base: number, n: number, bits: 16 | 32 | 64, resolve: boolean): DebugProtocol.DisassembledInstruction[] {
+  private backwards(t: Target, base: number, n: number, bits: 16 | 32 | 64, resolve: boolean, depth = 0): DebugProtocol.DisassembledInstruction[] {
     const span = n * 15;
     const candidates: number[] = [];
     const sym = t.symbolAt(base);
@@ -173,6 +173,9 @@ export class MemoryService {
       if (!landed) continue;
       const good = list.slice(0, addrs.length);
       const tail = good.slice(Math.max(0, good.length - n));
+      // The covering symbol starts fewer than n instructions back: go on backwards from its start (the code
+      // before it, e.g. the previous function or its padding), a few symbols at most.
+      if (tail.length < n && dist > 0 && depth < 8) return [...this.backwards(t, c, n - tail.length, bits, resolve, depth + 1), ...tail];
       const pad: DebugProtocol.DisassembledInstruction[] = [];
       for (let i = tail.length; i < n; i++) pad.push({ address: hex(addAddress(c, -(n - i))), instruction: '??', presentationHint: 'invalid' });
       return [...pad, ...tail];

@@ -2,6 +2,12 @@
 import type { ExitStatsView } from '../../emulator/debug/views.js';
 import { historyText, type HistoryResponseBody } from './time-travel.js';
 
+/**
+ * Runs shorter than this say nothing about the guest's speed (a step of a few instructions is all request
+ * latency, shown as "0.000 MIPS"): they keep the last figure.
+ */
+export const MIN_MEASURED_INSTRUCTIONS = 100_000;
+
 /** Measures guest speed between stops: instructions retired while running / wall time running. */
 export class SpeedMeter {
   private runningSince: number | null = null;
@@ -16,7 +22,7 @@ export class SpeedMeter {
   /** The guest stopped at `now` ms with `instructions` retired in all. */
   stopped(now: number, instructions: number): void {
     const ran = instructions - this.lastInstructions;
-    if (this.runningSince !== null && now > this.runningSince && ran > 0) this.mips = ran / ((now - this.runningSince) * 1000);
+    if (this.runningSince !== null && now > this.runningSince && ran >= MIN_MEASURED_INSTRUCTIONS) this.mips = ran / ((now - this.runningSince) * 1000);
     this.lastInstructions = instructions;
     this.runningSince = null;
   }

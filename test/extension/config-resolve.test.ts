@@ -87,6 +87,10 @@ describe('small pure parts', () => {
     m.stopped(5500, 4_500_000); // 5e5 more in 0.5 s
     expect(m.lastMips).toBeCloseTo(1, 10);
     expect(statusText({ total: 46, instructions: 4_500_000 }, m.lastMips, false)).toBe('$(debug) vmscope: 46 exits · 4.50M instr · 1.0 MIPS');
+    // A step (a few instructions, mostly request latency) keeps the last figure instead of showing ~0 MIPS.
+    m.continued(6000);
+    m.stopped(6050, 4_500_001);
+    expect(m.lastMips).toBeCloseTo(1, 10);
   });
 
   it('sample index: README title and first paragraph; malformed or path-like entries are dropped', () => {

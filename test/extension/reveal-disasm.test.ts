@@ -88,6 +88,10 @@ describe('selecting an exit in the VM exits view', () => {
     // Instructions before and after it (instructionOffset < 0), each as objdump decodes the ELF.
     expect(rs.filter((r) => r.address < at.address).length).toBeGreaterThan(5);
     expect(rs.filter((r) => r.address > at.address).length).toBeGreaterThan(5);
+    // The VMCALL is 0x16 bytes into flush(): the rows before it go on backwards into the code before that
+    // symbol, decoded, with no "??" placeholders, each row starting where the previous one ended.
+    expect(rs.filter((r) => r.text === '??')).toEqual([]);
+    for (let k = 1; k < rs.length; k++) expect(rs[k].address, rs[k].text).toBe(rs[k - 1].address + rs[k - 1].bytes.split(' ').length);
     const ref = objdump(at.address - 0x40, at.address + 0x20);
     const decoded = rs.filter((r) => r.bytes !== '' && ref.has(r.address));
     expect(decoded.length).toBeGreaterThan(8);
