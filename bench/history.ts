@@ -10,6 +10,8 @@ export interface HistoryFigures {
   reverseStepMs: number;
   /** Median ms of reverseContinue to the previous VM exit of a filter (an exit loop, after `historyInstructions`). */
   reverseContinueMs: number;
+  /** ms of reverseContinue with nothing to stop at over the whole `historyInstructions` history (run as one job, drained). */
+  reverseContinueNoMatchMs: number;
   /** Forward speed lost to recording: (fastest time with history) / (fastest without) - 1, e.g. 0.05 for 5 %. */
   recordingOverhead: number;
   /** Instructions of history the reverse step ran with (100 M unless VMSCOPE_BENCH_HISTORY_INSTRUCTIONS says otherwise). */
@@ -89,6 +91,11 @@ export function historyBenchmarks(root: string, runs = 5): HistoryFigures {
     if (s.reason !== 'step') throw new Error(`stepBack stopped with ${s.reason}`);
   }
   const info = d.history()!;
+  // Reverse continue with no stop condition: a scan of the whole history back to its start.
+  const t1 = performance.now();
+  const none = d.reverseContinue();
+  const reverseContinueNoMatchMs = performance.now() - t1;
+  if (none.reason !== 'entry') throw new Error(`reverseContinue without breakpoints stopped with ${none.reason}`);
 
   // Reverse continue to the previous VM exit: the port-output loop (an exit every 3 instructions) with an IO filter.
   const io = debuggee(guest(root, 'io', 1e9), true);
@@ -108,7 +115,7 @@ export function historyBenchmarks(root: string, runs = 5): HistoryFigures {
   io.setExitFilters([], 'before');
 
   return {
-    reverseStepMs: median(steps), reverseContinueMs: median(rc), recordingOverhead,
+    reverseStepMs: median(steps), reverseContinueMs: median(rc), reverseContinueNoMatchMs, recordingOverhead,
     historyInstructions, snapshots: info.snapshots, historyBytes: info.bytes,
   };
 }

@@ -130,6 +130,7 @@ function rows(r: Results): Array<[string, string, string]> {
     const h = r.history;
     out.push(['history.reverseStepMs', fixed(h.reverseStepMs, 1), `stepBack (instruction) with ${(h.historyInstructions / 1e6).toFixed(0)} M instructions of history (${h.snapshots} snapshots, ${(h.historyBytes / 1048576).toFixed(1)} MiB)`]);
     out.push(['history.reverseContinueMs', fixed(h.reverseContinueMs, 1), 'reverseContinue to the previous VM exit of a filter']);
+    out.push(['history.reverseContinueNoMatchMs', fixed(h.reverseContinueNoMatchMs, 0), 'reverseContinue with no match: a scan of the whole history (in slices; pause stops it)']);
     out.push(['history.recordingOverhead', fixed(h.recordingOverhead, 3), 'forward time with history / without - 1']);
   }
   return out;

@@ -50,6 +50,8 @@ export class SessionContext {
   /** The client's line and column bases (initialize: linesStartAt1, columnsStartAt1; default 1). */
   linesStartAt1 = true;
   columnsStartAt1 = true;
+  /** The client shows progress events (initialize: supportsProgressReporting). */
+  progressReporting = false;
   /** Guest console bytes not yet sent as an output event. */
   private console: number[] = [];
 

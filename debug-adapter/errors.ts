@@ -2,6 +2,8 @@
 
 /** A request failed: the session turns it into `success: false` with this message (DAP "ErrorResponse"). */
 export class AdapterError extends Error {
+  /** Work to do once the error response is sent (events that must follow it). */
+  after?: () => void;
   constructor(message: string, readonly id = 1000) {
     super(message);
     this.name = 'AdapterError';

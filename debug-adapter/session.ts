@@ -79,21 +79,30 @@ export class VmscopeSession extends DebugSession {
     const command = typeof request?.command === 'string' ? request.command : '';
     const response: DebugProtocol.Response = new Response(request);
     if (this.ctx.launch?.raw.trace === true) this.trace(`→ ${JSON.stringify(request)}`);
-    let after: (() => void) | null = null;
+    let answer: unknown;
     try {
       const handler = Object.prototype.hasOwnProperty.call(this.routes, command) ? this.routes[command] : undefined;
       if (handler === undefined) throw new AdapterError(`unknown request ${JSON.stringify(command.slice(0, 60))}`, 1001);
-      let body = handler(argsObject(command, request.arguments));
-      if (body instanceof Reply) { after = body.after; body = body.body; }
-      if (body !== undefined) response.body = body;
+      answer = handler(argsObject(command, request.arguments));
     } catch (e) {
       this.fail(response, e);
       return;
     }
+    // A long request (vmscope/gotoExit re-executing history) answers later; other requests are served meanwhile.
+    if (answer instanceof Promise) answer.then((b) => this.answer(response, b), (e) => this.fail(response, e));
+    else this.answer(response, answer);
+  }
+
+  private answer(response: DebugProtocol.Response, body: unknown): void {
+    let after: (() => void) | null = null;
+    if (body instanceof Reply) { after = body.after; body = body.body; }
+    if (body !== undefined) response.body = body;
     this.sendResponse(response);
-    if (after !== null) {
-      try { after(); } catch (e) { this.ctx.output('stderr', `vmscope: ${errorMessage(e)}\n`); }
-    }
+    if (after !== null) this.afterwards(after);
+  }
+
+  private afterwards(after: () => void): void {
+    try { after(); } catch (e) { this.ctx.output('stderr', `vmscope: ${errorMessage(e)}\n`); }
   }
 
   private fail(response: DebugProtocol.Response, e: unknown): void {
@@ -105,6 +114,7 @@ export class VmscopeSession extends DebugSession {
     response.message = message;
     response.body = { error: { id: known ? e.id : bug ? 1999 : 1002, format: message.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')')), showUser: true } };
     this.sendResponse(response);
+    if (known && e.after !== undefined) this.afterwards(e.after);
   }
 
   override sendResponse(response: DebugProtocol.Response): void {

@@ -106,7 +106,8 @@ export class Breakpoints {
     const logMessage = optString(cmd, b, 'logMessage');
     const bp: CodeBreakpoint = { dapId: this.nextId++, owner, spec: null, logMessage };
     // The spec's address is filled in once known; `spec` stays null for unverified breakpoints.
-    bp.spec = { address: 0, ...(nonEmpty(condition) ? { condition } : {}), ...(nonEmpty(hitCondition) ? { hitCondition } : {}) };
+    // Logpoints are the debuggee's too: it prints them (going forward) and knows they never stop (reverse continue).
+    bp.spec = { address: 0, ...(nonEmpty(condition) ? { condition } : {}), ...(nonEmpty(hitCondition) ? { hitCondition } : {}), ...(logMessage !== undefined ? { logMessage } : {}) };
     if (nonEmpty(condition)) {
       const err = this.ctx.requireTarget().checkCondition(condition!);
       if (err !== null) bp.message = `condition: ${err}`;

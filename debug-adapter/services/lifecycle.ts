@@ -23,6 +23,7 @@ export class Lifecycle {
   initialize(a: Record<string, unknown>): Reply {
     this.ctx.linesStartAt1 = optBool('initialize', a, 'linesStartAt1') ?? true;
     this.ctx.columnsStartAt1 = optBool('initialize', a, 'columnsStartAt1') ?? true;
+    this.ctx.progressReporting = optBool('initialize', a, 'supportsProgressReporting') ?? false;
     return new Reply(capabilities(), () => { /* `initialized` follows a successful launch */ });
   }
 
@@ -53,7 +54,8 @@ export class Lifecycle {
     try {
       this.ctx.target = this.ctx.host.createTarget({
         config: opts.raw, cwd: opts.cwd, onConsole: (b) => this.ctx.consoleByte(b), exitStage: opts.exitStage,
-        log: (text) => this.ctx.output('console', text),
+        // Guest output before the logpoint goes first (it is buffered up to a line).
+        log: (text) => { this.ctx.flushConsole(); this.ctx.output('console', text); },
       });
     } catch (e) {
       throw new AdapterError(`launch failed: ${errorMessage(e)}`);

@@ -1,6 +1,6 @@
 // Run control: continue in bounded slices that yield to the event loop, pause, steps by line and instruction, goto, and the run's end.
 import type { RunResult } from '../../emulator/index.js';
-import type { StopInfo } from '../../emulator/debug/api.js';
+import type { Debuggee, StopInfo, TravelJob } from '../../emulator/debug/api.js';
 import { AdapterError } from '../errors.js';
 import { Reply } from './lifecycle.js';
 import type { GotoExitResponseBody, HistoryResponseBody } from '../protocol.js';
@@ -73,12 +73,12 @@ export class RunControl {
   // ---------------------------------------------------------------- time travel (emulator/history)
 
   /** The debuggee's time travel, or a clear error when this run records no history. */
-  private travel(what: string): Required<Pick<import('../../emulator/debug/api.js').Debuggee, 'stepBack' | 'reverseContinue' | 'gotoExit' | 'history'>> {
+  private travel(what: string): Required<Pick<Debuggee, 'stepBackJob' | 'reverseContinueJob' | 'gotoExitJob' | 'history'>> {
     const d = this.ctx.requireTarget().debuggee;
-    if (d.stepBack === undefined || d.reverseContinue === undefined || d.gotoExit === undefined || d.history === undefined || d.history() === null) {
+    if (d.stepBackJob === undefined || d.reverseContinueJob === undefined || d.gotoExitJob === undefined || d.history === undefined || d.history() === null) {
       throw new AdapterError(`${what}: this run records no history (launch configuration historyMiB is 0)`);
     }
-    return d as Required<Pick<import('../../emulator/debug/api.js').Debuggee, 'stepBack' | 'reverseContinue' | 'gotoExit' | 'history'>>;
+    return d as Required<Pick<Debuggee, 'stepBackJob' | 'reverseContinueJob' | 'gotoExitJob' | 'history'>>;
   }
 
   /** DAP `stepBack`: one instruction back, or to the start of the previous source line. */
@@ -87,33 +87,93 @@ export class RunControl {
     const d = this.travel('stepBack');
     this.mustBeStopped();
     const byLine = granularity !== 'instruction' && t.lineAt(Number(t.debuggee.registers().rip)) !== undefined;
-    this.launchRun(() => this.noted(d.stepBack(byLine ? 'line' : 'instruction')));
+    const job = d.stepBackJob(byLine ? 'line' : 'instruction');
+    this.launchRun(() => null, (gen) => this.travelRun(job, gen));
   }
 
   /** DAP `reverseContinue`: back to the previous moment a breakpoint, data breakpoint or VM-exit filter would have stopped. */
   reverseContinue(): void {
     const d = this.travel('reverseContinue');
     this.mustBeStopped();
-    this.launchRun(() => this.noted(d.reverseContinue()));
+    const job = d.reverseContinueJob();
+    this.launchRun(() => null, (gen) => this.travelRun(job, gen));
   }
 
-  /** Custom `vmscope/gotoExit {index}`: answer {icount, rip} of the exit, then the `stopped` event (reason 'goto'). */
-  gotoExit(a: Record<string, unknown>): Reply {
+  /**
+   * Custom `vmscope/gotoExit {index}`: answer {icount, rip} of the exit, then the `stopped` event
+   * (reason 'goto'). Re-executing runs in slices like the other reverse operations; paused before
+   * the exit, the request fails saying so and a `stopped` event (reason 'pause') follows.
+   */
+  gotoExit(a: Record<string, unknown>): Promise<Reply> {
     const d = this.travel('vmscope/gotoExit');
     this.mustBeStopped();
     const index = a.index;
     if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1) throw new AdapterError(`vmscope/gotoExit: 'index' must be an exit number (1 or more), got ${JSON.stringify(index)}`);
-    let s: StopInfo;
+    let job: TravelJob;
     try {
-      s = d.gotoExit(index);
+      job = d.gotoExitJob(index);
     } catch (e) {
       throw new AdapterError(e instanceof Error ? e.message : String(e));
     }
-    const regs = this.ctx.requireTarget().debuggee.registers();
-    const body: GotoExitResponseBody = { icount: d.history()!.currentIcount, rip: Number(BigInt.asIntN(64, regs.rip)) };
-    this.ctx.stop = null;
-    this.ctx.vars.clear();
-    return new Reply(body, () => this.report(s));
+    const gen = this.startRunning();
+    return (async () => {
+      let s: StopInfo | null;
+      try {
+        s = await this.travelRun(job, gen);
+      } catch (e) {
+        const err = new AdapterError(`vmscope/gotoExit: ${e instanceof Error ? e.message : String(e)}`);
+        if (gen === this.generation) err.after = () => this.report({ reason: 'pause', description: 'Stopped after an internal error' });
+        throw err;
+      }
+      if (s === null) throw new AdapterError('vmscope/gotoExit: abandoned (the session restarted or ended)');
+      if (s.reason !== 'goto') {
+        const err = new AdapterError(`vmscope/gotoExit: ${s.text ?? s.description}`);
+        const stop = s;
+        err.after = () => this.report(stop);
+        throw err;
+      }
+      const regs = this.ctx.requireTarget().debuggee.registers();
+      const body: GotoExitResponseBody = { icount: d.history()!.currentIcount, rip: Number(BigInt.asIntN(64, regs.rip)) };
+      const stop = s;
+      return new Reply(body, () => this.report(stop));
+    })();
+  }
+
+  private progressSeq = 0;
+
+  /**
+   * Run a travel job piece by piece, yielding to the event loop between pieces (other requests
+   * are answered, `pause` is honoured); a job that takes more than one piece reports DAP progress
+   * when the client asked for it. Null when the run was abandoned (restart, terminate).
+   */
+  private async travelRun(job: TravelJob, gen: number): Promise<StopInfo | null> {
+    let progressId: string | null = null;
+    let shown = -1;
+    try {
+      for (;;) {
+        const s = job.step();
+        if (s !== null) return this.noted(s);
+        this.ctx.flushConsole();
+        if (this.ctx.progressReporting) {
+          const p = job.progress();
+          const pct = Math.max(0, Math.min(100, Math.floor((100 * p.done) / Math.max(1, p.total))));
+          const message = `${millions(p.done)} of ${millions(p.total)} instructions of history re-executed`;
+          if (progressId === null) {
+            progressId = `vmscope-travel-${++this.progressSeq}`;
+            this.ctx.event('progressStart', { progressId, title: job.title, cancellable: false, percentage: pct, message });
+            shown = pct;
+          } else if (pct !== shown) {
+            this.ctx.event('progressUpdate', { progressId, percentage: pct, message });
+            shown = pct;
+          }
+        }
+        await turn();
+        if (gen !== this.generation) { job.abort(); return null; }
+        if (this.pauseRequested) { this.pauseRequested = false; return this.noted(job.pause()); }
+      }
+    } finally {
+      if (progressId !== null) this.ctx.event('progressEnd', { progressId });
+    }
   }
 
   /** Custom `vmscope/history`. */
@@ -123,9 +183,9 @@ export class RunControl {
     return h;
   }
 
-  /** A stop that landed at the start of recorded history says so in the debug console. */
+  /** A reverse operation that landed at the start of recorded history, or was paused, says where in the debug console. */
   private noted(s: StopInfo): StopInfo {
-    if (s.reason === 'entry' && s.text !== undefined) this.ctx.output('console', `${s.text}\n`);
+    if ((s.reason === 'entry' || s.reason === 'pause') && s.text !== undefined) this.ctx.output('console', `${s.text}\n`);
     return s;
   }
 
@@ -188,11 +248,7 @@ export class RunControl {
       void turn().then(() => this.report(t.debuggee.resume(1) ?? { reason: 'exited', description: 'exited', result: t.debuggee.ended! }));
       return;
     }
-    this.ctx.running = true;
-    this.ctx.stop = null;
-    this.ctx.vars.clear();
-    this.pauseRequested = false;
-    const gen = ++this.generation;
+    const gen = this.startRunning();
     void (async () => {
       await turn(); // the response goes out first
       try {
@@ -204,6 +260,15 @@ export class RunControl {
         this.report({ reason: 'pause', description: 'Stopped after an internal error' });
       }
     })();
+  }
+
+  /** The guest is running from now on (a forward run or a travel job): a new run generation. */
+  private startRunning(): number {
+    this.ctx.running = true;
+    this.ctx.stop = null;
+    this.ctx.vars.clear();
+    this.pauseRequested = false;
+    return ++this.generation;
   }
 
   /** Run `first`, then resume slices (or `again`), yielding between them; null when the run was cancelled. */
@@ -281,6 +346,8 @@ export class RunControl {
     this.ctx.event('terminated');
   }
 }
+
+const millions = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
 
 /** One line about how a run ended (README "How a run ends"). */
 export function describeEnd(r: RunResult): string {

@@ -89,6 +89,22 @@ export interface HistoryView {
 }
 
 /**
+ * A reverse operation (step back, reverse continue, go to an exit) run in bounded pieces, so
+ * the adapter can yield to its event loop between them, report progress and honour pause.
+ */
+export interface TravelJob {
+  readonly title: string;
+  /** Run one piece (a few ms of re-execution); the stop when done, else null. */
+  step(): StopInfo | null;
+  /** Give up at a consistent moment (each job says which) and report it: reason 'pause'. */
+  pause(): StopInfo;
+  /** Give up without positioning the machine (the session is ending). */
+  abort(): void;
+  /** Work done and (estimated) in all, in guest instructions. */
+  progress(): { done: number; total: number };
+}
+
+/**
  * A machine being debugged. Run control is synchronous and bounded: resume() runs at most
  * `budget` guest instructions and returns null if nothing stopped the run (the adapter then
  * yields to its event loop and calls resume() again, so pause requests get through).
@@ -126,4 +142,9 @@ export interface Debuggee {
   /** Go to the moment VM exit `index` (exit-log number) happened, before its handler ran. */
   gotoExit?(index: number): StopInfo;
   history?(): HistoryView | null;
+  /** The same operations as jobs run piece by piece (the adapter uses these; the methods above drain them). */
+  stepBackJob?(granularity: 'instruction' | 'line'): TravelJob;
+  reverseContinueJob?(): TravelJob;
+  /** Throws at once when `index` is not an exit of the recorded history. */
+  gotoExitJob?(index: number): TravelJob;
 }

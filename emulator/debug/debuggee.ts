@@ -14,7 +14,7 @@ import { History, type HistoryOptions } from '../history/history.js';
 import { compareMoments, formatMoment, momentOf, unitsBetween, type Moment } from '../history/moment.js';
 import type { CpuStop } from '../cpu/cpu.js';
 import type {
-  BreakpointResult, DataBreakpointSpec, Debuggee, ExitFilterSpec, ExitStop, GuestRegisterFile, HistoryView, SourceBreakpointSpec, StopInfo,
+  BreakpointResult, DataBreakpointSpec, Debuggee, ExitFilterSpec, ExitStop, GuestRegisterFile, HistoryView, SourceBreakpointSpec, StopInfo, TravelJob,
 } from './api.js';
 
 type Test = { test(ctx: EvalContext): boolean; check(ctx: EvalContext): { stop: boolean; error?: string } };
@@ -26,8 +26,28 @@ interface InstructionBp {
   condition: Test | null;
   hit: HitTest | null;
   logMessage: string | null;
+  /**
+   * Times execution reached the breakpoint with its condition true, in this timeline, since
+   * the breakpoint was set (`since`): a function of the moment, so going back restores it
+   * (snapshot tags + counting while re-executing) and going forward again repeats the first run.
+   */
   hits: number;
+  since: Moment;
+  /** The moment of the last reach counted (a reach is counted once, whether it stops or is executed). */
+  counted: Moment | null;
+  /** The spec, to keep the counts of breakpoints a new set leaves unchanged. */
+  key: string;
 }
+
+/** The hit counts of the breakpoints with a hit condition at a snapshot (History.tagger). */
+type HitTag = Map<InstructionBp, { hits: number; counted: Moment | null }>;
+
+/** Re-execution between two turns of a travel job, in cost units (Machine.budgetUsed): a few ms. */
+export const TRAVEL_SLICE = 200_000;
+/** What one single step costs against TRAVEL_SLICE (stepping is slower per instruction than running). */
+const STEP_COST = 25;
+
+
 
 interface ExitFilter {
   id: number;
@@ -90,9 +110,22 @@ export class MachineDebuggee implements Debuggee {
 
   setInstructionBreakpoints(list: SourceBreakpointSpec[]): BreakpointResult[] {
     for (const bp of this.bps.values()) this.machine.cpu.breakpoints.delete(bp.address);
+    // Breakpoints the new set leaves as they were keep their hit counts (a client sends whole sets).
+    const old = new Map<string, InstructionBp>();
+    for (const bp of this.bps.values()) old.set(bp.key, bp);
     this.bps.clear();
     const out: BreakpointResult[] = [];
+    const now = this.moment();
     for (const spec of list) {
+      const key = JSON.stringify([spec.address, spec.condition ?? '', spec.hitCondition ?? '', spec.logMessage ?? '']);
+      const kept = old.get(key);
+      if (kept !== undefined && !this.bps.has(spec.address)) {
+        old.delete(key);
+        this.bps.set(spec.address, kept);
+        this.machine.cpu.breakpoints.add(spec.address);
+        out.push({ id: kept.id, verified: true });
+        continue;
+      }
       const id = this.nextId++;
       const cond = spec.condition ? compileCondition(spec.condition) : null;
       const hit = spec.hitCondition ? compileHitCondition(spec.hitCondition) : null;
@@ -100,7 +133,7 @@ export class MachineDebuggee implements Debuggee {
       if (hit !== null && !hit.ok) { out.push({ id, verified: false, message: `hit condition: ${hit.error}` }); continue; }
       this.bps.set(spec.address, {
         id, address: spec.address, condition: cond?.ok ? cond : null, hit: hit?.ok ? hit : null,
-        logMessage: spec.logMessage ?? null, hits: 0,
+        logMessage: spec.logMessage ?? null, hits: 0, since: now, counted: null, key,
       });
       this.machine.cpu.breakpoints.add(spec.address);
       out.push({ id, verified: true });
@@ -159,8 +192,8 @@ export class MachineDebuggee implements Debuggee {
     if (this.ended !== null) return this.exitedStop(this.ended);
     let left = budget;
     const cpu = this.machine.cpu;
-    // Starting at a breakpoint: execute that instruction first.
-    if (cpu.breakpoints.has(this.rip())) cpu.resumeFromBreakpoint();
+    // Starting at a breakpoint: execute that instruction first (counting that reach).
+    if (cpu.breakpoints.has(this.rip())) { this.passing(); cpu.resumeFromBreakpoint(); }
     while (left > 0) {
       const before = this.machine.budgetUsed();
       const r = this.slice(left);
@@ -188,11 +221,9 @@ export class MachineDebuggee implements Debuggee {
       }
       const bp = this.bps.get(rip);
       if (bp === undefined) return 'continue';
-      const ctx = this.evalContext();
-      if (bp.condition !== null && !bp.condition.test(ctx)) return 'continue';
-      bp.hits++;
+      if (!this.reach(bp)) return 'continue';
       if (bp.hit !== null && !bp.hit.test(bp.hits)) return 'continue';
-      if (bp.logMessage !== null) { this.log(`${formatLogMessage(bp.logMessage, ctx)}\n`); return 'continue'; }
+      if (bp.logMessage !== null) { this.log(`${formatLogMessage(bp.logMessage, this.evalContext())}\n`); return 'continue'; }
       return { reason: 'breakpoint', description: `breakpoint at 0x${BigInt.asUintN(64, BigInt(rip)).toString(16)}`, hitBreakpointIds: [bp.id] };
     }
     if (r === 'stop') {
@@ -270,11 +301,13 @@ export class MachineDebuggee implements Debuggee {
   stepInstruction(): StopInfo {
     if (this.ended !== null) return this.exitedStop(this.ended);
     const cpu = this.machine.cpu;
-    if (cpu.breakpoints.has(this.rip())) cpu.resumeFromBreakpoint();
+    if (cpu.breakpoints.has(this.rip())) { this.passing(); cpu.resumeFromBreakpoint(); }
     const r = this.slice(1);
     if (typeof r === 'object') return this.exitedStop(r);
     if (r === 'vmexit') return this.exitStop();
-    if (r === 'stop' && cpu.watchHit !== null) {
+    // The stepped instruction hit a data breakpoint: report it now, not at the next run (nothing stays pending at a stop).
+    if ((r === 'stop' || r === 'budget') && cpu.watchHit !== null) {
+      cpu.stopRequested = false;
       const s = this.classify('stop');
       if (s !== null && s !== 'continue') return s;
     }
@@ -532,6 +565,7 @@ export class MachineDebuggee implements Debuggee {
   /** Record the run's history from now on (periodic copy-on-write snapshots); going back needs it. */
   enableHistory(opts: HistoryOptions = {}): void {
     this.recorder = new History(this.machine, opts);
+    this.recorder.tagger = () => this.hitTag();
     this.recorder.record();
   }
 
@@ -542,6 +576,25 @@ export class MachineDebuggee implements Debuggee {
     const r = this.machine.runSlice(h.sliceLimit(units));
     h.afterSlice();
     return r;
+  }
+
+  /** A slice of re-execution for a travel job: also counts the work done (TRAVEL_SLICE pacing). */
+  private tslice(units: number): RunResult | CpuStop {
+    const before = this.machine.budgetUsed();
+    const r = this.slice(units);
+    this.travelWork += Math.max(1, this.machine.budgetUsed() - before) + (units === 1 ? STEP_COST : 0);
+    return r;
+  }
+
+  private travelWork = 0;
+  private travelYielded = 0;
+
+  /** A turn of the job's caller when enough re-execution has been done since the last one. */
+  private *tick(): Generator<void, void, void> {
+    if (this.travelWork - this.travelYielded >= TRAVEL_SLICE) {
+      this.travelYielded = this.travelWork;
+      yield;
+    }
   }
 
   /**
@@ -570,60 +623,146 @@ export class MachineDebuggee implements Debuggee {
     return momentOf(this.machine);
   }
 
+  // -------- hit counts along the timeline
+
+  /** Execution reaches `bp` now: false when its condition is false; else counted once per moment (after the breakpoint was set). */
+  private reach(bp: InstructionBp): boolean {
+    if (bp.condition !== null && !bp.condition.test(this.evalContext())) return false;
+    const now = this.moment();
+    if (compareMoments(now, bp.since) > 0 && (bp.counted === null || compareMoments(bp.counted, now) !== 0)) {
+      bp.hits++;
+      bp.counted = now;
+    }
+    return true;
+  }
+
+  /** Leaving a breakpoint's address by executing it (resume, step): the reach counts as in re-execution. */
+  private passing(): void {
+    if (!this.live()) return;
+    const bp = this.bps.get(this.rip());
+    if (bp !== undefined && bp.hit !== null) this.reach(bp);
+  }
+
+  /** The breakpoints whose hit count matters (a hit condition): only they are counted while re-executing. */
+  private counting(): InstructionBp[] {
+    const out: InstructionBp[] = [];
+    for (const bp of this.bps.values()) if (bp.hit !== null) out.push(bp);
+    return out;
+  }
+
+  private hitTag(): HitTag {
+    const tag: HitTag = new Map();
+    for (const bp of this.counting()) tag.set(bp, { hits: bp.hits, counted: bp.counted });
+    return tag;
+  }
+
+  /** A snapshot can start re-execution when it knows the count of every counting breakpoint set before it. */
+  private readonly tagUsable = (tag: unknown, at: Moment): boolean => {
+    for (const bp of this.bps.values()) {
+      if (bp.hit === null || compareMoments(bp.since, at) >= 0) continue;
+      if (!(tag instanceof Map) || !tag.has(bp)) return false;
+    }
+    return true;
+  };
+
   /**
-   * Run `fn` re-executing recorded history: no breakpoint, data breakpoint or VM-exit filter
-   * fires unless `hook` says so (VM exits) or mode 'scan' keeps the user's stop conditions armed.
+   * Restore the newest usable snapshot at or before `m` (strictly before with `strict`), with
+   * the hit counts of that moment, ready to re-execute. Returns its moment, or null.
    */
-  private replay<T>(mode: 'silent' | 'scan', hook: ((n: number, stage: 'before' | 'after', info: ExitInfo) => boolean) | null, fn: () => T): T {
+  private restoreAt(m: Moment, strict: boolean, accept?: (at: Moment) => boolean): Moment | null {
+    const h = this.requireHistory();
+    const got = h.restoreBefore(m, strict, (tag, at) => (accept === undefined || accept(at)) && this.tagUsable(tag, at));
+    if (got === null) return null;
+    const tag = got.tag instanceof Map ? (got.tag as HitTag) : new Map() as HitTag;
+    for (const bp of this.counting()) {
+      const t = tag.get(bp);
+      bp.hits = t?.hits ?? 0;
+      bp.counted = t?.counted ?? null;
+    }
+    (this.machine.cpu as unknown as { skipBreakpointOnce: boolean }).skipBreakpointOnce = false;
+    return got.moment;
+  }
+
+  /**
+   * Run `body` re-executing recorded history. 'silent': only the breakpoints with a hit
+   * condition are armed, to count (never to stop or log); data breakpoints stay armed so the one
+   * pending at the landing moment is as the first run had it (hits before it are dropped); VM
+   * exits stop only where `hook` says. 'scan': the user's stop conditions are armed. Afterwards
+   * the breakpoints are the debuggee's current ones (they may have changed between turns).
+   */
+  private *replay<T>(mode: 'silent' | 'scan', hook: ((n: number, stage: 'before' | 'after', info: ExitInfo) => boolean) | null, body: Generator<void, T, void>): Generator<void, T, void> {
     const cpu = this.machine.cpu, hv = this.hv;
-    const bps = [...cpu.breakpoints];
     const exitBreak = hv?.exitBreak ?? null;
     this.clearTemp();
     this.stepToExitArmed = false;
     this.pauseRequested = false;
-    if (mode === 'silent') {
+    const arm = () => {
       cpu.breakpoints.clear();
-      if (this.watchRanges.length > 0) cpu.setWatches([]);
-      if (hv !== null) hv.exitBreak = hook === null ? null : (info, stage, n) => hook(n, stage, info);
-    } else if (hv !== null) {
-      hv.exitBreak = (info, stage, n) => (hook !== null && hook(n, stage, info)) || this.exitBreaks(info, stage, n);
+      if (mode === 'silent') { for (const bp of this.counting()) cpu.breakpoints.add(bp.address); } else for (const a of this.bps.keys()) cpu.breakpoints.add(a);
+    };
+    arm();
+    if (hv !== null) {
+      hv.exitBreak = mode === 'silent'
+        ? (hook === null ? null : (info, stage, n) => hook(n, stage, info))
+        : (info, stage, n) => (hook !== null && hook(n, stage, info)) || this.exitBreaks(info, stage, n);
     }
     try {
-      return fn();
+      return yield* body;
     } finally {
       cpu.breakpoints.clear();
-      for (const a of bps) cpu.breakpoints.add(a);
-      if (mode === 'silent' && this.watchRanges.length > 0) cpu.setWatches(this.watchRanges);
-      cpu.watchHit = null;
+      for (const a of this.bps.keys()) cpu.breakpoints.add(a);
       if (hv !== null) hv.exitBreak = exitBreak;
     }
   }
 
-  /** After a restore: the processor must check a breakpoint at the first instruction again. */
-  private freshStart(): void {
-    (this.machine.cpu as unknown as { skipBreakpointOnce: boolean }).skipBreakpointOnce = false;
-    this.machine.cpu.watchHit = null;
+  /** Drain a job synchronously (tests, and the debuggee's own synchronous API). */
+  private drain<T>(g: Generator<void, T, void>): T {
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** The exit-stage hook that stops re-execution exactly at moment `target` (an exit before or after its handler). */
+  private landingHook(target: Moment): ((n: number, stage: 'before' | 'after') => boolean) | null {
+    if (target.phase === 2) return (n, stage) => stage === 'before' && n === target.exits + 1;
+    if (target.phase === 0 && target.exits > 0) return (n, stage) => stage === 'after' && n === target.exits;
+    return null;
   }
 
   /**
-   * Re-execute from the newest snapshot at or before `target` up to it, silently. Lands on
+   * Re-execute silently from the newest usable snapshot at or before `target` up to it; lands on
    * `target` when it is a point single steps or stops reach; returns the moment reached.
    */
-  goToMoment(target: Moment): Moment {
+  private *goTo(target: Moment): Generator<void, Moment, void> {
     const h = this.requireHistory();
-    const from = h.restoreBefore(target);
-    if (from === null) throw new Error(`${formatMoment(target)} is older than the recorded history`);
-    this.freshStart();
-    const hook = target.phase === 2 ? (n: number, stage: 'before' | 'after') => stage === 'before' && n === target.exits + 1 : null;
-    return this.replay('silent', hook, () => {
+    if (this.restoreAt(target, false) === null) throw new Error(`${formatMoment(target)} is older than the recorded history (it starts at ${formatMoment(h.oldest!)})`);
+    const cpu = this.machine.cpu;
+    const hook = this.landingHook(target);
+    return yield* this.replay('silent', hook, (function* (this: MachineDebuggee): Generator<void, Moment, void> {
       for (;;) {
         const now = this.moment();
         if (compareMoments(now, target) >= 0) return now;
-        const r = this.slice(Math.max(1, unitsBetween(now, target)));
+        // A data breakpoint hit before the target is not the target's: drop it (and watch on).
+        if (cpu.watchHit !== null) cpu.watchHit = null;
+        const r = this.tslice(Math.max(1, unitsBetween(now, target)));
         if (typeof r === 'object') return this.moment();
-        if (r === 'breakpoint') this.machine.cpu.resumeFromBreakpoint();
+        if (r === 'breakpoint') this.countHere();
+        yield* this.tick();
       }
-    });
+    }).call(this));
+  }
+
+  /** Re-execution stopped at a breakpoint address: count the reach, then go on. */
+  private countHere(): void {
+    const bp = this.bps.get(this.rip());
+    if (bp !== undefined && bp.hit !== null) this.reach(bp);
+    this.machine.cpu.resumeFromBreakpoint();
+  }
+
+  /** Go to a moment of the recorded history (tests, and the jobs below). */
+  goToMoment(target: Moment): Moment {
+    return this.drain(this.goTo(target));
   }
 
   /**
@@ -631,32 +770,34 @@ export class MachineDebuggee implements Debuggee {
    * (the last `window` units one step at a time). Points before the re-executed window are not
    * listed: `complete` says whether the list starts at the snapshot.
    */
-  private stepPoints(end: Moment, window: number, strictBefore: Moment = end): { points: Array<{ moment: Moment; rip: number; rsp: bigint }>; complete: boolean } | null {
-    const h = this.requireHistory();
-    const from = h.restoreBefore(strictBefore, true);
-    if (from === null) return null;
-    this.freshStart();
+  private *stepPoints(end: Moment, window: number): Generator<void, { points: Array<{ moment: Moment; rip: number; rsp: bigint }>; complete: boolean } | null, void> {
+    if (this.restoreAt(end, true) === null) return null;
+    this.machine.cpu.watchHit = null;
     // Forward single steps also stop before the handler of an exit a VM-exit filter selects: so do these.
-    return this.replay('silent', (n, stage, info) => stage === 'before' && this.exitBreaks(info, stage, n), () => {
+    return yield* this.replay('silent', (n, stage, info) => stage === 'before' && this.exitBreaks(info, stage, n), (function* (this: MachineDebuggee) {
       let complete = true;
       // Fast forward to `window` units before the end (never past it: a slice stops at its budget).
       for (;;) {
         const left = unitsBetween(this.moment(), end);
         if (left <= window) break;
         complete = false;
-        const r = this.slice(left - window);
+        const r = this.tslice(left - window);
         if (typeof r === 'object') break;
+        if (r === 'breakpoint') this.countHere();
+        yield* this.tick();
       }
       const points: Array<{ moment: Moment; rip: number; rsp: bigint }> = [];
       for (let guard = 0; guard < 10 * window + 1000; guard++) {
         const now = this.moment();
         if (compareMoments(now, end) >= 0) break;
         points.push({ moment: now, rip: this.rip(), rsp: this.registers().gpr.rsp });
-        const r = this.slice(1);
+        if (this.live() && this.machine.cpu.breakpoints.has(this.rip())) this.countHere();
+        const r = this.tslice(1);
         if (typeof r === 'object') break;
+        yield* this.tick();
       }
       return { points, complete };
-    });
+    }).call(this));
   }
 
   /**
@@ -664,6 +805,24 @@ export class MachineDebuggee implements Debuggee {
    * or to the start of the previous source line, stepping back over calls ('line').
    */
   stepBack(granularity: 'instruction' | 'line'): StopInfo {
+    return this.runJob(this.stepBackJob(granularity));
+  }
+
+  /** Run a job to its end synchronously. */
+  runJob(job: TravelJob): StopInfo {
+    for (;;) {
+      const s = job.step();
+      if (s !== null) return s;
+    }
+  }
+
+  stepBackJob(granularity: 'instruction' | 'line'): TravelJob {
+    const start = this.moment();
+    const at = { end: start };
+    return this.job(`Step back (${granularity})`, this.stepBackGen(granularity, at), () => this.pausedBack('step back', start, at.end), () => this.scanProgress(start, at.end));
+  }
+
+  private *stepBackGen(granularity: 'instruction' | 'line', at: { end: Moment }): Generator<void, StopInfo, void> {
     const h = this.requireHistory();
     const start = this.moment();
     const oldest = h.oldest!;
@@ -682,9 +841,8 @@ export class MachineDebuggee implements Debuggee {
     // Skipped going back: deeper points, and for lines, the rest of the starting line and code without lines.
     const skip = (p: Point) => deeper(p) || (granularity === 'line' && (sameLine(p.rip, startLine) || this.lines.lineFor(p.rip) === undefined));
     let window = granularity === 'line' ? 4096 : 64;
-    let end = start;
     for (;;) {
-      const scan = this.stepPoints(end, window);
+      const scan = yield* this.stepPoints(at.end, window);
       if (scan === null) return this.historyStart('step back', start);
       const pts = scan.points;
       let k = pts.length - 1;
@@ -692,9 +850,9 @@ export class MachineDebuggee implements Debuggee {
       if (k < 0) {
         if (!scan.complete) { window *= 8; continue; }
         // Nothing to stop at since the snapshot: look before it.
-        const before = h.snapshotAtOrBefore(end, true);
+        const before = h.snapshotAtOrBefore(at.end, true);
         if (before === null || compareMoments(before, oldest) <= 0) return this.historyStart('step back', start);
-        end = before;
+        at.end = before;
         continue;
       }
       let j = k;
@@ -705,13 +863,14 @@ export class MachineDebuggee implements Debuggee {
         while (j < k && deeper(pts[j])) j++;
         if (j === 0 && !scan.complete && window < 1 << 22) { window *= 8; continue; }
       }
-      this.goToMoment(pts[j].moment);
+      yield* this.goTo(pts[j].moment);
       return this.stepStop('step back');
     }
   }
 
   /** The stop a step back reports (an exit stop when it lands before a VM exit's handler). */
   private stepStop(description: string): StopInfo {
+    this.settle();
     const hv = this.hv;
     if (hv !== null && hv.stoppedAtExit !== null && hv.stoppedAtExit.stage === 'before') {
       const e = this.exitStop();
@@ -720,10 +879,20 @@ export class MachineDebuggee implements Debuggee {
     return { reason: 'step', description };
   }
 
+  /**
+   * A reverse operation stops here: like every forward stop, it leaves no data-breakpoint hit
+   * pending (goToMoment keeps the moment's exact pending stop; a user stop reports or drops it).
+   */
+  private settle(): void {
+    const cpu = this.machine.cpu;
+    if (cpu.watchHit !== null) { cpu.watchHit = null; cpu.stopRequested = false; }
+  }
+
   /** Stopped at the oldest recorded moment. */
   private historyStart(what: string, from: Moment): StopInfo {
     const oldest = this.requireHistory().oldest!;
     if (compareMoments(this.moment(), oldest) !== 0) this.goToMoment(oldest);
+    this.settle();
     return {
       reason: 'entry', description: 'start of recorded history',
       text: `${what}: nothing earlier in the recorded history; stopped at its start (${formatMoment(oldest)}; was at ${formatMoment(from)})`,
@@ -731,71 +900,139 @@ export class MachineDebuggee implements Debuggee {
   }
 
   /**
-   * DAP reverseContinue: back to the last moment before now at which an instruction breakpoint
-   * (its condition; hit counts and logpoints do not stop), a data breakpoint (the last access
-   * it watches) or a VM-exit filter would have stopped the run. Re-executes the recorded
-   * history window by window, newest first, with those stop conditions armed; with none, stops
-   * at the start of the recorded history (reason 'entry', and the text says so).
+   * A paused backward scan stops at the oldest moment it has searched back to: nothing between
+   * there and where it started would have stopped it (for step back: no earlier stopping point).
+   */
+  private pausedBack(what: string, start: Moment, boundary: Moment): StopInfo {
+    this.goToMoment(boundary);
+    this.settle();
+    const here = this.moment();
+    return {
+      reason: 'pause', description: 'paused',
+      text: `${what} paused at ${formatMoment(here)}: nothing between here and ${formatMoment(start)} would have stopped it`,
+    };
+  }
+
+  /** Progress of a backward scan from `start` that has searched back to `boundary` (guest instructions). */
+  private scanProgress(start: Moment, boundary: Moment): { done: number; total: number } {
+    const oldest = this.recorder?.oldest?.icount ?? 0;
+    const now = this.moment().icount;
+    const from = this.recorder?.snapshotAtOrBefore(boundary, true)?.icount ?? oldest;
+    const inWindow = now >= from && now <= boundary.icount ? now - from : 0;
+    return { done: Math.max(0, start.icount - boundary.icount) + inWindow, total: Math.max(1, start.icount - oldest) };
+  }
+
+  private job(title: string, g: Generator<void, StopInfo, void>, onPause: () => StopInfo, progress: () => { done: number; total: number }): TravelJob {
+    let finished: StopInfo | null = null;
+    return {
+      title,
+      step: () => {
+        if (finished !== null) return finished;
+        const r = g.next();
+        if (r.done) finished = r.value;
+        return finished;
+      },
+      pause: () => {
+        if (finished !== null) return finished;
+        g.return(undefined as never);
+        finished = onPause();
+        return finished;
+      },
+      abort: () => {
+        if (finished === null) g.return(undefined as never);
+        finished ??= { reason: 'pause', description: 'abandoned' };
+      },
+      progress,
+    };
+  }
+
+  /**
+   * DAP reverseContinue: back to the last moment before now at which the run would have
+   * stopped going forward: an instruction breakpoint whose condition holds and whose hit
+   * condition holds for the hit count of that moment (logpoints never stop, and print nothing
+   * while scanning), a data breakpoint (the last access it watches) or a VM-exit filter.
+   * Re-executes the recorded history window by window, newest first, with those stop
+   * conditions armed; with none, stops at the start of the recorded history (reason 'entry',
+   * and the text says so).
    */
   reverseContinue(): StopInfo {
-    const h = this.requireHistory();
+    return this.runJob(this.reverseContinueJob());
+  }
+
+  reverseContinueJob(): TravelJob {
     const start = this.moment();
-    let end = start;
+    const at = { end: start };
+    return this.job('Reverse continue', this.reverseContinueGen(at), () => this.pausedBack('reverse continue', start, at.end), () => this.scanProgress(start, at.end));
+  }
+
+  private *reverseContinueGen(at: { end: Moment }): Generator<void, StopInfo, void> {
+    const h = this.requireHistory();
+    const start = at.end;
     for (;;) {
-      const from = h.snapshotAtOrBefore(end, true);
+      const from = h.snapshotAtOrBefore(at.end, true, (tag, m) => this.tagUsable(tag, m));
       if (from === null) break;
       // The newest window ends before now; older ones end at (and include) the snapshot the newer window starts from.
-      const inclusive = end !== start;
-      const hits = this.scanStops(end, -1, inclusive);
-      if (hits.count > 0) return this.scanStops(end, hits.count - 1, inclusive).stop!;
-      end = from;
+      const inclusive = compareMoments(at.end, start) !== 0;
+      const hit = yield* this.scanWindow(at.end, inclusive);
+      if (hit !== null) {
+        yield* this.goTo(hit.moment);
+        const cpu = this.machine.cpu;
+        if (hit.stop.reason === 'breakpoint') {
+          // Stopped there by the breakpoint: that reach is counted, as a forward stop counts it.
+          const bp = this.bps.get(this.rip());
+          if (bp !== undefined) this.reach(bp);
+          return hit.stop;
+        }
+        if (hit.stop.reason === 'data breakpoint') { cpu.watchHit = null; cpu.stopRequested = false; return hit.stop; }
+        this.settle();
+        return this.hv?.stoppedAtExit != null ? this.exitStop() : hit.stop;
+      }
+      at.end = from;
     }
     return this.historyStart('reverse continue: no breakpoint, data breakpoint or VM-exit filter would have stopped the run', start);
   }
 
   /**
-   * Re-execute from the newest snapshot before `end` up to `end` with the stop conditions armed;
-   * count the stops, or stop at stop number `stopAt` (0-based) and return it as a forward run would.
+   * Re-execute from the newest usable snapshot before `end` up to `end` with the stop conditions
+   * armed; the last moment in the window where a forward run would have stopped, and that stop.
    */
-  private scanStops(end: Moment, stopAt: number, inclusive: boolean): { count: number; stop: StopInfo | null } {
-    const h = this.requireHistory();
-    if (h.restoreBefore(end, true) === null) return { count: 0, stop: null };
-    this.freshStart();
+  private *scanWindow(end: Moment, inclusive: boolean): Generator<void, { moment: Moment; stop: StopInfo } | null, void> {
+    if (this.restoreAt(end, true) === null) return null;
     const cpu = this.machine.cpu;
+    // A data breakpoint pending at the window's start belongs to the older window (it ends there, inclusive).
+    cpu.watchHit = null;
     const inWindow = (m: Moment) => { const c = compareMoments(m, end); return c < 0 || (c === 0 && inclusive); };
-    return this.replay('scan', null, () => {
-      let count = 0;
-      const take = (hit: StopInfo | null): StopInfo | null => {
-        if (hit === null || !inWindow(this.moment())) return null;
-        if (count === stopAt) { count++; return hit; }
-        count++;
-        return null;
+    return yield* this.replay('scan', null, (function* (this: MachineDebuggee): Generator<void, { moment: Moment; stop: StopInfo } | null, void> {
+      let last: { moment: Moment; stop: StopInfo } | null = null;
+      const take = (stop: StopInfo | null) => {
+        const now = this.moment();
+        if (stop !== null && inWindow(now)) last = { moment: now, stop };
       };
       for (;;) {
         // A data breakpoint hit by the slice's last instruction is reported by the next slice: take it here,
         // also when the slice ended at the window's end (a snapshot the later window starts from without it).
-        if (cpu.watchHit !== null) { const got = take(this.replayStop('stop')); if (got !== null) return { count, stop: got }; }
+        if (cpu.watchHit !== null) take(this.replayStop('stop'));
         const now = this.moment();
-        if (compareMoments(now, end) >= 0) return { count, stop: null };
-        const r = this.slice(Math.max(1, unitsBetween(now, end)));
-        if (typeof r === 'object') return { count, stop: null };
-        if (r === 'stop') continue;
-        const got = take(this.replayStop(r));
-        if (got !== null) return { count, stop: got };
+        if (compareMoments(now, end) >= 0) return last;
+        const r = this.tslice(Math.max(1, unitsBetween(now, end)));
+        if (typeof r === 'object') return last;
+        if (r !== 'stop') take(this.replayStop(r));
         if (r === 'breakpoint') cpu.resumeFromBreakpoint();
+        yield* this.tick();
       }
-    });
+    }).call(this));
   }
 
-  /** What a stop while re-executing with the stop conditions armed means (as classify(), without hit counts and logpoints). */
+  /** What a stop while re-executing with the stop conditions armed means (classify() without logging or stepping). */
   private replayStop(r: string): StopInfo | null {
     const cpu = this.machine.cpu;
     if (r === 'vmexit') return this.exitStop();
     if (r === 'breakpoint') {
       const rip = this.rip();
       const bp = this.bps.get(rip);
-      if (bp === undefined || bp.logMessage !== null) return null;
-      if (bp.condition !== null && !bp.condition.test(this.evalContext())) return null;
+      if (bp === undefined || !this.reach(bp)) return null;
+      if (bp.hit !== null && !bp.hit.test(bp.hits)) return null;
+      if (bp.logMessage !== null) return null;
       return { reason: 'breakpoint', description: `breakpoint at 0x${BigInt.asUintN(64, BigInt(rip)).toString(16)}`, hitBreakpointIds: [bp.id] };
     }
     if (r === 'stop') {
@@ -818,32 +1055,45 @@ export class MachineDebuggee implements Debuggee {
    * RIP, the VMCS exit-information fields of that exit).
    */
   gotoExit(index: number): StopInfo {
+    return this.runJob(this.gotoExitJob(index));
+  }
+
+  /** gotoExit as a job (checks its argument at once); paused, it stays where re-execution is. */
+  gotoExitJob(index: number): TravelJob {
     const h = this.requireHistory();
     const hv = this.hv;
     if (hv === null) throw new Error('this run has no hypervisor, so no VM exits');
     if (!Number.isSafeInteger(index) || index < 1) throw new Error(`gotoExit: exit numbers start at 1, got ${index}`);
-    const newest = h.newest;
-    const reached = Math.max(hv.log.total, newest.exits + (newest.phase === 2 ? 1 : 0), this.moment().exits + (this.moment().phase === 2 ? 1 : 0));
+    const newest = h.newest, now = this.moment();
+    const reached = Math.max(hv.log.total, newest.exits + (newest.phase === 2 ? 1 : 0), now.exits + (now.phase === 2 ? 1 : 0));
     if (index > reached) throw new Error(`gotoExit: exit ${index} has not happened yet (the run has reached exit ${reached})`);
+    const latest: Moment = { icount: Number.MAX_SAFE_INTEGER, exits: Number.MAX_SAFE_INTEGER, phase: 2 };
     // The newest snapshot before the exit: its handler not run yet means fewer than `index` exits handled.
-    const target: Moment = { icount: Number.MAX_SAFE_INTEGER, exits: index - 1, phase: 2 };
-    const snaps = h.snapshotMoments().filter((m) => m.exits <= index - 1);
-    if (snaps.length === 0) throw new Error(`gotoExit: exit ${index} is older than the recorded history (it starts at ${formatMoment(h.oldest!)})`);
-    const from = snaps[snaps.length - 1];
-    h.restoreBefore(from);
-    this.freshStart();
-    void target;
-    const landed = this.replay('silent', (n, stage) => stage === 'before' && n === index, () => {
-      for (;;) {
-        const r = this.slice(1_000_000);
-        if (typeof r === 'object') return false;
-        if (r === 'vmexit') return true;
-        if (hv.log.total >= index) return false;
-      }
-    });
-    if (!landed) throw new Error(`gotoExit: re-executing did not reach exit ${index}`);
-    const e = this.exitStop();
-    return { ...e, reason: 'goto', description: `VM exit #${index}: ${e.exit!.name} (${e.exit!.reason})` };
+    const from = h.snapshotAtOrBefore(latest, false, (tag, m) => m.exits <= index - 1 && this.tagUsable(tag, m));
+    if (from === null) throw new Error(`gotoExit: exit ${index} is older than the recorded history (it starts at ${formatMoment(h.oldest!)})`);
+    const gen = (function* (this: MachineDebuggee): Generator<void, StopInfo, void> {
+      this.restoreAt(latest, false, (m) => m.exits <= index - 1);
+      this.machine.cpu.watchHit = null;
+      const landed = yield* this.replay('silent', (n, stage) => stage === 'before' && n === index, (function* (this: MachineDebuggee): Generator<void, boolean, void> {
+        for (;;) {
+          const r = this.tslice(TRAVEL_SLICE);
+          if (typeof r === 'object') return false;
+          if (r === 'vmexit') return true;
+          if (r === 'breakpoint') this.countHere();
+          if (r === 'stop') this.machine.cpu.watchHit = null;
+          if (hv.log.total >= index) return false;
+          yield* this.tick();
+        }
+      }).call(this));
+      if (!landed) throw new Error(`gotoExit: re-executing did not reach exit ${index}`);
+      this.settle();
+      const e = this.exitStop();
+      return { ...e, reason: 'goto', description: `VM exit #${index}: ${e.exit!.name} (${e.exit!.reason})` };
+    }).call(this);
+    return this.job(`Go to VM exit #${index}`, gen, () => {
+      const here = this.moment();
+      return { reason: 'pause', description: 'paused', text: `go to VM exit #${index} paused at ${formatMoment(here)}, before that exit` };
+    }, () => ({ done: Math.max(0, this.moment().icount - from.icount), total: Math.max(1, (hv.log.total >= index ? hv.log.window(index, 1)[0]?.icount ?? newest.icount : newest.icount) - from.icount) }));
   }
 
   /** Last condition error, for the adapter to report once. */

@@ -1,5 +1,6 @@
 // Run history for time travel: periodic snapshots with copy-on-write memory (only pages written since the previous one), a memory budget, restore.
 import type { Machine, MachineState } from '../machine.js';
+import type { ExitInfo } from '../vmm/api.js';
 import { DEFAULT_HISTORY_MIB } from '../config.js';
 import { compareMoments, momentOf, sameMoment, unitsBetween, type Moment } from './moment.js';
 
@@ -21,11 +22,25 @@ export interface HistoryOptions {
   interval?: number;
 }
 
+/**
+ * A debugger stop pending at a moment (not part of the machine's own state, so captureState
+ * does not hold it): the VM exit the hypervisor stopped at (either stage), and a data
+ * breakpoint hit by the instruction just before the moment (the processor reports it when it
+ * runs again). Restoring a snapshot puts it back, so the moment behaves as it did.
+ */
+interface PendingStop {
+  exit: { info: ExitInfo; stage: 'before' | 'after'; n: number } | null;
+  watchHit: { id: number; address: number; size: number; write: boolean } | null;
+}
+
 /** One snapshot: the machine's state without memory, and the pages that changed since the previous snapshot. */
 interface Snap {
   id: number;
   moment: Moment;
   state: MachineState;
+  pending: PendingStop;
+  /** The debugger's own state at this moment (History.tagger: e.g. breakpoint hit counts), or undefined. */
+  tag: unknown;
   /** Pages whose version this snapshot holds (for the oldest: every allocated page). */
   pages: number[];
   /** Estimated bytes of `state`. */
@@ -76,6 +91,11 @@ export class History {
   private furthest: Moment;
   /** Passing this snapshot while re-executing: flush the TLB there as the recorded run did. */
   private nextPass: Snap | null = null;
+  /**
+   * The debugger's state to keep with each snapshot (taken when one is recorded and refreshed
+   * whenever re-execution passes one): restoreBefore() hands it back.
+   */
+  tagger: (() => unknown) | null = null;
 
   constructor(readonly machine: Machine, opts: HistoryOptions = {}) {
     this.budgetBytes = Math.max(PAGE, Math.floor(opts.budgetBytes ?? DEFAULT_HISTORY_MIB * 2 ** 20));
@@ -135,7 +155,9 @@ export class History {
       this.pageBytes += PAGE;
     }
     const state = m.captureState();
-    const snap: Snap = { id, moment, state, pages, stateBytes: approxBytes(state) };
+    const pending = this.pendingNow();
+    const tag = this.tagger?.();
+    const snap: Snap = { id, moment, state, pending, tag, pages, stateBytes: approxBytes(state) + approxBytes(pending) + approxBytes(tag) };
     this.stateBytes += snap.stateBytes;
     this.snaps.push(snap);
     this.base = snap;
@@ -192,8 +214,16 @@ export class History {
     if (cost >= this.interval) this.record();
   }
 
+  /** The debugger stop pending now (copies). */
+  private pendingNow(): PendingStop {
+    const hv = this.machine.hv, w = this.machine.cpu.watchHit;
+    const e = hv?.stoppedAtExit ?? null;
+    return { exit: e === null ? null : { ...e }, watchHit: w === null ? null : { ...w } };
+  }
+
   /** Re-executing reached snapshot `s` exactly: the machine equals it, so a new interval starts from it. */
   private rebase(s: Snap): void {
+    if (this.tagger !== null) s.tag = this.tagger();
     this.machine.mem.takeDirty();
     this.machine.cpu.flushTlb();
     this.base = s;
@@ -231,6 +261,11 @@ export class History {
     while (this.snaps.length > 0 && compareMoments(this.snaps[this.snaps.length - 1].moment, now) >= 0) this.dropNewest();
     this.furthest = { ...now };
     this.machine.divergeOutput();
+    // Write-through disks: the image file follows this timeline from here (virtio/disk.ts MemoryDisk.diverge).
+    for (const dev of this.machine.virtio.values()) {
+      const b = (dev as { backend?: { diverge?: () => void } }).backend;
+      b?.diverge?.();
+    }
     this.record();
   }
 
@@ -281,36 +316,33 @@ export class History {
 
   // ---------------------------------------------------------------- going back
 
-  /** The newest snapshot at or before `m` (strictly before with `strict`), or null. */
-  snapshotAtOrBefore(m: Moment, strict = false): Moment | null {
-    const s = this.findSnap(m, strict);
+  /**
+   * The newest snapshot at or before `m` (strictly before with `strict`) whose tag `accept`
+   * takes (default: any), or null.
+   */
+  snapshotAtOrBefore(m: Moment, strict = false, accept?: (tag: unknown, at: Moment) => boolean): Moment | null {
+    const s = this.findSnap(m, strict, accept);
     return s === null ? null : { ...s.moment };
   }
 
-  private findSnap(m: Moment, strict: boolean): Snap | null {
+  private findSnap(m: Moment, strict: boolean, accept?: (tag: unknown, at: Moment) => boolean): Snap | null {
     for (let k = this.snaps.length - 1; k >= 0; k--) {
       const c = compareMoments(this.snaps[k].moment, m);
-      if (c < 0 || (c === 0 && !strict)) return this.snaps[k];
+      if ((c < 0 || (c === 0 && !strict)) && (accept === undefined || accept(this.snaps[k].tag, this.snaps[k].moment))) return this.snaps[k];
     }
     return null;
   }
 
   /**
-   * Restore the newest snapshot at or before `m` (strictly before with `strict`); returns its
-   * moment, or null when history does not reach back that far.
+   * Restore the newest snapshot at or before `m` (strictly before with `strict`) whose tag
+   * `accept` takes; returns its moment and tag, or null when history does not reach back that far.
+   * The debugger stop pending at that moment is put back too (see PendingStop).
    */
-  restoreBefore(m: Moment, strict = false): Moment | null {
-    const s = this.findSnap(m, strict);
+  restoreBefore(m: Moment, strict = false, accept?: (tag: unknown, at: Moment) => boolean): { moment: Moment; tag: unknown } | null {
+    const s = this.findSnap(m, strict, accept);
     if (s === null) return null;
     this.restoreSnap(s);
-    return { ...s.moment };
-  }
-
-  /** Restore the oldest snapshot. */
-  restoreOldest(): Moment | null {
-    if (this.snaps.length === 0) return null;
-    this.restoreSnap(this.snaps[0]);
-    return { ...this.snaps[0].moment };
+    return { moment: { ...s.moment }, tag: s.tag };
   }
 
   private restoreSnap(s: Snap): void {
@@ -321,11 +353,11 @@ export class History {
     m.mem.restorePages(entries);
     m.restoreState(s.state);
     const hv = m.hv;
-    if (hv !== null && s.moment.phase === 2) {
-      // A snapshot taken at a stop before an exit's handler: the hypervisor holds that exit as pending.
-      const pend = (s.state.hv as { pendingExit?: unknown }).pendingExit;
-      if (pend !== null && pend !== undefined) hv.stoppedAtExit = { info: pend as NonNullable<typeof hv.stoppedAtExit>['info'], stage: 'before', n: s.moment.exits + 1 };
-    }
+    // The stop pending at the snapshot: the exit the hypervisor stopped at (before its handler: it
+    // also holds it as its pendingExit; after it), and a data breakpoint hit not yet reported.
+    if (hv !== null) hv.stoppedAtExit = s.pending.exit === null ? null : { ...s.pending.exit };
+    m.cpu.watchHit = s.pending.watchHit === null ? null : { ...s.pending.watchHit };
+    m.cpu.stopRequested = s.pending.watchHit !== null;
     this.base = s;
     this.carry.clear();
     this.nextPass = null;

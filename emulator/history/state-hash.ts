@@ -57,8 +57,19 @@ export interface StateHash {
   all: string;
 }
 
-/** Hash the machine's complete state. Reads only (no side effects). */
+/**
+ * The processor's lazy-flags bookkeeping (the last ALU operation and its operands, emulator/cpu/cpu.ts): not
+ * architectural, and it may differ between the interpreter and translated code for the same RFLAGS, so the hash
+ * takes RFLAGS as getFlags() gives it instead.
+ */
+const LAZY_FLAG_FIELDS = ['lop', 'lsize', 'lres', 'lresh', 'la', 'lah', 'lb', 'lbh', 'lcf'];
+
+/**
+ * Hash the machine's complete architectural state. Reads only, except that RFLAGS is computed from the lazy
+ * flags (getFlags), which changes no architectural state.
+ */
 export function stateHash(m: Machine): StateHash {
+  const flags = m.cpu.getFlags();
   const mem = new Fnv();
   for (const pn of m.mem.allocatedPages()) {
     const p = m.mem.pageOrNull(pn)!;
@@ -69,7 +80,11 @@ export function stateHash(m: Machine): StateHash {
     for (let k = 0; k < p.length; k++) mem.byte(p[k]);
   }
   const st = new Fnv();
-  st.text(stableText(m.captureState()));
+  const state = m.captureState();
+  const scalars = state.cpu.scalars as Record<string, unknown>;
+  for (const k of LAZY_FLAG_FIELDS) delete scalars[k];
+  scalars.flagsRaw = flags;
+  st.text(stableText(state));
   st.text(m.output());
   const all = new Fnv();
   all.text(mem.hex());

@@ -10,6 +10,11 @@ export interface BlockBackend {
   readonly readOnly: boolean;
   /** `count` sectors from `sector` (the caller checked the bounds). */
   read(sector: number, count: number): Uint8Array;
+  /**
+   * Optional: the same bytes as read() without copying them, when the backend holds them contiguously (the caller
+   * checked the bounds; it only reads the view, and only until the next write); null when it cannot.
+   */
+  view?(sector: number, count: number): Uint8Array | null;
   /** Whole sectors (data.length a multiple of 512) at `sector` (the caller checked the bounds and readOnly). */
   write(sector: number, data: Uint8Array): void;
   flush(): void;
@@ -44,6 +49,17 @@ export class MemoryDisk implements BlockBackend {
   readonly readOnly: boolean;
   private overlay = new Map<number, Uint8Array>();
   private readonly bytes: number;
+  /**
+   * Write-through and time travel (emulator/history): the file holds the disk as of the newest
+   * moment of the current timeline. `writes` counts the guest's writes in this timeline (state,
+   * restored with snapshots); `persisted` how many of them the file holds. Re-executing recorded
+   * history (writes <= persisted) leaves the file alone: those writes are in it already, and
+   * writing them again would put older bytes over newer ones. `fileOverlay` is the overlay the
+   * file matches while the disk is in the past (null when it is at the newest moment).
+   */
+  private writes = 0;
+  private persisted = 0;
+  private fileOverlay: Map<number, Uint8Array> | null = null;
 
   constructor(private readonly image: Uint8Array, private readonly opts: MemoryDiskOptions = {}) {
     this.sectors = Math.floor(image.length / SECTOR_SIZE);
@@ -79,6 +95,15 @@ export class MemoryDisk implements BlockBackend {
     return out;
   }
 
+  view(sector: number, count: number): Uint8Array | null {
+    this.check(sector, count);
+    const start = sector * SECTOR_SIZE, end = start + count * SECTOR_SIZE;
+    if (this.overlay.size > 0) {
+      for (let pn = Math.floor(start / DISK_PAGE); pn * DISK_PAGE < end; pn++) if (this.overlay.has(pn)) return null;
+    }
+    return this.image.subarray(start, end);
+  }
+
   write(sector: number, data: Uint8Array): void {
     if (this.readOnly) throw new DiskRangeError('write to a read-only disk');
     if (data.length % SECTOR_SIZE !== 0) throw new DiskRangeError(`write of ${data.length} bytes: not whole sectors`);
@@ -99,17 +124,44 @@ export class MemoryDisk implements BlockBackend {
       page.set(data.subarray(pos, pos + n), o);
       pos += n;
     }
-    this.opts.persist?.(start, data);
+    // Only a write past the file's timeline reaches the file (see `writes`).
+    if (++this.writes > this.persisted) {
+      this.persisted = this.writes;
+      this.opts.persist?.(start, data);
+    }
+    if (this.writes === this.persisted) this.fileOverlay = null;
   }
 
   flush(): void {
+    if (this.writes === this.persisted) this.opts.sync?.();
+  }
+
+  /**
+   * The timeline diverges here (a debugger changed the machine in the past): the recorded
+   * future is gone, so the file is made to hold this moment's disk (pages that differ are
+   * written through), and later writes are new.
+   */
+  diverge(): void {
+    const file = this.fileOverlay;
+    this.fileOverlay = null;
+    this.persisted = this.writes;
+    if (file === null || this.opts.persist === undefined) return;
+    const pages = new Set<number>([...file.keys(), ...this.overlay.keys()]);
+    for (const pn of [...pages].sort((a, b) => a - b)) {
+      const base = pn * DISK_PAGE, end = Math.min(base + DISK_PAGE, this.bytes);
+      const want = this.overlay.get(pn)?.subarray(0, end - base) ?? this.image.subarray(base, end);
+      const have = file.get(pn)?.subarray(0, end - base) ?? this.image.subarray(base, end);
+      let same = true;
+      for (let k = 0; k < want.length && same; k++) same = want[k] === have[k];
+      if (!same) this.opts.persist(base, want.slice());
+    }
     this.opts.sync?.();
   }
 
   /** The overlay, pages ascending, base64 (the image itself is configuration, not state). */
   saveState(): unknown {
     const pages = [...this.overlay.keys()].sort((a, b) => a - b);
-    return { pages: pages.map((pn) => [pn, toBase64(this.overlay.get(pn)!)]) };
+    return { pages: pages.map((pn) => [pn, toBase64(this.overlay.get(pn)!)]), writes: this.writes };
   }
 
   loadState(s: unknown): void {
@@ -126,7 +178,15 @@ export class MemoryDisk implements BlockBackend {
       if (bytes === null || bytes.length !== DISK_PAGE) throw new DeviceStateError('virtio-blk disk', `state.pages: page ${e[0]} is not 4096 bytes of base64`);
       next.set(e[0], bytes);
     }
+    const writes = o.writes ?? 0;
+    if (typeof writes !== 'number' || !Number.isSafeInteger(writes) || writes < 0) throw new DeviceStateError('virtio-blk disk', 'state.writes: expected a count');
+    // Leaving the newest moment: keep the overlay the file matches (see `writes`).
+    if (this.fileOverlay === null && this.writes === this.persisted) this.fileOverlay = this.overlay;
     this.overlay = next;
+    this.writes = writes;
+    if (this.writes === this.persisted) this.fileOverlay = null;
+    // A state from another run (no time travel): the file holds what this run wrote.
+    if (this.writes > this.persisted) { this.persisted = this.writes; this.fileOverlay = null; }
   }
 }
 
