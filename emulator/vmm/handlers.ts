@@ -394,7 +394,7 @@ function vmcall(): ExitHandler {
 function eptViolation(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
     const gpa = Number(vcpu.exit.guestPhysical);
-    const q = Number(vcpu.exit.qualification & 0xffffffffn);
+    const q = low32(vcpu.exit.qualification);
     const ram = ctx.isRam(gpa);
     if ((q & 4) !== 0) {
       vcpu.endRun('error', ram

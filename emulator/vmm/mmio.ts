@@ -50,6 +50,61 @@ function setRegSized(vcpu: VcpuApi, r: number, size: number, value: bigint, rex:
   else vcpu.setReg(GPR_NAMES[r], BigInt.asUintN(64, value));
 }
 
+/** The low 32 bits of a guest register as a number (no BigInt arithmetic when the register fits in 32 bits). */
+function low32(vcpu: VcpuApi, r: number): number {
+  const b = vcpu.reg(GPR_NAMES[r]);
+  return b <= 0xffffffffn ? Number(b) : Number(BigInt.asUintN(32, b));
+}
+
+/** A register operand of 8, 16 or 32 bits as a number (AH..BH rule for bytes without REX). */
+function regOperand(vcpu: VcpuApi, r: number, size: number, rex: number): number {
+  if (size === 8) return r < 4 || rex !== 0 ? low32(vcpu, r) & 0xff : (low32(vcpu, r - 4) >>> 8) & 0xff;
+  return size === 16 ? low32(vcpu, r) & 0xffff : low32(vcpu, r);
+}
+
+/** setRegSized for a value of at most 32 bits given as an unsigned number (32- and 64-bit destinations zero-extend it). */
+function setRegNumber(vcpu: VcpuApi, r: number, size: number, value: number, rex: number): void {
+  if (size === 32 || size === 64) {
+    vcpu.setReg(GPR_NAMES[r], value >>> 0);
+    return;
+  }
+  const target = size === 8 && r >= 4 && rex === 0 ? r - 4 : r;
+  const old = vcpu.reg(GPR_NAMES[target]);
+  if (old > 0xffffffffn) {
+    setRegSized(vcpu, r, size, BigInt(value), rex);
+    return;
+  }
+  const o = Number(old);
+  const merged = size === 16 ? (o & ~0xffff) | (value & 0xffff) : target !== r ? (o & ~0xff00) | ((value & 0xff) << 8) : (o & ~0xff) | (value & 0xff);
+  vcpu.setReg(GPR_NAMES[target], merged >>> 0);
+}
+
+/**
+ * access() for 1, 2 or 4 bytes with number values (no BigInt): one device access, or all ones / dropped when
+ * unassigned. Returns the value read (the value written for a write); the exit-log note goes to `accessNote`.
+ */
+function accessNumber(bus: MmioBus, gpa: number, bytes: 1 | 2 | 4, write: boolean, value: number): number {
+  const v = deviceAccess(bus, gpa, bytes, write, value);
+  if (v === null) {
+    accessNote = `${write ? 'write to' : 'read of'} unassigned ${hexAddress(gpa)}: ${write ? 'dropped' : 'all ones'}`;
+    return bytes === 4 ? 0xffffffff : bytes === 2 ? 0xffff : 0xff;
+  }
+  accessNote = `mmio ${write ? 'write' : 'read'} ${hexAddress(gpa)} = ${v < 256 ? HEX_BYTE[v] : '0x' + v.toString(16)} (${bytes} bytes)`;
+  return v;
+}
+let accessNote = '';
+
+/** "0x0" .. "0xff", and the hex text of recently accessed register addresses (formatting a number is slow next to a device access). */
+const HEX_BYTE = Array.from({ length: 256 }, (_, v) => '0x' + v.toString(16));
+const hexAddrKey = new Float64Array(64).fill(-1);
+const hexAddrText: string[] = new Array<string>(64).fill('');
+function hexAddress(a: number): string {
+  const k = (a >>> 2) & 63;
+  if (hexAddrKey[k] === a) return hexAddrText[k];
+  hexAddrKey[k] = a;
+  return (hexAddrText[k] = '0x' + a.toString(16));
+}
+
 /** A device access of 1, 2 or 4 bytes; null when no device decodes `gpa` (unassigned). */
 function deviceAccess(bus: MmioBus, gpa: number, size: 1 | 2 | 4, write: boolean, value: number): number | null {
   const hit = bus.findMmio(gpa);
@@ -126,6 +181,18 @@ function spanAccess(bus: MmioBus, vcpu: VcpuApi, gpa: number, lin: number | null
 function operandLinear(vcpu: VcpuApi, i: Insn, mode: number, nextRip: number): number | null {
   const moffs = i.opcode >= 0xa0 && i.opcode <= 0xa3;
   if (!moffs && (!i.hasModrm || i.mod === 3)) return null;
+  if (mode !== 64 && i.addrSize !== 64) {
+    // 16- and 32-bit addressing in numbers: the sum is exact in a double and wraps by the address size.
+    let ea = i.disp;
+    if (moffs) ea = i.disp >>> 0;
+    else {
+      if (i.base >= 0) ea += low32(vcpu, i.base);
+      if (i.index >= 0) ea += low32(vcpu, i.index) * (1 << i.scale);
+    }
+    ea = i.addrSize === 16 ? ea & 0xffff : ea >>> 0;
+    const base = vcpu.vmread(SEG_BASE[i.seg]);
+    return (ea + (base <= 0xffffffffn ? Number(base) : Number(BigInt.asUintN(32, base)))) % 4294967296;
+  }
   const mask = (1n << BigInt(i.addrSize)) - 1n;
   let ea: bigint;
   if (moffs) ea = (BigInt(i.dispHi >>> 0) << 32n) | BigInt(i.disp >>> 0);
@@ -148,7 +215,8 @@ const SEG_BASE = ['GUEST_ES_BASE', 'GUEST_CS_BASE', 'GUEST_SS_BASE', 'GUEST_DS_B
  * moffs (A0–A3), MOVZX/MOVSX (0F B6/B7/BE/BF). Anything else is reported, not guessed.
  */
 export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResult {
-  const rip = Number(BigInt.asIntN(64, vcpu.reg('rip')));
+  const ripValue = vcpu.reg('rip');
+  const rip = ripValue < 0x8000000000000000n ? Number(ripValue) : Number(BigInt.asIntN(64, ripValue));
   const ar = Number(vcpu.vmread('GUEST_CS_AR_BYTES'));
   const efer = Number(vcpu.vmread('GUEST_IA32_EFER'));
   const cr0 = Number(vcpu.vmread('GUEST_CR0'));
@@ -156,14 +224,21 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
   const csBase = mode === 64 ? 0 : Number(vcpu.vmread('GUEST_CS_BASE'));
   const bytes = vcpu.readGuestVirtual(csBase + rip, 15) ?? vcpu.readGuestVirtual(csBase + rip, 1);
   if (bytes === null) return { ok: false, reason: `cannot read the instruction at rip=0x${rip.toString(16)}` };
+  insnBytes = bytes;
   try {
-    decode(insn, (k) => (k < bytes.length ? bytes[k] : 0), mode);
+    decode(insn, fetchInsnByte, mode);
   } catch {
     return { ok: false, reason: 'instruction decode failed' };
   }
   const i = insn;
   const op = i.opcode;
   const lin = operandLinear(vcpu, i, mode, rip + i.length);
+  const next = rip + i.length;
+  const nextRip = next >= 0 && next <= Number.MAX_SAFE_INTEGER ? next : BigInt.asUintN(64, BigInt(next));
+  if (moveNumber(vcpu, bus, gpa, lin, i)) {
+    vcpu.setReg('rip', nextRip);
+    return { ok: true, note: accessNote };
+  }
   const full = (o: number) => ((o & 1) === 0 ? 8 : i.opSize);
   let result: { value: bigint; note: string };
   switch (op) {
@@ -218,8 +293,56 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
       return { ok: false, reason: `MMIO access at 0x${gpa.toString(16)} by an instruction the MMIO emulator does not handle (${hex})` };
     }
   }
-  vcpu.setReg('rip', BigInt.asUintN(64, BigInt(rip + i.length)));
+  vcpu.setReg('rip', nextRip);
   return { ok: true, note: result.note };
+}
+
+/** The instruction bytes emulateMmio decodes (module-level so that decoding allocates no closure). */
+let insnBytes: Uint8Array = new Uint8Array(0);
+function fetchInsnByte(k: number): number {
+  return k < insnBytes.length ? insnBytes[k] : 0;
+}
+
+/**
+ * The MOV forms (88/89/8A/8B, C6/C7, A0-A3, MOVZX/MOVSX) with a memory operand of 1, 2 or 4 bytes that does not
+ * cross a page, in numbers: the common device-register access. Same semantics as the general cases below; false
+ * when the instruction is not such a move (nothing done then).
+ */
+function moveNumber(vcpu: VcpuApi, bus: MmioBus, gpa: number, lin: number | null, i: Insn): boolean {
+  const op = i.opcode;
+  let size: number;
+  if (op === 0x88 || op === 0x8a || op === 0xc6 || op === 0xa0 || op === 0xa2 || op === MAP_0F + 0xb6 || op === MAP_0F + 0xbe) size = 8;
+  else if (op === 0x89 || op === 0x8b || op === 0xc7 || op === 0xa1 || op === 0xa3) size = i.opSize;
+  else if (op === MAP_0F + 0xb7 || op === MAP_0F + 0xbf) size = 16;
+  else return false;
+  if (size > 32) return false;
+  const bytes = (size / 8) as 1 | 2 | 4;
+  if (lin !== null && 4096 - (((lin % 4096) + 4096) % 4096) < bytes) return false; // crosses a page: spanAccess splits it
+  const mask = size === 32 ? 0xffffffff : (1 << size) - 1;
+  switch (op) {
+    case 0x88: case 0x89: // MOV r/m, r
+      accessNumber(bus, gpa, bytes, true, regOperand(vcpu, i.reg, size, i.rex));
+      return true;
+    case 0xc6: case 0xc7: // MOV r/m, imm
+      accessNumber(bus, gpa, bytes, true, (i.imm & mask) >>> 0);
+      return true;
+    case 0xa2: case 0xa3: // MOV moffs, AL/eAX
+      accessNumber(bus, gpa, bytes, true, (low32(vcpu, RAX) & mask) >>> 0);
+      return true;
+    case 0x8a: case 0x8b: // MOV r, r/m
+      setRegNumber(vcpu, i.reg, size, accessNumber(bus, gpa, bytes, false, 0), i.rex);
+      return true;
+    case 0xa0: case 0xa1: // MOV AL/eAX, moffs
+      setRegNumber(vcpu, RAX, size, accessNumber(bus, gpa, bytes, false, 0), 0);
+      return true;
+    default: { // MOVZX / MOVSX
+      const v = accessNumber(bus, gpa, bytes, false, 0);
+      if (op < MAP_0F + 0xbe || (v & (1 << (size - 1))) === 0) setRegNumber(vcpu, i.reg, i.opSize, v, i.rex);
+      else if (i.opSize === 64) setRegSized(vcpu, i.reg, 64, BigInt.asUintN(64, BigInt((v << (32 - size)) >> (32 - size))), i.rex);
+      else setRegNumber(vcpu, i.reg, i.opSize, ((v << (32 - size)) >> (32 - size)) & (i.opSize === 16 ? 0xffff : 0xffffffff), i.rex);
+      return true;
+    }
+  }
 }
 
 /** Replace the status flags of the guest's RFLAGS. */

@@ -136,6 +136,11 @@ describe('virtio-blk (§5.2)', () => {
     expect(persisted).toEqual([[7 * 512, 1536]]);
     expect(disk.read(7, 3)).toEqual(pattern);
     expect(disk.read(6, 1)).toEqual(image.subarray(6 * 512, 7 * 512));
+    // The zero-copy view lends the image only where nothing was written over it (sectors 7-9 put 4 KiB pages 0 and 1 in the overlay).
+    expect(disk.view(0, 2)).toBeNull();
+    expect(disk.view(15, 2)).toBeNull();
+    expect(disk.view(16, 2)).toEqual(image.subarray(16 * 512, 18 * 512));
+    expect(disk.view(16, 2)!.buffer).toBe(copy.buffer);
     const r2 = blkRequest(host, q, BUF + 0x20000, 0, 6, [{ len: 512, write: true }, { len: 2048, write: true }], true); // split header
     d.notify(0);
     expect(r2.status()).toBe(0);
@@ -187,6 +192,39 @@ describe('virtio-blk (§5.2)', () => {
     d.notify(0);
     expect(w.status()).toBe(1);
     expect(d.status() & ST.DEVICE_NEEDS_RESET).toBe(0);
+  });
+
+  it('keeps the last 256 requests for the views, oldest first, each with its chain and summary, across a snapshot', () => {
+    const { host, dev, d } = blkRig(image);
+    const [q] = d.init({ queueCount: 1, size: 16 });
+    const sectorOf = (n: number) => (n * 5) % 127; // request n (from 1) reads one sector
+    for (let n = 1; n <= 300; n++) {
+      const r = blkRequest(host, q, BUF + (n % 4) * 0x2000, 0, sectorOf(n), [{ len: 512, write: true }]);
+      d.notify(0);
+      d.ack();
+      expect(r.status()).toBe(0);
+      expect(host.mem.peek(r.dataAt, 512)).toEqual(image.subarray(sectorOf(n) * 512, sectorOf(n) * 512 + 512));
+    }
+    const bad = blkRequest(host, q, BUF, 0, 127, [{ len: 1024, write: true }]); // §5.2.6.1: beyond the capacity
+    d.notify(0);
+    expect(bad.status()).toBe(1);
+    const recs = dev.inspect().requests;
+    expect(recs.map((r) => r.id)).toEqual(Array.from({ length: 256 }, (_, k) => 46 + k));
+    for (const r of recs.slice(0, -1)) {
+      // header (device-readable), data and status (device-writable): §5.2.6
+      expect(r).toMatchObject({ direction: 'in+out', descriptorCount: 3, readableBytes: 16, writableBytes: 513, state: 'completed', usedLen: 513, notify: r.id });
+      expect(r.descriptors.map((x) => [x.len, x.flags])).toEqual([[16, 1], [512, 3], [1, 2]]);
+      expect(r.summary).toBe(`T_IN sector ${sectorOf(r.id)}, 512 bytes: OK`);
+    }
+    expect(recs[255].summary).toBe('T_IN sector 127, 1024 bytes (sectors 127+2 beyond capacity 128): IOERR');
+    // Views get copies: changing one changes nothing in the device.
+    recs[0].descriptors[0].len = 999;
+    expect(dev.inspect().requests[0].descriptors[0].len).toBe(16);
+    const saved = JSON.parse(JSON.stringify(dev.saveState()));
+    const other = blkRig(image);
+    other.dev.loadState(saved);
+    expect(other.dev.inspect().requests).toEqual(dev.inspect().requests);
+    expect(other.dev.saveState()).toEqual(saved);
   });
 
   it('sets NEEDS_RESET for a request without a full header or status byte', () => {

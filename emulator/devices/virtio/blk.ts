@@ -2,7 +2,7 @@
 import { asRecord, intField } from '../bus.js';
 import { VirtioMmioDevice } from './mmio.js';
 import type { Request } from './mmio.js';
-import { gatherReadable, scatterWritable, VirtqueueError } from './queue.js';
+import { gatherReadable, gatherReadableInto, scatterWritable, VirtqueueError, writeWritableByte } from './queue.js';
 import type { BlockBackend } from './disk.js';
 import { SECTOR_SIZE } from './disk.js';
 import type { VirtioHost } from './types.js';
@@ -32,6 +32,12 @@ const CONFIG_SIZE = 60;
 const STATUS_NAME = ['OK', 'IOERR', 'UNSUPP'];
 const TYPE_NAME: Record<number, string> = { 0: 'T_IN', 1: 'T_OUT', 4: 'T_FLUSH', 8: 'T_GET_ID', 10: 'T_GET_LIFETIME', 11: 'T_DISCARD', 13: 'T_WRITE_ZEROES', 14: 'T_SECURE_ERASE' };
 
+/** A request's summary for the views, e.g. "T_IN sector 8, 4096 bytes: OK" (status -1: without the status). */
+function summarize(type: number, sector: number, bytes: number, status: number): string {
+  const what = `${TYPE_NAME[type] ?? `type ${type}`}${type === VIRTIO_BLK_T.IN || type === VIRTIO_BLK_T.OUT ? ` sector ${sector}, ${bytes} bytes` : ''}`;
+  return status < 0 ? what : `${what}: ${STATUS_NAME[status]}`;
+}
+
 export interface VirtioBlkOptions {
   name?: string;
   backend: BlockBackend;
@@ -46,6 +52,9 @@ export class VirtioBlk extends VirtioMmioDevice {
   };
   readonly backend: BlockBackend;
   private readonly config: Uint8Array;
+  /** Scratch for the request header. */
+  private readonly header = new Uint8Array(HEADER);
+  private readonly headerView = new DataView(this.header.buffer);
   reads = 0;
   writes = 0;
   flushes = 0;
@@ -81,40 +90,40 @@ export class VirtioBlk extends VirtioMmioDevice {
     const dma = this.host.dma;
     if (c.readable < HEADER) throw new VirtqueueError('bad-request', `block request header is ${c.readable} bytes, 16 needed (§5.2.6)`);
     if (c.writable < 1) throw new VirtqueueError('bad-request', 'block request without a device-writable status byte (§5.2.6)');
-    const h = gatherReadable(dma, c, 0, HEADER);
-    const dv = new DataView(h.buffer);
-    const type = dv.getUint32(0, true);
-    const sectorLo = dv.getUint32(8, true);
-    const sectorHi = dv.getUint32(12, true);
+    const h = this.header;
+    gatherReadableInto(dma, c, 0, h);
+    const type = this.headerView.getUint32(0, true);
+    const sectorLo = this.headerView.getUint32(8, true);
+    const sectorHi = this.headerView.getUint32(12, true);
     const sector = sectorHi < 0x200000 ? sectorHi * 0x100000000 + sectorLo : Number.MAX_SAFE_INTEGER;
     const dataIn = c.writable - 1;
     const dataOut = c.readable - HEADER;
     let status: number = VIRTIO_BLK_S.OK;
     let written = 0;
-    let what = `${TYPE_NAME[type] ?? `type ${type}`}`;
-    const bounds = (bytes: number): string | null => {
-      if (bytes % SECTOR_SIZE !== 0) return `${bytes} bytes is not a multiple of 512 (§5.2.6.1)`;
-      if (sector + bytes / SECTOR_SIZE > this.backend.sectors) return `sectors ${sector}+${bytes / SECTOR_SIZE} beyond capacity ${this.backend.sectors}`;
-      return null;
-    };
+    /** Why the request failed, for its summary (built only on failure). */
+    let problem: string | null = null;
+    let bytes = 0;
     try {
       switch (type) {
         case VIRTIO_BLK_T.IN: {
-          what += ` sector ${sector}, ${dataIn} bytes`;
-          const err = bounds(dataIn);
-          if (err !== null) { status = VIRTIO_BLK_S.IOERR; what += ` (${err})`; break; }
+          bytes = dataIn;
+          problem = this.bounds(sector, dataIn);
+          if (problem !== null) { status = VIRTIO_BLK_S.IOERR; break; }
           for (let off = 0; off < dataIn; off += CHUNK) {
             const n = Math.min(CHUNK, dataIn - off);
-            scatterWritable(dma, c, off, this.backend.read(sector + off / SECTOR_SIZE, n / SECTOR_SIZE));
+            const first = sector + off / SECTOR_SIZE;
+            // Zero-copy from the disk's bytes where the backend can lend them (a run with nothing written over it).
+            const src = this.backend.view?.(first, n / SECTOR_SIZE) ?? this.backend.read(first, n / SECTOR_SIZE);
+            scatterWritable(dma, c, off, src);
           }
           written = dataIn;
           this.reads++;
           break;
         }
         case VIRTIO_BLK_T.OUT: {
-          what += ` sector ${sector}, ${dataOut} bytes`;
-          const err = this.backend.readOnly ? 'read-only disk (VIRTIO_BLK_F_RO)' : bounds(dataOut);
-          if (err !== null) { status = VIRTIO_BLK_S.IOERR; what += ` (${err})`; break; }
+          bytes = dataOut;
+          problem = this.backend.readOnly ? 'read-only disk (VIRTIO_BLK_F_RO)' : this.bounds(sector, dataOut);
+          if (problem !== null) { status = VIRTIO_BLK_S.IOERR; break; }
           for (let off = 0; off < dataOut; off += CHUNK) {
             const n = Math.min(CHUNK, dataOut - off);
             this.backend.write(sector + off / SECTOR_SIZE, gatherReadable(dma, c, HEADER + off, n));
@@ -139,11 +148,19 @@ export class VirtioBlk extends VirtioMmioDevice {
       if (e instanceof VirtqueueError) throw e;
       // The host's storage failed (e.g. write-through to a file): the guest sees an I/O error.
       status = VIRTIO_BLK_S.IOERR;
-      what += ` (host: ${e instanceof Error ? e.message : String(e)})`;
+      problem = `host: ${e instanceof Error ? e.message : String(e)}`;
     }
     if (status !== VIRTIO_BLK_S.OK) this.errors++;
-    scatterWritable(dma, c, c.writable - 1, Uint8Array.of(status));
-    this.complete(q, req, written + 1, `${what}: ${STATUS_NAME[status]}`);
+    writeWritableByte(dma, c, c.writable - 1, status);
+    if (problem === null) this.completeFormat(q, req, written + 1, summarize, type, sector, bytes, status);
+    else this.complete(q, req, written + 1, `${summarize(type, sector, bytes, -1)} (${problem}): ${STATUS_NAME[status]}`);
+  }
+
+  /** Why `bytes` at `sector` cannot be transferred, or null (§5.2.6.1). */
+  private bounds(sector: number, bytes: number): string | null {
+    if (bytes % SECTOR_SIZE !== 0) return `${bytes} bytes is not a multiple of 512 (§5.2.6.1)`;
+    if (sector + bytes / SECTOR_SIZE > this.backend.sectors) return `sectors ${sector}+${bytes / SECTOR_SIZE} beyond capacity ${this.backend.sectors}`;
+    return null;
   }
 
   protected resetDevice(): void {

@@ -19,6 +19,9 @@ const CHUNK = 65536;
 /** Configuration layout (§5.3.4): le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr. */
 const CFG_EMERG_WR = 8;
 const CFG_SIZE = 12;
+/** Request summaries for the views (built when shown). */
+const bytesIn = (n: number): string => `${n} bytes in`;
+const bytesOut = (n: number): string => `${n} bytes out`;
 
 export interface VirtioConsoleOptions {
   name?: string;
@@ -83,7 +86,7 @@ export class VirtioConsole extends VirtioMmioDevice {
         scatterWritable(this.host.dma, req.chain, 0, bytes);
         this.input.splice(0, n);
         this.bytesIn += n;
-        this.complete(q, req, n, `${n} bytes in`);
+        this.completeFormat(q, req, n, bytesIn, n, 0, 0, 0);
       }
     }
   }
@@ -96,7 +99,7 @@ export class VirtioConsole extends VirtioMmioDevice {
     }
     this.bytesOut += total;
     // Device-writable buffers in a transmit chain are not written (used len 0, §2.7.8).
-    this.complete(CONSOLE_TRANSMITQ, req, 0, `${total} bytes out`);
+    this.completeFormat(CONSOLE_TRANSMITQ, req, 0, bytesOut, total, 0, 0, 0);
   }
 
   protected override onDriverOk(): void {

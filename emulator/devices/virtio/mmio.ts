@@ -2,7 +2,7 @@
 import type { MmioDevice, MmioSize, Snapshottable } from '../bus.js';
 import { asRecord, boolField, DeviceStateError, intField } from '../bus.js';
 import type { Chain, Descriptor } from './queue.js';
-import { SplitQueue, VirtqueueError, walkChain } from './queue.js';
+import { newChain, SplitQueue, VirtqueueError, walkChain } from './queue.js';
 import type { VirtioEvent, VirtioHost } from './types.js';
 import { featureBit, hex64, VIRTIO_F, VIRTIO_INT, VIRTIO_STATUS } from './types.js';
 
@@ -56,6 +56,20 @@ export const VIRTIO_QUEUE_NUM_MAX = 256;
 export const VIRTIO_HISTORY = 256;
 /** Descriptors listed per request record / in-flight chain in the views. */
 export const VIRTIO_VIEW_DESCRIPTORS = 64;
+
+/** Access kinds of the control registers (§4.2.2 table 4.1), by offset / 4: 0 none, then read-only, write-only, read-write. */
+const RO = 1, WO = 2, RW = 3;
+const REGISTER_KIND = (() => {
+  const R = VIRTIO_MMIO;
+  const t = new Uint8Array(VIRTIO_MMIO.CONFIG / 4);
+  for (const o of [R.MAGIC_VALUE, R.VERSION, R.DEVICE_ID, R.VENDOR_ID, R.DEVICE_FEATURES, R.QUEUE_NUM_MAX, R.INTERRUPT_STATUS,
+    R.SHM_LEN_LOW, R.SHM_LEN_HIGH, R.SHM_BASE_LOW, R.SHM_BASE_HIGH, R.CONFIG_GENERATION]) t[o / 4] = RO;
+  for (const o of [R.DEVICE_FEATURES_SEL, R.DRIVER_FEATURES, R.DRIVER_FEATURES_SEL, R.QUEUE_SEL, R.QUEUE_NUM, R.QUEUE_NOTIFY,
+    R.INTERRUPT_ACK, R.QUEUE_DESC_LOW, R.QUEUE_DESC_HIGH, R.QUEUE_DRIVER_LOW, R.QUEUE_DRIVER_HIGH, R.QUEUE_DEVICE_LOW,
+    R.QUEUE_DEVICE_HIGH, R.SHM_SEL]) t[o / 4] = WO;
+  for (const o of [R.QUEUE_READY, R.STATUS, R.QUEUE_RESET]) t[o / 4] = RW;
+  return t;
+})();
 
 /** Features every device here offers (§6): VERSION_1 (required for version 2), INDIRECT_DESC, RING_EVENT_IDX. */
 export const VIRTIO_COMMON_FEATURES = featureBit(VIRTIO_F.VERSION_1) | featureBit(VIRTIO_F.INDIRECT_DESC) | featureBit(VIRTIO_F.EVENT_IDX);
@@ -165,10 +179,158 @@ export interface VirtioDeviceView {
   detail: Record<string, unknown>;
 }
 
-/** A chain the device took, with its record. */
+/**
+ * A chain the device took, with its record. The transport reuses one Request, its Chain and its record slot for
+ * every request: a device completes (or fails) each request before it takes the next one.
+ */
 export interface Request {
   chain: Chain;
-  record: VirtioRequestRecord;
+  record: RequestSlot;
+}
+
+/** Builds a request's summary from four numbers when a view asks for it (so completing a request builds no string). */
+export type SummaryFormat = (a: number, b: number, c: number, d: number) => string;
+
+/**
+ * One entry of the request history, reused in a ring of VIRTIO_HISTORY slots (taking a request allocates nothing
+ * once the ring is full). `toRecord()` gives the view's VirtioRequestRecord.
+ */
+export class RequestSlot {
+  id = 0;
+  queue = 0;
+  head = 0;
+  /** descriptors[0 .. shown) are the record's first VIRTIO_VIEW_DESCRIPTORS descriptors. */
+  readonly descriptors: DescriptorView[] = [];
+  shown = 0;
+  descriptorCount = 0;
+  direction: VirtioRequestRecord['direction'] = 'none';
+  readableBytes = 0;
+  writableBytes = 0;
+  state: VirtioRequestRecord['state'] = 'in-flight';
+  usedLen: number | null = null;
+  notify: number | null = null;
+  usedIdx: number | null = null;
+  /** The summary as text, or built by `format` from a, b, c, d. */
+  private text = '';
+  private format: SummaryFormat | null = null;
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  private d = 0;
+
+  get summary(): string {
+    return this.format !== null ? this.format(this.a, this.b, this.c, this.d) : this.text;
+  }
+
+  setSummary(text: string): void {
+    this.text = text;
+    this.format = null;
+  }
+
+  setSummaryFormat(format: SummaryFormat, a: number, b: number, c: number, d: number): void {
+    this.format = format;
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
+  /** Fills the slot from a chain just taken. */
+  fill(id: number, queue: number, chain: Chain, notify: number | null): void {
+    this.id = id;
+    this.queue = queue;
+    this.head = chain.head;
+    const shown = Math.min(chain.count, VIRTIO_VIEW_DESCRIPTORS);
+    let r = false, w = false;
+    for (let k = 0; k < chain.count; k++) {
+      const d = chain.descriptors[k];
+      if (d.writable) w = true;
+      else r = true;
+      if (k >= shown) continue;
+      if (k === this.descriptors.length) this.descriptors.push({ index: 0, addr: 0, len: 0, flags: 0, next: 0, indirect: false });
+      const v = this.descriptors[k];
+      v.index = d.index; v.addr = d.addr; v.len = d.len; v.flags = d.flags; v.next = d.next; v.indirect = d.indirect;
+    }
+    this.shown = shown;
+    this.descriptorCount = chain.count;
+    this.direction = r && w ? 'in+out' : r ? 'out' : w ? 'in' : 'none';
+    this.readableBytes = chain.readable;
+    this.writableBytes = chain.writable;
+    this.setSummary('');
+    this.state = 'in-flight';
+    this.usedLen = null;
+    this.notify = notify;
+    this.usedIdx = null;
+  }
+
+  /** Fills the slot from a (validated) record, e.g. from a snapshot. */
+  assign(rec: VirtioRequestRecord): void {
+    this.id = rec.id;
+    this.queue = rec.queue;
+    this.head = rec.head;
+    this.descriptors.length = 0;
+    for (const d of rec.descriptors) this.descriptors.push({ ...d });
+    this.shown = rec.descriptors.length;
+    this.descriptorCount = rec.descriptorCount;
+    this.direction = rec.direction;
+    this.readableBytes = rec.readableBytes;
+    this.writableBytes = rec.writableBytes;
+    this.setSummary(rec.summary);
+    this.state = rec.state;
+    this.usedLen = rec.usedLen;
+    this.notify = rec.notify;
+    this.usedIdx = rec.usedIdx;
+  }
+
+  /** A fresh copy for views and snapshots. */
+  toRecord(): VirtioRequestRecord {
+    const descriptors: DescriptorView[] = [];
+    for (let k = 0; k < this.shown; k++) descriptors.push({ ...this.descriptors[k] });
+    return {
+      id: this.id, queue: this.queue, head: this.head, descriptors, descriptorCount: this.descriptorCount, direction: this.direction,
+      readableBytes: this.readableBytes, writableBytes: this.writableBytes, summary: this.summary, state: this.state,
+      usedLen: this.usedLen, notify: this.notify, usedIdx: this.usedIdx,
+    };
+  }
+}
+
+/** The last VIRTIO_HISTORY requests, oldest first, in a ring of reused slots. */
+class RequestHistory {
+  private readonly slots: RequestSlot[] = [];
+  /** Index of the oldest slot once the ring is full. */
+  private start = 0;
+
+  get length(): number {
+    return this.slots.length;
+  }
+
+  /** The slot for a new request: a new one until the ring is full, then the oldest. */
+  next(): RequestSlot {
+    if (this.slots.length < VIRTIO_HISTORY) {
+      const s = new RequestSlot();
+      this.slots.push(s);
+      return s;
+    }
+    const s = this.slots[this.start];
+    this.start = (this.start + 1) % VIRTIO_HISTORY;
+    return s;
+  }
+
+  records(): VirtioRequestRecord[] {
+    const out: VirtioRequestRecord[] = [];
+    for (let k = 0; k < this.slots.length; k++) out.push(this.slots[(this.start + k) % this.slots.length].toRecord());
+    return out;
+  }
+
+  load(records: readonly VirtioRequestRecord[]): void {
+    this.slots.length = 0;
+    this.start = 0;
+    for (const r of records) {
+      const s = new RequestSlot();
+      s.assign(r);
+      this.slots.push(s);
+    }
+  }
 }
 
 interface QueueRegs {
@@ -182,12 +344,6 @@ interface QueueRegs {
 
 function toView(d: Descriptor): DescriptorView {
   return { index: d.index, addr: d.addr, len: d.len, flags: d.flags, next: d.next, indirect: d.indirect };
-}
-
-function directionOf(c: Chain): VirtioRequestRecord['direction'] {
-  const r = c.descriptors.some((d) => !d.writable);
-  const w = c.descriptors.some((d) => d.writable);
-  return r && w ? 'in+out' : r ? 'out' : w ? 'in' : 'none';
 }
 
 function hx(v: number): string {
@@ -234,7 +390,9 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
   private needsResetReason: string | null = null;
   private notifyCount = 0;
   private requestCount = 0;
-  private history: VirtioRequestRecord[] = [];
+  private readonly history = new RequestHistory();
+  /** The one Request (chain and record slot) the device is working on. */
+  private readonly request: Request = { chain: newChain(), record: new RequestSlot() };
   /** Budget of chains the current queue run may still take. */
   private budget = 0;
   private runNotify: number | null = null;
@@ -352,16 +510,10 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
     if (offset % size !== 0) return `unaligned ${size}-byte access`;
     if (offset >= VIRTIO_MMIO.CONFIG) return null; // §4.2.2.2: config space by its fields' sizes (8, 16, 32 bits)
     if (size !== 4) return `${size * 8}-bit access to a control register (only 32-bit accesses are allowed, §4.2.2.2)`;
-    const R = VIRTIO_MMIO;
-    const readOnly: number[] = [R.MAGIC_VALUE, R.VERSION, R.DEVICE_ID, R.VENDOR_ID, R.DEVICE_FEATURES, R.QUEUE_NUM_MAX,
-      R.INTERRUPT_STATUS, R.SHM_LEN_LOW, R.SHM_LEN_HIGH, R.SHM_BASE_LOW, R.SHM_BASE_HIGH, R.CONFIG_GENERATION];
-    const writeOnly: number[] = [R.DEVICE_FEATURES_SEL, R.DRIVER_FEATURES, R.DRIVER_FEATURES_SEL, R.QUEUE_SEL, R.QUEUE_NUM,
-      R.QUEUE_NOTIFY, R.INTERRUPT_ACK, R.QUEUE_DESC_LOW, R.QUEUE_DESC_HIGH, R.QUEUE_DRIVER_LOW, R.QUEUE_DRIVER_HIGH,
-      R.QUEUE_DEVICE_LOW, R.QUEUE_DEVICE_HIGH, R.SHM_SEL];
-    const readWrite: number[] = [R.QUEUE_READY, R.STATUS, R.QUEUE_RESET];
-    if (readWrite.includes(offset)) return null;
-    if (readOnly.includes(offset)) return write ? 'write to a read-only register' : null;
-    if (writeOnly.includes(offset)) return write ? null : 'read of a write-only register';
+    const kind = REGISTER_KIND[offset >>> 2];
+    if (kind === RW) return null;
+    if (kind === RO) return write ? 'write to a read-only register' : null;
+    if (kind === WO) return write ? null : 'read of a write-only register';
     return 'no register at this offset';
   }
 
@@ -623,42 +775,41 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
     return this.budget <= 0 ? 0 : Math.min(this.budget, this.queues[qi].pending(this.host.dma));
   }
 
-  /** Takes the next chain of queue `qi` (at most Queue Size per run), or null. Only inside processQueue. */
+  /**
+   * Takes the next chain of queue `qi` (at most Queue Size per run), or null. Only inside processQueue. The Request is
+   * reused: complete it before taking the next one.
+   */
   protected take(qi: number): Request | null {
     if (this.budget <= 0 || this.needsResetReason !== null) return null;
-    const chain = this.queues[qi].pop(this.host.dma);
+    const req = this.request;
+    const chain = this.queues[qi].popInto(this.host.dma, req.chain);
     if (chain === null) return null;
     this.budget--;
     const id = ++this.requestCount;
-    const record: VirtioRequestRecord = {
-      id,
-      queue: qi,
-      head: chain.head,
-      descriptors: chain.descriptors.slice(0, VIRTIO_VIEW_DESCRIPTORS).map(toView),
-      descriptorCount: chain.descriptors.length,
-      direction: directionOf(chain),
-      readableBytes: chain.readable,
-      writableBytes: chain.writable,
-      summary: '',
-      state: 'in-flight',
-      usedLen: null,
-      notify: this.runNotify,
-      usedIdx: null,
-    };
-    this.history.push(record);
-    if (this.history.length > VIRTIO_HISTORY) this.history.shift();
+    req.record = this.history.next();
+    req.record.fill(id, qi, chain, this.runNotify);
     this.runTaken.push(id);
-    return { chain, record };
+    return req;
   }
 
   /** Puts a taken request in the used ring with `written` bytes (§2.7.8). */
   protected complete(qi: number, req: Request, written: number, summary: string): void {
+    this.completeUsed(qi, req, written);
+    req.record.setSummary(summary);
+  }
+
+  /** complete() with the summary built by `format(a, b, c, d)` only when a view shows it. */
+  protected completeFormat(qi: number, req: Request, written: number, format: SummaryFormat, a: number, b: number, c: number, d: number): void {
+    this.completeUsed(qi, req, written);
+    req.record.setSummaryFormat(format, a, b, c, d);
+  }
+
+  private completeUsed(qi: number, req: Request, written: number): void {
     const q = this.queues[qi];
     q.addUsed(this.host.dma, req.chain.head, written);
     req.record.state = 'completed';
     req.record.usedLen = written;
     req.record.usedIdx = q.usedIdx;
-    req.record.summary = summary;
     this.runCompleted.push(req.record.id);
   }
 
@@ -704,7 +855,7 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
       configGeneration: this.configGeneration,
       notifications: this.notifyCount,
       queues: this.queues.map((q) => this.inspectQueue(q)),
-      requests: this.history.map((r) => ({ ...r, descriptors: r.descriptors.map((d) => ({ ...d })) })),
+      requests: this.history.records(),
       detail: this.detail(),
     };
   }
@@ -771,7 +922,7 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
         ...this.regs[i],
         size: q.size, ready: q.ready, lastAvailIdx: q.lastAvailIdx, usedIdx: q.usedIdx, eventIdx: q.eventIdx, indirect: q.indirect,
       })),
-      history: this.history.map((r) => ({ ...r, descriptors: r.descriptors.map((d) => ({ ...d })) })),
+      history: this.history.records(),
       device: this.saveDevice(),
     };
   }
@@ -854,7 +1005,7 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
       q.eventIdx = x.eventIdx;
       q.indirect = x.indirect;
     });
-    this.history = history;
+    this.history.load(history);
   }
 }
 

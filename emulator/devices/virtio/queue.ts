@@ -73,13 +73,23 @@ export interface Descriptor {
   indirect: boolean;
 }
 
-/** A chain popped from the available ring, walked and validated. */
+/**
+ * A chain popped from the available ring, walked and validated. `descriptors[0 .. count)` are its descriptors; a
+ * device reuses one Chain (and its Descriptor objects) for every request, so the array may hold more entries
+ * than `count` and a Chain is valid only until the next pop into it.
+ */
 export interface Chain {
   head: number;
   descriptors: Descriptor[];
+  count: number;
   /** Total bytes of device-readable / device-writable buffers. */
   readable: number;
   writable: number;
+}
+
+/** An empty Chain to be filled by SplitQueue.popInto / readChain. */
+export function newChain(): Chain {
+  return { head: 0, descriptors: [], count: 0, readable: 0, writable: 0 };
 }
 
 /** What the chain walker needs of a queue. */
@@ -94,82 +104,182 @@ function hx(v: number): string {
 }
 
 /**
- * The descriptors of the chain starting at `head`, as an iterator with a time-to-live: at most `size` descriptors
- * from the descriptor table, and at most the entry count of one indirect table after it (§2.7.5.3.2: zero or more
- * direct descriptors followed by one indirect one). Throws VirtqueueError. Reads only; no side effects.
+ * Walks one descriptor chain with a time-to-live: at most `size` descriptors from the descriptor table, and at most
+ * the entry count of one indirect table after it (§2.7.5.3.2: zero or more direct descriptors followed by one
+ * indirect one). `step` fills the next descriptor or returns false at the end; it throws VirtqueueError at the first
+ * bad one (after handing out the good ones before it). Reads only; no side effects; no allocation.
+ */
+class ChainCursor {
+  private dma!: DmaMemory;
+  private head = 0;
+  private queueSize = 0;
+  private indirectOk = false;
+  private table = 0;
+  private count = 0;
+  private idx = 0;
+  private ttl = 0;
+  private inIndirect = false;
+  private sawWritable = false;
+  private total = 0;
+  /** -1: the walk is over; 0: read descriptor `idx` next; 1: follow `next` of the previous descriptor first. */
+  private state = -1;
+  private pendingNext = 0;
+
+  begin(dma: DmaMemory, q: ChainSource, head: number): void {
+    this.dma = dma;
+    this.head = head;
+    this.queueSize = q.size;
+    this.indirectOk = q.indirect;
+    this.table = q.descAddr;
+    this.count = q.size;
+    this.idx = head;
+    this.ttl = q.size;
+    this.inIndirect = false;
+    this.sawWritable = false;
+    this.total = 0;
+    this.state = 0;
+    if (head >= q.size) {
+      this.state = -1;
+      throw new VirtqueueError('head-out-of-range', `chain head ${head} >= queue size ${q.size}`);
+    }
+  }
+
+  step(d: Descriptor): boolean {
+    if (this.state < 0) return false;
+    if (this.state === 1) {
+      if (this.pendingNext >= this.count) {
+        this.state = -1;
+        throw new VirtqueueError('next-out-of-range', `${this.where()}: next ${this.pendingNext} >= ${this.inIndirect ? 'indirect table entries' : 'queue size'} ${this.count}`);
+      }
+      this.idx = this.pendingNext;
+      this.state = 0;
+    }
+    const dma = this.dma;
+    for (;;) {
+      if (this.ttl === 0) {
+        this.state = -1;
+        throw new VirtqueueError('chain-too-long', `chain from head ${this.head} has more than ${this.inIndirect ? this.count + ' indirect' : this.queueSize} descriptors (a loop?)`);
+      }
+      this.ttl--;
+      const at = this.table + this.idx * VIRTQ_DESC_SIZE;
+      const lo = dma.read32(at);
+      const hi = dma.read32(at + 4);
+      const len = dma.read32(at + 8);
+      const flags = dma.read16(at + 12);
+      const next = dma.read16(at + 14);
+      const addr = this.checkBuffer(lo, hi, len);
+      if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
+        this.state = -1;
+        if (!this.indirectOk) throw new VirtqueueError('indirect-not-negotiated', `${this.where()}: INDIRECT flag without VIRTIO_F_INDIRECT_DESC`);
+        if (this.inIndirect) throw new VirtqueueError('nested-indirect', `${this.where()}: INDIRECT flag inside an indirect table`);
+        if ((flags & VIRTQ_DESC_F_NEXT) !== 0) throw new VirtqueueError('indirect-with-next', `${this.where()}: both INDIRECT and NEXT set`);
+        if (len === 0 || len % VIRTQ_DESC_SIZE !== 0 || len / VIRTQ_DESC_SIZE > VIRTQ_MAX_INDIRECT) {
+          throw new VirtqueueError('indirect-table-size', `${this.where()}: indirect table of ${len} bytes (must be a non-zero multiple of 16, at most ${VIRTQ_MAX_INDIRECT} entries)`);
+        }
+        this.state = 0;
+        this.table = addr;
+        this.count = len / VIRTQ_DESC_SIZE;
+        this.ttl = this.count;
+        this.idx = 0;
+        this.inIndirect = true;
+        continue;
+      }
+      const writable = (flags & VIRTQ_DESC_F_WRITE) !== 0;
+      if (!writable && this.sawWritable) {
+        this.state = -1;
+        throw new VirtqueueError('readable-after-writable', `${this.where()}: device-readable buffer after a device-writable one`);
+      }
+      this.sawWritable = this.sawWritable || writable;
+      this.total += len;
+      if (this.total > 0xffffffff) {
+        this.state = -1;
+        throw new VirtqueueError('chain-length-overflow', `chain from head ${this.head} is longer than 2^32 - 1 bytes`);
+      }
+      d.index = this.idx;
+      d.addr = addr;
+      d.len = len;
+      d.flags = flags;
+      d.next = next;
+      d.writable = writable;
+      d.indirect = this.inIndirect;
+      if ((flags & VIRTQ_DESC_F_NEXT) === 0) this.state = -1;
+      else {
+        this.state = 1;
+        this.pendingNext = next;
+      }
+      return true;
+    }
+  }
+
+  private where(): string {
+    return `${this.inIndirect ? 'indirect ' : ''}descriptor ${this.idx}`;
+  }
+
+  /** addr (lo, hi halves) + len must not wrap 2^64 and must be RAM (a zero-length buffer is never accessed). */
+  private checkBuffer(lo: number, hi: number, len: number): number {
+    if (hi === 0xffffffff && lo + len > 0x100000000) {
+      this.state = -1;
+      throw new VirtqueueError('buffer-wraps', `${this.where()}: buffer 0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')} + ${len} passes 2^64`);
+    }
+    if (hi >= 0x100000) {
+      this.state = -1;
+      throw new VirtqueueError('buffer-not-ram', `${this.where()}: buffer 0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')} is beyond any RAM`);
+    }
+    const addr = hi * 0x100000000 + lo;
+    if (len !== 0 && !this.dma.isRam(addr, len)) {
+      this.state = -1;
+      throw new VirtqueueError('buffer-not-ram', `${this.where()}: buffer ${hx(addr)} + ${len} is not guest RAM`);
+    }
+    return addr;
+  }
+}
+
+function newDescriptor(): Descriptor {
+  return { index: 0, addr: 0, len: 0, flags: 0, next: 0, writable: false, indirect: false };
+}
+
+/**
+ * The descriptors of the chain starting at `head`, as an iterator (a fresh object per descriptor; for the views).
+ * Throws VirtqueueError at the first bad descriptor. Reads only; no side effects.
  */
 export function* walkChain(dma: DmaMemory, q: ChainSource, head: number): Generator<Descriptor, void, void> {
-  let table = q.descAddr;
-  let count = q.size;
-  let idx = head;
-  let ttl = q.size;
-  let inIndirect = false;
-  let sawWritable = false;
-  let total = 0;
-  if (idx >= count) throw new VirtqueueError('head-out-of-range', `chain head ${idx} >= queue size ${count}`);
+  const c = new ChainCursor();
+  c.begin(dma, q, head);
   for (;;) {
-    if (ttl === 0) {
-      throw new VirtqueueError('chain-too-long', `chain from head ${head} has more than ${inIndirect ? count + ' indirect' : q.size} descriptors (a loop?)`);
-    }
-    ttl--;
-    const at = table + idx * VIRTQ_DESC_SIZE;
-    const lo = dma.read32(at);
-    const hi = dma.read32(at + 4);
-    const len = dma.read32(at + 8);
-    const flags = dma.read16(at + 12);
-    const next = dma.read16(at + 14);
-    const where = `${inIndirect ? 'indirect ' : ''}descriptor ${idx}`;
-    const addr = checkBuffer(dma, lo, hi, len, where);
-    if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
-      if (!q.indirect) throw new VirtqueueError('indirect-not-negotiated', `${where}: INDIRECT flag without VIRTIO_F_INDIRECT_DESC`);
-      if (inIndirect) throw new VirtqueueError('nested-indirect', `${where}: INDIRECT flag inside an indirect table`);
-      if ((flags & VIRTQ_DESC_F_NEXT) !== 0) throw new VirtqueueError('indirect-with-next', `${where}: both INDIRECT and NEXT set`);
-      if (len === 0 || len % VIRTQ_DESC_SIZE !== 0 || len / VIRTQ_DESC_SIZE > VIRTQ_MAX_INDIRECT) {
-        throw new VirtqueueError('indirect-table-size', `${where}: indirect table of ${len} bytes (must be a non-zero multiple of 16, at most ${VIRTQ_MAX_INDIRECT} entries)`);
-      }
-      table = addr;
-      count = len / VIRTQ_DESC_SIZE;
-      ttl = count;
-      idx = 0;
-      inIndirect = true;
-      continue;
-    }
-    const writable = (flags & VIRTQ_DESC_F_WRITE) !== 0;
-    if (!writable && sawWritable) throw new VirtqueueError('readable-after-writable', `${where}: device-readable buffer after a device-writable one`);
-    sawWritable = sawWritable || writable;
-    total += len;
-    if (total > 0xffffffff) throw new VirtqueueError('chain-length-overflow', `chain from head ${head} is longer than 2^32 - 1 bytes`);
-    yield { index: idx, addr, len, flags, next, writable, indirect: inIndirect };
-    if ((flags & VIRTQ_DESC_F_NEXT) === 0) return;
-    if (next >= count) throw new VirtqueueError('next-out-of-range', `${where}: next ${next} >= ${inIndirect ? 'indirect table entries' : 'queue size'} ${count}`);
-    idx = next;
+    const d = newDescriptor();
+    if (!c.step(d)) return;
+    yield d;
   }
 }
 
-/** addr (lo, hi halves) + len must not wrap 2^64 and must be RAM (a zero-length buffer is never accessed). */
-function checkBuffer(dma: DmaMemory, lo: number, hi: number, len: number, where: string): number {
-  if (hi === 0xffffffff && lo + len > 0x100000000) {
-    throw new VirtqueueError('buffer-wraps', `${where}: buffer 0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')} + ${len} passes 2^64`);
-  }
-  if (hi >= 0x100000) {
-    throw new VirtqueueError('buffer-not-ram', `${where}: buffer 0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')} is beyond any RAM`);
-  }
-  const addr = hi * 0x100000000 + lo;
-  if (len !== 0 && !dma.isRam(addr, len)) throw new VirtqueueError('buffer-not-ram', `${where}: buffer ${hx(addr)} + ${len} is not guest RAM`);
-  return addr;
-}
+const cursor = new ChainCursor();
 
-/** Walks a whole chain (bounded by its TTL) and sums its parts. */
-export function collectChain(dma: DmaMemory, q: ChainSource, head: number): Chain {
-  const descriptors: Descriptor[] = [];
+/** Walks a whole chain (bounded by its TTL) into `out`, reusing its Descriptor objects, and sums its parts. */
+export function readChain(dma: DmaMemory, q: ChainSource, head: number, out: Chain): Chain {
+  const ds = out.descriptors;
+  let n = 0;
   let readable = 0;
   let writable = 0;
-  for (const d of walkChain(dma, q, head)) {
-    descriptors.push(d);
+  out.head = head;
+  out.count = 0;
+  cursor.begin(dma, q, head);
+  for (;;) {
+    if (n === ds.length) ds.push(newDescriptor());
+    const d = ds[n];
+    if (!cursor.step(d)) break;
+    n++;
     if (d.writable) writable += d.len;
     else readable += d.len;
   }
-  return { head, descriptors, readable, writable };
+  out.count = n;
+  out.readable = readable;
+  out.writable = writable;
+  return out;
+}
+
+/** Walks a whole chain (bounded by its TTL) into a new Chain. */
+export function collectChain(dma: DmaMemory, q: ChainSource, head: number): Chain {
+  return readChain(dma, q, head, newChain());
 }
 
 /** Layout of the split rings (§2.7, table "Virtqueue Part Alignment and Size"). */
@@ -250,10 +360,15 @@ export class SplitQueue implements ChainSource {
 
   /** Takes the next available chain (walked and validated), or null if none; last_avail_idx advances only on success. */
   pop(dma: DmaMemory): Chain | null {
+    return this.popInto(dma, newChain());
+  }
+
+  /** pop() into a Chain the caller reuses (no allocation once its descriptors exist). */
+  popInto(dma: DmaMemory, out: Chain): Chain | null {
     if (this.pending(dma) === 0) return null;
-    const chain = collectChain(dma, this, this.headAt(dma, 0));
+    readChain(dma, this, this.headAt(dma, 0), out);
     this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
-    return chain;
+    return out;
   }
 
   /** Puts a used element (§2.7.8.2: the element first, then used.idx). */
@@ -287,21 +402,28 @@ export class SplitQueue implements ChainSource {
 
 /** Copies up to `len` bytes of the chain's device-readable buffers, starting `skip` bytes into them. */
 export function gatherReadable(dma: DmaMemory, chain: Chain, skip: number, len: number): Uint8Array {
-  const n = Math.max(0, Math.min(len, chain.readable - skip));
-  const out = new Uint8Array(n);
+  const out = new Uint8Array(Math.max(0, Math.min(len, chain.readable - skip)));
+  gatherReadableInto(dma, chain, skip, out);
+  return out;
+}
+
+/** Fills `out` from the chain's device-readable buffers starting `skip` bytes into them; returns the bytes copied. */
+export function gatherReadableInto(dma: DmaMemory, chain: Chain, skip: number, out: Uint8Array): number {
+  const n = Math.max(0, Math.min(out.length, chain.readable - skip));
   let pos = 0;
   let off = 0; // offset of the current descriptor in the readable stream
-  for (const d of chain.descriptors) {
+  for (let k = 0; k < chain.count; k++) {
+    const d = chain.descriptors[k];
     if (d.writable || pos >= n) break;
     const start = Math.max(skip + pos - off, 0);
     if (start < d.len) {
       const take = Math.min(d.len - start, n - pos);
-      out.set(dma.read(d.addr + start, take), pos);
+      dma.readInto(d.addr + start, out.subarray(pos, pos + take));
       pos += take;
     }
     off += d.len;
   }
-  return out;
+  return pos;
 }
 
 /** Writes `data` into the chain's device-writable buffers at byte `skip` of them; returns the bytes written. */
@@ -309,16 +431,32 @@ export function scatterWritable(dma: DmaMemory, chain: Chain, skip: number, data
   const n = Math.max(0, Math.min(data.length, chain.writable - skip));
   let pos = 0;
   let off = 0;
-  for (const d of chain.descriptors) {
+  for (let k = 0; k < chain.count; k++) {
+    const d = chain.descriptors[k];
     if (!d.writable) continue;
     if (pos >= n) break;
     const start = Math.max(skip + pos - off, 0);
     if (start < d.len) {
       const take = Math.min(d.len - start, n - pos);
-      dma.write(d.addr + start, data.subarray(pos, pos + take));
+      dma.write(d.addr + start, take === data.length ? data : data.subarray(pos, pos + take));
       pos += take;
     }
     off += d.len;
   }
   return pos;
+}
+
+/** Writes one byte at byte `at` of the chain's device-writable buffers (e.g. a status byte); false if beyond them. */
+export function writeWritableByte(dma: DmaMemory, chain: Chain, at: number, v: number): boolean {
+  let off = 0;
+  for (let k = 0; k < chain.count; k++) {
+    const d = chain.descriptors[k];
+    if (!d.writable) continue;
+    if (at < off + d.len) {
+      dma.write8(d.addr + (at - off), v);
+      return true;
+    }
+    off += d.len;
+  }
+  return false;
 }

@@ -9,6 +9,8 @@ import { VIRTIO_ID } from './types.js';
 export const VIRTIO_RNG_DEFAULT_SEED = 0x766d7363; // "vmsc"
 /** Bytes given per request at most (the device may fill less than the buffer; the used len says how much, §2.7.8). */
 export const VIRTIO_RNG_MAX_PER_REQUEST = 65536;
+/** A request's summary for the views (built when shown). */
+const randomBytes = (n: number): string => `${n} random bytes`;
 
 const M64 = (1n << 64n) - 1n;
 
@@ -111,7 +113,7 @@ export class VirtioRng extends VirtioMmioDevice {
       this.prng.fill(bytes);
       scatterWritable(this.host.dma, req.chain, 0, bytes);
       this.bytesGenerated += n;
-      this.complete(q, req, n, `${n} random bytes`);
+      this.completeFormat(q, req, n, randomBytes, n, 0, 0, 0);
     }
   }
 

@@ -1,4 +1,5 @@
 // virtio vocabulary shared by the transport and devices: status bits, feature bits, device IDs, DMA memory, host hooks, events.
+import { PAGE_SIZE } from '../../mem/physmem.js';
 import type { PhysicalMemory } from '../../mem/physmem.js';
 
 /** Device status bits (virtio 1.2 §2.1). */
@@ -46,8 +47,11 @@ export interface DmaMemory {
   isRam(gpa: number, len: number): boolean;
   read(gpa: number, len: number): Uint8Array;
   write(gpa: number, data: Uint8Array): void;
+  /** Copies `dst.length` bytes at `gpa` into `dst` (no allocation). */
+  readInto(gpa: number, dst: Uint8Array): void;
   read16(gpa: number): number;
   read32(gpa: number): number;
+  write8(gpa: number, v: number): void;
   write16(gpa: number, v: number): void;
   write32(gpa: number, v: number): void;
 }
@@ -90,28 +94,83 @@ export interface DmaRange {
 /**
  * DmaMemory over host-physical memory and the guest's RAM ranges (e.g. GuestMemory.ranges of the hypervisor, or
  * `[{ gpa: 0, hpa: 0, size: mem.size }]` for a flat machine). A buffer must lie inside one range. Writes go
- * through PhysicalMemory.poke, so DMA into decoded code invalidates the decoded-instruction cache.
+ * through PhysicalMemory (write*, poke), so DMA into decoded code invalidates the decoded-instruction cache.
  */
 export function dmaFromRanges(host: PhysicalMemory, ranges: readonly DmaRange[]): DmaMemory {
-  const rs = ranges.map((r) => ({ ...r }));
-  const toHost = (gpa: number, len: number): number => {
-    for (const r of rs) if (gpa >= r.gpa && gpa + len <= r.gpa + r.size) return r.hpa + (gpa - r.gpa);
+  return new RangeDma(host, ranges);
+}
+
+/** dmaFromRanges' adapter: the range lookup is a loop over a few numbers, allocation-free. */
+class RangeDma implements DmaMemory {
+  private readonly gpa: Float64Array;
+  private readonly hpa: Float64Array;
+  private readonly end: Float64Array;
+
+  constructor(private readonly host: PhysicalMemory, ranges: readonly DmaRange[]) {
+    this.gpa = Float64Array.from(ranges, (r) => r.gpa);
+    this.hpa = Float64Array.from(ranges, (r) => r.hpa);
+    this.end = Float64Array.from(ranges, (r) => r.gpa + r.size);
+  }
+
+  /** Host-physical address of [gpa, gpa+len) when it lies in one RAM range, else -1. */
+  private toHost(gpa: number, len: number): number {
+    for (let i = 0; i < this.gpa.length; i++) if (gpa >= this.gpa[i] && gpa + len <= this.end[i]) return this.hpa[i] + (gpa - this.gpa[i]);
     return -1;
-  };
-  const must = (gpa: number, len: number): number => {
-    const h = toHost(gpa, len);
+  }
+
+  private must(gpa: number, len: number): number {
+    const h = this.toHost(gpa, len);
     if (h < 0) throw new RangeError(`DMA of ${len} bytes at guest-physical 0x${gpa.toString(16)} is not RAM`);
     return h;
-  };
-  return {
-    isRam: (gpa, len) => Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= 0 && len >= 0 && toHost(gpa, len) >= 0,
-    read: (gpa, len) => host.peek(must(gpa, len), len),
-    write: (gpa, data) => host.poke(must(gpa, data.length), data),
-    read16: (gpa) => host.read16(must(gpa, 2)),
-    read32: (gpa) => host.read32(must(gpa, 4)),
-    write16: (gpa, v) => host.write16(must(gpa, 2), v & 0xffff),
-    write32: (gpa, v) => host.write32(must(gpa, 4), v >>> 0),
-  };
+  }
+
+  isRam(gpa: number, len: number): boolean {
+    return Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= 0 && len >= 0 && this.toHost(gpa, len) >= 0;
+  }
+
+  read(gpa: number, len: number): Uint8Array {
+    return this.host.peek(this.must(gpa, len), len);
+  }
+
+  readInto(gpa: number, dst: Uint8Array): void {
+    const h = this.must(gpa, dst.length);
+    const host = this.host;
+    // Page by page from the backing store (a page never written reads as zeros); no side effects, like peek.
+    for (let i = 0; i < dst.length;) {
+      const a = h + i;
+      const o = a & (PAGE_SIZE - 1);
+      const n = Math.min(PAGE_SIZE - o, dst.length - i);
+      const p = host.pageOrNull(Math.floor(a / PAGE_SIZE));
+      if (p === undefined) dst.fill(0, i, i + n);
+      else if (n <= 8) for (let k = 0; k < n; k++) dst[i + k] = p[o + k];
+      else dst.set(p.subarray(o, o + n), i);
+      i += n;
+    }
+  }
+
+  write(gpa: number, data: Uint8Array): void {
+    this.host.poke(this.must(gpa, data.length), data);
+  }
+
+  read16(gpa: number): number {
+    return this.host.read16(this.must(gpa, 2));
+  }
+
+  read32(gpa: number): number {
+    return this.host.read32(this.must(gpa, 4));
+  }
+
+  write8(gpa: number, v: number): void {
+    this.host.write8(this.must(gpa, 1), v & 0xff);
+  }
+
+  write16(gpa: number, v: number): void {
+    this.host.write16(this.must(gpa, 2), v & 0xffff);
+  }
+
+  write32(gpa: number, v: number): void {
+    this.host.write32(this.must(gpa, 4), v >>> 0);
+  }
 }
 
 export function hex64(v: bigint): string {
