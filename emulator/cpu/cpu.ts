@@ -53,6 +53,8 @@ export interface UnimplementedReport {
 export const LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7;
 
 const TLB_SIZE = 4096;
+/** What TLB read entries point at for RAM pages never written (see Cpu.noteZeroPage); never written itself. */
+const ZERO_PAGE = new Uint8Array(4096);
 /** Stands for "no blocks" (never translated into): pages of MMIO code, or the translator off. */
 const EMPTY_BLOCK_PAGE = new BlockPage(-1);
 EMPTY_BLOCK_PAGE.hits.fill(255);
@@ -196,11 +198,12 @@ export class Cpu {
   readonly unimplemented: UnimplementedReport[] = [];
 
   // TLB: direct-mapped, 4 KiB granularity.
-  private readonly tlbTag = new Float64Array(TLB_SIZE).fill(NaN);
+  // tlbTag/tlbRd/tlbWr are read by translated blocks (jit/codegen.ts) for their inline memory fast path.
+  readonly tlbTag = new Float64Array(TLB_SIZE).fill(NaN);
   private readonly tlbPa = new Float64Array(TLB_SIZE);
   private readonly tlbPerm = new Uint8Array(TLB_SIZE);
-  private readonly tlbRd: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
-  private readonly tlbWr: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
+  readonly tlbRd: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
+  readonly tlbWr: (Uint8Array | undefined)[] = new Array(TLB_SIZE).fill(undefined);
   private lastUser = false; private lastWp = false;
   private needRead = TLB_READ; needWrite = TLB_WRITE | TLB_DIRTY; private needFetch = 0;
   /** Scratch for the page walker (entries to mark accessed). */
@@ -616,20 +619,23 @@ export class Cpu {
   physWrite8(pa: number, v: number): void {
     if (this.watchPages.size !== 0) this.checkWatch(pa, 1, true);
     if (pa < this.ramTop) this.mem.write8(pa, v); else this.mmioWrite(pa, 1, v);
+    if (this.zeroAlloc >= 0) this.checkZeroPages();
   }
   physWrite16(pa: number, v: number): void {
     if (this.watchPages.size !== 0) this.checkWatch(pa, 2, true);
     if (pa + 1 < this.ramTop) this.mem.write16(pa, v); else this.mmioWrite(pa, 2, v);
+    if (this.zeroAlloc >= 0) this.checkZeroPages();
   }
   physWrite32(pa: number, v: number): void {
     if (this.watchPages.size !== 0) this.checkWatch(pa, 4, true);
     if (pa + 3 < this.ramTop) this.mem.write32(pa, v); else this.mmioWrite(pa, 4, v);
+    if (this.zeroAlloc >= 0) this.checkZeroPages();
   }
 
   /** Accesses above the RAM fast path: MMIO devices, RAM above a hole, or unassigned (reads all ones). */
   private mmioRead(pa: number, size: 1 | 2 | 4): number {
     const m = this.bus.findMmio(pa);
-    if (m !== null) return m.dev.mmioRead(pa - m.base, size) >>> 0;
+    if (m !== null) { const v = m.dev.mmioRead(pa - m.base, size) >>> 0; this.checkZeroPages(); return v; } // a device may have written RAM
     if (pa + size <= this.mem.size) {
       return size === 1 ? this.mem.read8(pa) : size === 2 ? this.mem.read16(pa) : this.mem.read32(pa);
     }
@@ -638,7 +644,7 @@ export class Cpu {
 
   private mmioWrite(pa: number, size: 1 | 2 | 4, v: number): void {
     const m = this.bus.findMmio(pa);
-    if (m !== null) { m.dev.mmioWrite(pa - m.base, size, v >>> 0); return; }
+    if (m !== null) { m.dev.mmioWrite(pa - m.base, size, v >>> 0); this.checkZeroPages(); return; }
     if (pa + size <= this.mem.size) {
       if (size === 1) this.mem.write8(pa, v); else if (size === 2) this.mem.write16(pa, v); else this.mem.write32(pa, v);
     }
@@ -691,10 +697,53 @@ export class Cpu {
     let rd: Uint8Array | undefined, wr: Uint8Array | undefined;
     if (ppa + 4096 <= this.ramTop && (this.watchPages.size === 0 || !this.watchPages.has(ppa / 4096))) {
       const ppn = ppa / 4096;
-      if ((perm & this.needRead) === this.needRead) rd = this.mem.pageOrNull(ppn);
-      if (access === ACC_WRITE && (perm & this.needWrite) === this.needWrite) { wr = this.mem.writablePage(ppn); if (rd === undefined) rd = wr; }
+      const readable = (perm & this.needRead) === this.needRead;
+      if (readable) rd = this.mem.pageOrNull(ppn);
+      if (access === ACC_WRITE && (perm & this.needWrite) === this.needWrite) {
+        wr = this.mem.writablePage(ppn);
+        if (rd === undefined) rd = wr;
+        this.checkZeroPages();
+      }
+      if (rd === undefined && readable && this.mem.pageOrNull(ppn) === undefined) {
+        // A RAM page never written reads as zeros: the shared zero page, until any page is allocated.
+        this.noteZeroPage(k);
+        rd = ZERO_PAGE;
+      }
     }
     this.tlbRd[k] = rd; this.tlbWr[k] = wr;
+  }
+
+  /**
+   * TLB entries whose read page is ZERO_PAGE (a RAM page not allocated yet) stay valid while the
+   * memory's allocation count is `zeroAlloc` (-1: there are none). Every allocation goes through
+   * PhysicalMemory's write paths; the processor checks after its own slow-path writes, MMIO and
+   * between instructions, and drops them all when the count moved.
+   */
+  private zeroAlloc = -1;
+  private readonly zeroSlots = new Int32Array(64);
+  private zeroCount = 0;
+
+  private noteZeroPage(k: number): void {
+    const a = this.mem.residentBytes;
+    if (this.zeroAlloc !== a) { this.dropZeroPages(); this.zeroAlloc = a; }
+    if (this.zeroCount < this.zeroSlots.length) this.zeroSlots[this.zeroCount] = k;
+    this.zeroCount++;
+  }
+
+  /** Drop the zero-page TLB entries when a page was allocated since they were made. */
+  checkZeroPages(): void {
+    if (this.zeroAlloc >= 0 && this.mem.residentBytes !== this.zeroAlloc) this.dropZeroPages();
+  }
+
+  private dropZeroPages(): void {
+    const rd = this.tlbRd, tag = this.tlbTag;
+    if (this.zeroCount <= this.zeroSlots.length) {
+      for (let j = 0; j < this.zeroCount; j++) { const k = this.zeroSlots[j]; if (rd[k] === ZERO_PAGE) { tag[k] = NaN; rd[k] = undefined; } }
+    } else {
+      for (let k = 0; k < TLB_SIZE; k++) if (rd[k] === ZERO_PAGE) { tag[k] = NaN; rd[k] = undefined; }
+    }
+    this.zeroCount = 0;
+    this.zeroAlloc = -1;
   }
 
   /** A page became code: no TLB entry may write it directly any more. */
@@ -707,6 +756,7 @@ export class Cpu {
   flushTlb(): void {
     this.tlbTag.fill(NaN);
     this.fpLin = NaN;
+    this.zeroCount = 0; this.zeroAlloc = -1; // no entry is valid any more, zero-page ones included
   }
 
   /** Drop every decoded instruction (after a snapshot restore replaced memory). */
@@ -952,6 +1002,20 @@ export class Cpu {
     return (this.segBase[s] + off) % TWO32;
   }
 
+  /**
+   * For translated 32-bit code: the limit of segment `s` when an access to it needs only the limit
+   * check of segLinear (usable, the right type, not expand-down), else -1 (the access takes segLinear's path).
+   */
+  segFastLimit(s: number, write: boolean): number {
+    if (this.codeSize === 64 || (this.cr0 & CR0_PE) === 0) return -1;
+    const ar = this.segAr[s];
+    if ((ar & AR_UNUSABLE) !== 0) return -1;
+    const type = ar & 0xf;
+    if (write ? (type & 0xa) !== 0x2 : (type & 0xa) === 0x8) return -1;
+    if ((type & 0xc) === 0x4) return -1;
+    return this.segLimit[s];
+  }
+
   /** Linear address of i's memory operand for an access of `size` bits. */
   memLinear(i: Insn, size: number, write: boolean): number {
     return this.segLinear(i.seg, this.ea(i), size >>> 3, write);
@@ -1185,6 +1249,7 @@ export class Cpu {
       if (this.stopRequested) { this.stopRequested = false; return 'stop'; }
       try {
         while (this.icount < end) {
+          if (this.zeroAlloc >= 0 && this.mem.residentBytes !== this.zeroAlloc) this.dropZeroPages();
           if (this.vmx !== null && (this.vmx.boundaryPending || this.icount >= this.timerAt)) this.vmx.boundary(this);
           if (this.shadow !== 0) this.shadow--;
           else if (this.intr !== null && (this.flagsRaw & IF) !== 0 && this.intr.pending()) this.takeInterrupt();
@@ -1197,13 +1262,16 @@ export class Cpu {
           // A translated block runs only where none of the checks above (nor TF) can fire inside it:
           // the instructions that could make them fire end blocks, and call-outs leave the block
           // when stopRequested, boundaryPending or a code page changed (jit/block.ts).
-          if (jit && tf === 0 && this.shadow === 0 && this.codeSize === 64 && this.onInstruction === null
+          const cs = this.codeSize;
+          if (jit && tf === 0 && this.shadow === 0 && cs !== 16 && this.onInstruction === null
             && (this.intr === null || (this.flagsRaw & IF) === 0) && (this.vmx === null || !this.vmx.boundaryPending)) {
-            const d = this.rip - this.fpLin;
+            const d = (cs === 64 ? this.rip : (this.segBase[CS] + this.rip) % TWO32) - this.fpLin;
             if (d >= 0 && d < 4096) {
               const page = this.fpBlk;
               const b = page.blocks[d];
-              if (b !== undefined && b.rip === this.rip) {
+              // A block is entered in the code size it was built for, and outside 64-bit mode only when
+              // every byte it fetches and every target it branches to is within CS.limit.
+              if (b !== undefined && b.rip === this.rip && b.mode === cs && b.needLimit <= this.segLimit[CS]) {
                 const stop = end < this.timerAt ? end : this.timerAt;
                 if (this.icount + b.len <= stop) {
                   if (b.fn !== null) b.fn(this as never, stop); else runThreaded(this, b);

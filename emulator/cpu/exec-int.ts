@@ -519,17 +519,19 @@ H[0x8d] = (c, i) => {
   if (i.mod === 3) c.raise(EXC_UD);
   const ea = c.ea(i);
   const s = i.opSize;
-  if (s === 64) { if (Number.isNaN(ea)) leaNonCanonical(c, i); else c.setRegNumber(i.reg, ea); }
+  if (Number.isNaN(ea)) leaNonCanonical(c, i, s);
+  else if (s === 64) c.setRegNumber(i.reg, ea);
   else c.setReg(i.reg, s, s === 16 ? ea & 0xffff : ea >>> 0, 0);
 };
-/** LEA of a non-canonical result: recompute exactly with BigInt (rare). */
-function leaNonCanonical(c: Cpu, i: Insn): void {
-  let v = 0n;
+/** LEA of a non-canonical 64-bit address: recompute exactly with BigInt (rare); a smaller operand size keeps the low bits (SDM vol. 2A LEA, table 3-54). */
+function leaNonCanonical(c: Cpu, i: Insn, s: number): void {
+  let v = i.ripRel ? BigInt(c.nextRip) : 0n;
   if (i.base >= 0) v += big(c.lo[i.base], c.hi[i.base]);
   if (i.index >= 0) v += big(c.lo[i.index], c.hi[i.index]) << BigInt(i.scale);
   v += BigInt(i.disp);
   v = BigInt.asUintN(64, v);
-  c.setReg(i.reg, 64, Number(v & 0xffffffffn), Number(v >> 32n));
+  if (s === 16) c.setReg(i.reg, 16, Number(v & 0xffffn), 0);
+  else c.setReg(i.reg, s, Number(v & 0xffffffffn), s === 64 ? Number(v >> 32n) : 0);
 }
 // MOVZX / MOVSX / MOVSXD
 H[MAP_0F + 0xb6] = (c, i) => c.setReg(i.reg, i.opSize, c.readRM(i, 8), 0);

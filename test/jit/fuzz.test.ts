@@ -1,6 +1,6 @@
 // Random instruction loops run by the translator and by the interpreter in lockstep: after every slice (of random length, so blocks are cut by the budget) the whole processor state and memory must be equal.
 import { describe, expect, it } from 'vitest';
-import { bareLongMode, CODE, fingerprint } from './harness.js';
+import { bareLongMode, bareMode, CODE, fingerprint } from './harness.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -47,7 +47,7 @@ function randomInsn(next: () => number): number[] {
     case 17: { const r = pick(DEST); return [0x41 - ((r & 8) ? 0 : 1) + 0, 0x50 + (r & 7), 0x40 | ((r & 8) >> 3), 0x58 + (r & 7)].slice(0) as number[]; }
     case 18: return [rex(0, d), 0xf7, modrm(3, pick([2, 3, 4, 5]), d)]; // NOT NEG MUL IMUL
     case 19: return [0x48 | ((d & 8) >> 1) | ((s & 8) >> 3), 0x0f, 0xaf, modrm(3, d, s)]; // IMUL r, r/m
-    case 20: return [pick([0xf8, 0xf9, 0xf5, 0x9c])].concat(next() % 2 ? [] : []); // CLC STC CMC PUSHF
+    case 20: return next() % 2 ? [pick([0xf8, 0xf9, 0xf5, 0x9c])] : [0xe8, 0, 0, 0, 0, 0x41, 0x58 + (next() % 6)]; // CLC STC CMC PUSHF; CALL next + POP r8..r13
     default: return [0x70 + (next() % 16), 0]; // Jcc +0 (a block end either way)
   }
 }
@@ -69,6 +69,79 @@ function randomLoop(next: () => number, iterations: number): Uint8Array {
   const jnz = [0x0f, 0x85, rel & 0xff, (rel >>> 8) & 0xff, (rel >>> 16) & 0xff, (rel >>> 24) & 0xff];
   return Uint8Array.from([...head, ...body, ...tail, ...jnz, 0xf4]);
 }
+
+/** Registers random 32-bit instructions may write: EAX ECX EDX EBX EBP (ESI counts, EDI points at data, ESP is the stack). */
+const DEST32 = [0, 1, 2, 3, 5];
+
+/** One random 32-bit protected-mode instruction: register and memory ALU forms, INC/DEC 40+r, shifts, LEA, moves, the stack, CALL/RET. */
+function randomInsn32(next: () => number): number[] {
+  const pick = <T>(a: T[]): T => a[next() % a.length];
+  const d = pick(DEST32), s = pick([0, 1, 2, 3, 5, 6, 7]);
+  const modrm = (mod: number, r: number, b: number) => (mod << 6) | ((r & 7) << 3) | (b & 7);
+  const imm32 = () => { const v = next(); return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; };
+  const disp8 = () => [next() & 0x7c];
+  switch (next() % 18) {
+    case 0: case 1: { const op = pick([0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85]); return [op, op & 2 ? modrm(3, d, s) : modrm(3, s, d)]; }
+    case 2: return [0x83, modrm(3, next() % 8, d), next() & 0xff];
+    case 3: return [0x81, modrm(3, next() % 8, d), ...imm32()];
+    case 4: return [pick([0x40, 0x48]) + d];
+    case 5: return [0xc1, modrm(3, pick([0, 1, 4, 5, 7]), d), next() % 40];
+    case 6: return [0x8d, modrm(1, d, 4), ((next() % 4) << 6) | (pick([0, 1, 2, 3, 5, 6, 7]) << 3) | pick([0, 1, 2, 3, 5, 6, 7]), next() & 0xff];
+    case 7: return [0xb8 + d, ...imm32()];
+    case 8: return [pick([0x89, 0x8b]), modrm(3, d, d === s ? 0 : s)];
+    case 9: return [0x0f, pick([0xb6, 0xb7, 0xbe, 0xbf]), modrm(3, d, pick([0, 1, 2, 3]))];
+    case 10: case 11: return [pick([0x89, 0x8b, 0x01, 0x03, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85]), modrm(1, d, 7), ...disp8()]; // [edi + d8]
+    case 12: return [0xff, modrm(1, next() % 2, 7), ...disp8()]; // INC/DEC [edi + d8]
+    case 13: return [0x0f, 0xb6 + (next() % 2), modrm(1, d, 7), ...disp8()]; // MOVZX r, [edi + d8]
+    case 14: return [0x50 + pick([0, 1, 2, 3, 5, 6, 7]), 0x58 + d];
+    case 15: return [0x0f, 0x40 + (next() % 16), modrm(3, d, s)];
+    case 16: return [0xe8, 0, 0, 0, 0, 0x58 + d]; // CALL next; POP r
+    default: return [0x70 + (next() % 16), 0];
+  }
+}
+
+/** ESI iterations of random 32-bit instructions (with forward Jcc skips), then HLT. */
+function randomLoop32(next: () => number, iterations: number): Uint8Array {
+  const body: number[] = [];
+  const count = 4 + (next() % 24);
+  for (let k = 0; k < count; k++) {
+    const insn = randomInsn32(next);
+    if (next() % 10 === 0) { const skip = randomInsn32(next); body.push(0x70 + (next() % 16), skip.length, ...skip); }
+    body.push(...insn);
+  }
+  // mov esi, n; mov edi, DATA; body; dec esi; jnz body (rel32); hlt
+  const head = [0xbe, iterations & 0xff, (iterations >>> 8) & 0xff, 0, 0, 0xbf, DATA & 0xff, (DATA >>> 8) & 0xff, (DATA >>> 16) & 0xff, 0];
+  const tail = [0x4e];
+  const rel = -(body.length + tail.length + 6);
+  const jnz = [0x0f, 0x85, rel & 0xff, (rel >>> 8) & 0xff, (rel >>> 16) & 0xff, (rel >>> 24) & 0xff];
+  return Uint8Array.from([...head, ...body, ...tail, ...jnz, 0xf4]);
+}
+
+describe('translator vs interpreter on random 32-bit protected-mode loops', () => {
+  it('match after every slice (150 loops, flat and paged)', () => {
+    const next = rng(0x3232);
+    let blocks = 0;
+    for (let n = 0; n < 150; n++) {
+      const code = randomLoop32(next, 20 + (next() % 40));
+      const mode = n % 2 === 0 ? 'protected' : 'paged32';
+      const a = bareMode(code, true, mode), b = bareMode(code, false, mode);
+      for (const x of [a, b]) {
+        const seed = rng(n + 7);
+        for (const r of DEST32) x.cpu.lo[r] = seed();
+      }
+      for (let slice = 0; slice < 400; slice++) {
+        const budget = 1 + (next() % 60);
+        const sa = a.cpu.run(budget), sb = b.cpu.run(budget);
+        expect(sa, `loop ${n} slice ${slice}`).toBe(sb);
+        expect(fingerprint(a.cpu, a.mem), `loop ${n} slice ${slice}`).toEqual(fingerprint(b.cpu, b.mem));
+        if (sa !== 'budget') break;
+      }
+      blocks += a.cpu.jitUnit.compiled;
+      expect(b.cpu.jitUnit.compiled).toBe(0);
+    }
+    expect(blocks).toBeGreaterThan(150);
+  });
+});
 
 describe('translator vs interpreter on random loops', () => {
   it('match after every slice (300 loops)', () => {

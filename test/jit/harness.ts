@@ -5,18 +5,18 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import '../../emulator/cpu/index.js';
 import { Cpu } from '../../emulator/cpu/cpu.js';
-import { applyArchState, startState } from '../../emulator/cpu/setup.js';
+import { applyArchState, startState, type StartMode } from '../../emulator/cpu/setup.js';
 import { snapshotCpu } from '../../emulator/cpu/state.js';
 import { PhysicalMemory } from '../../emulator/mem/physmem.js';
 
 export const TMP = join(__dirname, '..', '.tmp', 'jit');
 export const CODE = 0x100000;
 
-/** Assemble 64-bit code at `org` with nasm. */
-export function nasm(name: string, src: string, org = CODE): Uint8Array {
+/** Assemble 64-bit (or `bits`-bit) code at `org` with nasm. */
+export function nasm(name: string, src: string, org = CODE, bits = 64): Uint8Array {
   mkdirSync(TMP, { recursive: true });
   const asm = join(TMP, `${name}.asm`), bin = join(TMP, `${name}.bin`);
-  writeFileSync(asm, `bits 64\norg ${org}\n${src}\n`);
+  writeFileSync(asm, `bits ${bits}\norg ${org}\n${src}\n`);
   execFileSync('nasm', ['-f', 'bin', '-o', bin, asm]);
   return new Uint8Array(readFileSync(bin));
 }
@@ -29,6 +29,11 @@ export interface Bare {
 
 /** A Cpu in long mode (identity-mapped, no IDT) with `code` at CODE, the translator on or off. */
 export function bareLongMode(code: Uint8Array, jit: boolean, memBytes = 4 * 1024 * 1024): Bare {
+  return bareMode(code, jit, 'long', memBytes);
+}
+
+/** A Cpu in a start mode of emulator/cpu/setup.ts (flat segments, identity map when paged, no IDT) with `code` at CODE. */
+export function bareMode(code: Uint8Array, jit: boolean, mode: StartMode, memBytes = 4 * 1024 * 1024, at = CODE): Bare {
   const mem = new PhysicalMemory(memBytes);
   const io: Array<[string, number, number]> = [];
   const bus = {
@@ -38,14 +43,14 @@ export function bareLongMode(code: Uint8Array, jit: boolean, memBytes = 4 * 1024
   };
   const cpu = new Cpu(mem, bus);
   cpu.jit = jit;
-  applyArchState(cpu, startState('long', CODE, mem));
-  mem.poke(CODE, code);
+  applyArchState(cpu, startState(mode, at, mem));
+  mem.poke(at, code);
   cpu.lo[4] = 0x80000; cpu.hi[4] = 0;
   return { cpu, mem, io };
 }
 
 /**
- * Architectural state of the processor (every snapshot field) and a hash of all of memory. RFLAGS is
+ * Architectural state of the processor (every snapshot field) and a hash of all of memory (allocated pages). RFLAGS is
  * materialised first and the lazy-flag operands are left out: they are don't-care once the flags are
  * computed (the interpreter leaves stale high halves in them for 32-bit operations).
  */
@@ -53,8 +58,12 @@ export function fingerprint(cpu: Cpu, mem: PhysicalMemory): { cpu: unknown; memo
   cpu.getFlags();
   const s = snapshotCpu(cpu);
   for (const k of ['lop', 'lsize', 'la', 'lah', 'lb', 'lbh', 'lres', 'lresh', 'lcf']) delete s.scalars[k];
+  // Allocated pages with their numbers: the same memory and the same pages backed in both runs.
   const h = createHash('sha256');
-  const zero = new Uint8Array(4096);
-  for (let pn = 0; pn < mem.pageCount; pn++) h.update(mem.pageOrNull(pn) ?? zero);
+  const num = new Uint32Array(1);
+  for (let pn = 0; pn < mem.pageCount; pn++) {
+    const p = mem.pageOrNull(pn);
+    if (p !== undefined) { num[0] = pn; h.update(num); h.update(p); }
+  }
   return { cpu: JSON.parse(JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))), memory: h.digest('hex') };
 }

@@ -1,10 +1,13 @@
-// Guest basic blocks for the translator: decoding a run of 64-bit instructions from one physical page and sorting each into inline, call-out or block-ending.
+// Guest basic blocks for the translator: decoding a run (a trace through direct JMP/CALL and matching RET) of 32- or 64-bit instructions from one physical page and sorting each into inline, call-out or block-ending.
 import { decode } from '../decode.js';
 import { DecodeFault, Insn, MAP_0F, PFX_REP } from '../insn.js';
 import type { InstructionHandler } from '../cpu.js';
 
 /** At most this many instructions per block (keeps the generated functions small). */
 export const MAX_BLOCK_INSNS = 32;
+/** Nesting of followed CALLs whose RET a block may inline. */
+const MAX_CALL_DEPTH = 4;
+const TWO32 = 4294967296;
 
 /**
  * How an instruction may sit in a block.
@@ -15,6 +18,8 @@ export const MAX_BLOCK_INSNS = 32;
  * - END: anything else (branches, far transfers, STI/CLI/POPF/IRET, MOV Sreg/CRn, I/O, CPUID,
  *   HLT, string instructions, SSE, ...): executed by its handler as the block's last instruction,
  *   with the run loop's bookkeeping (vmexitPending, RIP ← nextRip, icount).
+ * Direct JMP/CALL rel (and RET after such a CALL) are END too, but the builder may continue the
+ * block at their target when it is on the same page (see `Block.links`).
  */
 export const MID = 0, END = 1;
 
@@ -22,8 +27,9 @@ const MID_OPCODES = new Uint8Array(0x400);
 {
   const mid = (first: number, last = first): void => { for (let k = first; k <= last; k++) MID_OPCODES[k] = 1; };
   for (let op = 0; op < 8; op++) mid(op * 8, op * 8 + 5); // ALU Eb/Ev,Gb/Gv ... rAX,Iz
+  mid(0x40, 0x4f); // INC/DEC r (32-bit mode; REX prefixes in 64-bit mode, never an opcode there)
   mid(0x50, 0x5f); // PUSH/POP r
-  mid(0x63); mid(0x68, 0x6b); // MOVSXD, PUSH Iz, IMUL, PUSH Ib
+  mid(0x63); mid(0x68, 0x6b); // MOVSXD (ARPL outside 64-bit mode), PUSH Iz, IMUL, PUSH Ib
   mid(0x80, 0x8b); mid(0x8d); mid(0x8f); // Grp1, TEST, XCHG, MOV, LEA, POP Ev
   mid(0x91, 0x99); mid(0x9c); mid(0x9e, 0x9f); // XCHG rAX, CBW/CWD, PUSHF, SAHF/LAHF
   mid(0xa0, 0xa3); mid(0xa8, 0xa9); mid(0xb0, 0xbf); // MOV moffs, TEST, MOV r,imm
@@ -36,7 +42,7 @@ const MID_OPCODES = new Uint8Array(0x400);
   mid(MAP_0F + 0xc0, MAP_0F + 0xc1); mid(MAP_0F + 0xc8, MAP_0F + 0xcf);
 }
 
-/** MID or END for a decoded 64-bit-mode instruction. */
+/** MID or END for a decoded 32- or 64-bit-mode instruction. */
 export function placement(i: Insn): number {
   const op = i.opcode;
   if (op === 0x90) return (i.prefixes & PFX_REP) !== 0 ? END : MID; // PAUSE may exit (SDM vol. 3C §26.1.3)
@@ -44,14 +50,25 @@ export function placement(i: Insn): number {
   return MID_OPCODES[op] !== 0 ? MID : END;
 }
 
-/** A translated block: instructions from one physical page, entered at `rip` in 64-bit mode. */
+/** A translated block: instructions from one physical page, entered at `rip` in 32- or 64-bit mode. */
 export interface Block {
   /** The RIP it was built for (a physical page may be mapped at several linear addresses). */
   rip: number;
   /** Instructions it may retire in one pass. */
   len: number;
+  /** Code size it was decoded for (the run loop enters it only in that mode). */
+  mode: 32 | 64;
+  /** Outside 64-bit mode: the highest CS offset it fetches or branches to (entered only when CS.limit ≥ it); -1 in 64-bit mode. */
+  needLimit: number;
   insns: Insn[];
   handlers: InstructionHandler[];
+  /** RIP of each instruction (a trace is not contiguous). */
+  rips: number[];
+  /**
+   * Per instruction: for a JMP/CALL rel the block continues at its target (1) or not (0); for a
+   * RET, the return address the block continues at when the popped value equals it (NaN: none).
+   */
+  links: number[];
   /** The generated function, or null to run the block in threaded form. */
   fn: ((c: never, limit: number) => void) | null;
 }
@@ -65,30 +82,80 @@ const fetchFromPage = (off: number): number => {
   return pageBytes === undefined ? 0 : pageBytes[o];
 };
 
+/** Jcc/JMP/CALL with a relative displacement. */
+export function isRelBranch(i: Insn): boolean {
+  const op = i.opcode;
+  return (op >= 0x70 && op <= 0x7f) || (op >= MAP_0F + 0x80 && op <= MAP_0F + 0x8f) || op === 0xeb || op === 0xe9 || op === 0xe8;
+}
+
+/** JMP rel8/rel32 and CALL rel32 whose target the block may follow. */
+function isDirect(i: Insn, mode: number): boolean {
+  const op = i.opcode;
+  if (op !== 0xeb && op !== 0xe9 && op !== 0xe8) return false;
+  return mode === 64 ? op !== 0xe8 || i.opSize === 64 : i.opSize === 32;
+}
+
 /**
  * Decode the block starting at byte `off` of the physical page `bytes` (undefined: a page of
- * zeros), for RIP `rip`. It ends after an END instruction, before an instruction that crosses the
- * page, does not decode, or has an instruction breakpoint, and at MAX_BLOCK_INSNS. Null when not
+ * zeros), for RIP `rip` in code size `mode`. It ends after an END instruction, before an
+ * instruction that crosses the page, does not decode, wraps EIP or has an instruction
+ * breakpoint, and at MAX_BLOCK_INSNS. A direct JMP/CALL whose target lies on the same page (and
+ * is not yet in the block) is followed; so is a RET that matches a followed CALL. Null when not
  * even the first instruction qualifies.
  */
-export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: number, breakpoints: ReadonlySet<number>, handlers: InstructionHandler[]): Block | null {
+export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: number, mode: 32 | 64, breakpoints: ReadonlySet<number>, handlers: InstructionHandler[]): Block | null {
   const insns: Insn[] = [];
   const hs: InstructionHandler[] = [];
+  const rips: number[] = [];
+  const links: number[] = [];
+  const returns: number[] = [];
+  const seen = new Set<number>();
+  let needLimit = -1;
   let r = rip;
   pageBytes = bytes;
-  while (insns.length < MAX_BLOCK_INSNS && off < 4096) {
+  while (insns.length < MAX_BLOCK_INSNS && off >= 0 && off < 4096 && !seen.has(off)) {
     if (insns.length > 0 && breakpoints.size !== 0 && breakpoints.has(r)) break;
     const i = new Insn();
     pageOff = off; crossed = false;
-    decode(i, fetchFromPage, 64);
+    decode(i, fetchFromPage, mode);
     if (crossed || i.fault !== DecodeFault.None) break;
-    i.mode = 64;
+    const next = r + i.length;
+    if (mode !== 64 && next > TWO32) break; // EIP would wrap inside the instruction
+    i.mode = mode;
+    seen.add(off);
     insns.push(i);
     hs.push(handlers[i.opcode]);
-    off += i.length; r += i.length;
-    if (placement(i) === END) break;
+    rips.push(r);
+    links.push(NaN);
+    if (mode !== 64 && next - 1 > needLimit) needLimit = next - 1;
+    const k = insns.length - 1;
+    if (placement(i) === MID) { off += i.length; r = next; continue; }
+    if (mode !== 64 && isRelBranch(i)) { const t = i.opSize === 16 ? (next + i.imm) & 0xffff : (next + i.imm) >>> 0; if (t > needLimit) needLimit = t; }
+    if (isDirect(i, mode)) {
+      const t = mode === 64 ? next + i.imm : (next + i.imm) >>> 0;
+      const tOff = off + i.length + (t - next);
+      const call = i.opcode === 0xe8;
+      if (tOff >= 0 && tOff < 4096 && t !== rip && !seen.has(tOff) && !(breakpoints.size !== 0 && breakpoints.has(t))
+        && (!call || returns.length < MAX_CALL_DEPTH) && (mode !== 64 || (t >= -140737488355328 && t < 140737488355328))) {
+        links[k] = 1;
+        if (call) returns.push(next);
+        off = tOff; r = t;
+        continue;
+      }
+      links[k] = 0;
+      break;
+    }
+    if (i.opcode === 0xc3 && returns.length > 0 && i.opSize === (mode === 64 ? 64 : 32)) {
+      const ret = returns.pop()!;
+      links[k] = ret;
+      const tOff = off + (ret - r);
+      if (tOff >= 0 && tOff < 4096 && !seen.has(tOff) && !(breakpoints.size !== 0 && breakpoints.has(ret))) { off = tOff; r = ret; continue; }
+      // The return address is the block's last instruction's successor: the RET still ends it.
+      links[k] = NaN;
+    }
+    break;
   }
   pageBytes = undefined;
   if (insns.length === 0) return null;
-  return { rip, len: insns.length, insns, handlers: hs, fn: null };
+  return { rip, len: insns.length, mode, needLimit, insns, handlers: hs, rips, links, fn: null };
 }

@@ -1,12 +1,15 @@
-// JavaScript source for a translated block: integer register ALU ops, moves, shifts, near branches inlined with the lazy-flags protocol; every other instruction calls its interpreter handler.
+// JavaScript source for a translated block: integer register ALU ops, moves, shifts, near branches inlined with the lazy-flags protocol, memory operands and the stack through an inline TLB fast path; every other instruction (and every slow path) calls its interpreter handler.
 import type { Insn } from '../insn.js';
-import { MAP_0F, RSP } from '../insn.js';
+import { CS, FS, GS, MAP_0F, RSP } from '../insn.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu.js';
-import { MID, placement, type Block } from './block.js';
+import { MID, isRelBranch, placement, type Block } from './block.js';
 
 const TWO32 = 4294967296;
 /** Canonical 64-bit addresses as numbers (SDM vol. 1 §3.3.7.1). */
 const canonical = (v: number): boolean => v >= -140737488355328 && v < 140737488355328;
+const CANON = '140737488355328';
+/** Flag classes for the liveness scan of generateBlockSource. */
+const FK = 0, FN = 1, FO = 2;
 
 /**
  * Status flags of the last inline flag-setting instruction, still in JS locals (not yet stored in
@@ -64,51 +67,78 @@ function condExpr(cc: number, p: Pending | null): string {
   return (cc & 1) !== 0 ? `!(${e})` : e;
 }
 
-/** Generate the factory source of block `b`; the factory takes (I, H, cond, PARITY) and returns the block function. */
+/** A little-endian load of 32 bits from page `p` at offset expression `o`. */
+const rd32 = (o: string): string => `((p[${o}] | (p[${o} + 1] << 8) | (p[${o} + 2] << 16) | (p[${o} + 3] << 24)) >>> 0)`;
+const wr32 = (o: string, v: string): string => `p[${o}] = ${v}; p[${o} + 1] = ${v} >>> 8; p[${o} + 2] = ${v} >>> 16; p[${o} + 3] = ${v} >>> 24;`;
+
+/**
+ * Generate the factory source of block `b`; the factory takes (I, H, cond, PARITY) and returns the
+ * block function (c, limit): it runs the block (looping while it branches back to its start and
+ * `limit` instructions are not reached) and leaves RIP, icount, flags exactly as the interpreter.
+ */
 export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   const out: string[] = [];
   const n = b.insns.length;
+  const mode = b.mode;
+  const is64 = mode === 64;
   let pending: Pending | null = null;
   const last = b.insns[n - 1];
-  const lastRip = b.rip + b.insns.slice(0, n - 1).reduce((s, i) => s + i.length, 0);
-  const lastNext = lastRip + last.length;
+  const lastNext = b.rips[n - 1] + last.length;
+  /** Segments whose base and fast-path limits the prologue loads (32-bit blocks). */
+  const segsUsed = new Set<number>();
   // A block whose final branch goes back to its start loops inside the function.
   let selfLoop = false;
-  if (allowSelfLoop && last.immSize !== 0 && isRelBranch(last) && relTarget(lastNext, last) === b.rip) selfLoop = true;
+  if (allowSelfLoop && last.immSize !== 0 && isRelBranch(last) && branchOk(last, lastNext) && relTarget(lastNext, last) === b.rip) selfLoop = true;
   const emit = (s: string): void => { out.push(s); };
 
-  /** Store pending flags into the Cpu's lazy fields (as Cpu.lazy does). */
+  /** The Cpu's lazy fields from pending flags (as Cpu.lazy does). */
+  const storePending = (): string => {
+    if (pending === null) return '';
+    const p = pending;
+    return `c.lop = ${p.lop}; c.lsize = ${p.size}; c.la = ${p.a}; c.lah = ${p.ah}; c.lb = ${p.b}; c.lbh = ${p.bh}; c.lres = ${p.r}; c.lresh = ${p.rh};`;
+  };
+  /** Store pending flags into the Cpu's lazy fields; nothing is pending afterwards. */
   const flush = (): void => {
     if (pending === null) return;
-    const p = pending;
-    emit(`c.lop = ${p.lop}; c.lsize = ${p.size}; c.la = ${p.a}; c.lah = ${p.ah}; c.lb = ${p.b}; c.lbh = ${p.bh}; c.lres = ${p.r}; c.lresh = ${p.rh};`);
+    emit(storePending());
     pending = null;
   };
-  /** The run loop's state before a handler (or a memory method) runs instruction k at rip. */
-  const sync = (k: number, rip: number, next: number): void => {
-    flush();
-    emit(`c.rip = ${rip}; c.nextRip = ${next}; c.cur = I[${k}]; c.icount = ic + ${k};`);
-  };
-  /** After a MID call-out: leave the block when the run loop's per-instruction checks could fire. */
-  const afterCallOut = (k: number): void => {
-    emit(`if (c.stopRequested || c.codeEpoch !== ep || (c.vmx !== null && c.vmx.boundaryPending)) { c.rip = c.nextRip; c.icount = ic + ${k + 1}; return; }`);
-  };
-  /** Leave after instruction k (the last one) with RIP = target. */
+  /** The run loop's state before a handler (or a memory method) runs instruction k. */
+  const syncState = (k: number): string => `c.rip = ${b.rips[k]}; c.nextRip = ${b.rips[k] + b.insns[k].length}; c.cur = I[${k}]; c.icount = ic + ${k};`;
+  const sync = (k: number): void => { flush(); emit(syncState(k)); };
+  /** As sync, inside one branch of generated code: pending flags stay pending for the code after it. */
+  const syncKeep = (k: number): string => storePending() + syncState(k);
+  /** Leave after instruction k when the run loop's per-instruction checks could fire (after a call-out). */
+  const exitCheck = (k: number, rip: number | string): string =>
+    `if (c.stopRequested || c.codeEpoch !== ep || (c.vmx !== null && c.vmx.boundaryPending)) { ${storePending()} c.rip = ${rip}; c.icount = ic + ${k + 1}; return; }`;
+  /** Leave after instruction k (with nothing pending) with RIP = target. */
   const leave = (k: number, target: number): void => {
     if (selfLoop && target === b.rip) {
       emit(`ic += ${k + 1}; if (ic + ${n} <= limit) continue; c.rip = ${target}; c.icount = ic; return;`);
     } else emit(`c.rip = ${target}; c.icount = ic + ${k + 1}; return;`);
   };
 
-  emit('return function block(c, limit) {');
-  emit('const lo = c.lo, hi = c.hi; let ic = c.icount; const ep = c.codeEpoch;');
+  // Status-flag liveness (SDM vol. 1 §3.4.3.1): whether the flags an instruction writes are replaced by a
+  // later instruction of the block before anything can read or observe them (a call-out, a memory
+  // access that may take the slow path, a branch, the block's end). Such flags need not be computed.
+  const cls = b.insns.map((i, k) => flagClass(i, k));
+  const deadAfter = (k: number): boolean => {
+    for (let j = k + 1; j < n; j++) { if (cls[j] === FK) return true; if (cls[j] === FO) return false; }
+    return false;
+  };
+  const deadAtStart = deadAfter(-1);
+
+  emit('const lo = c.lo, hi = c.hi, tt = c.tlbTag, trd = c.tlbRd, twr = c.tlbWr; let ic = c.icount; const ep = c.codeEpoch;');
+  emit('let p, L = 0, vpn = 0, kk = 0, o = 0, v = 0, vh = 0, sl = false;');
+  const prologueAt = out.length;
   if (selfLoop) emit('for (;;) {');
-  let rip = b.rip;
   for (let k = 0; k < n; k++) {
     const i = b.insns[k];
+    const rip = b.rips[k];
     const next = rip + i.length;
     const isLast = k === n - 1;
-    const g = inline(i, k, next);
+    const followed = !isLast && b.links[k] === 1;
+    const g = inline(i, k);
     if (g !== null) {
       if (g.readsC) flush();
       if (g.killsFlags && pending !== null) pending = null; // dead: the next writer replaces every status flag
@@ -118,39 +148,225 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       if (g.setsC) pending = null;
       if (g.pending !== undefined) pending = g.pending;
       if (isLast) { flush(); leave(k, next); }
-    } else if (isRelBranch(i) && canonical(relTarget(next, i)) && (i.opcode !== 0xe8 || i.opSize === 64)) {
+    } else if (isRelBranch(i) && branchOk(i, next)) {
       const t = relTarget(next, i);
       const op = i.opcode;
-      if (op === 0xeb || op === 0xe9) { flush(); leave(k, t); }
+      if (op === 0xeb || op === 0xe9) { if (!followed) { flush(); leave(k, t); } }
       else if (op === 0xe8) {
-        sync(k, rip, next);
-        emit(`c.push(64, ${next >>> 0}, ${Math.floor(next / TWO32) >>> 0});`);
-        leave(k, t);
+        if (is64) {
+          // CALL rel32 (SDM vol. 2A CALL): push the return address through the TLB, else c.push.
+          emit(`L = sx(lo[4], hi[4]) - 8; ${tlbIndex()}`);
+          emit(`if (tt[kk] === vpn && o <= 4088 && (p = twr[kk]) !== undefined) { ${wr32('o', String(next >>> 0))} ${wr32('o + 4', String(Math.floor(next / TWO32) >>> 0))} ${setRsp('L')} }`);
+          emit(`else { ${syncKeep(k)} c.push(64, ${next >>> 0}, ${Math.floor(next / TWO32) >>> 0}); ${exitCheck(k, t)} }`);
+        } else {
+          sync(k);
+          emit(`c.push(32, ${next}, 0); ${exitCheck(k, t)}`);
+        }
+        if (!followed) { flush(); leave(k, t); }
       } else {
         const cc = op & 0xf;
         emit(`const t${k} = ${condExpr(cc, pending)};`);
-        flush();
-        emit(`if (t${k}) {`); leave(k, t); emit('}');
+        if (selfLoop && t === b.rip && deadAtStart) {
+          // Looping back: the flags are replaced before anyone can see them, so they are stored only on the way out.
+          const st = storePending();
+          emit(`if (t${k}) { ic += ${k + 1}; if (ic + ${n} <= limit) continue; ${st} c.rip = ${t}; c.icount = ic; return; }`);
+          flush();
+        } else {
+          flush();
+          emit(`if (t${k}) {`); leave(k, t); emit('}');
+        }
         leave(k, next);
       }
+    } else if (i.opcode === 0xc3 && i.opSize === mode) {
+      // RET near: in a trace the block continues when the popped address is the one its CALL pushed.
+      const link = !isLast && !Number.isNaN(b.links[k]) ? b.links[k] : NaN;
+      if (is64) {
+        emit(`L = sx(lo[4], hi[4]); ${tlbIndex()}`);
+        emit(`if (tt[kk] === vpn && o <= 4088 && (p = trd[kk]) !== undefined && (v = ((${rd32('o + 4')} | 0) * ${TWO32} + ${rd32('o')}), ${Number.isNaN(link) ? `v >= -${CANON} && v < ${CANON}` : `v === ${link}`})) { ${setRsp('L + 8')} }`);
+        emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip; ${Number.isNaN(link) ? '' : `if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; }`} ${exitCheck(k, 'v')} }`);
+      } else {
+        emit(`${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip;`);
+        if (!Number.isNaN(link)) emit(`if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; } ${exitCheck(k, 'v')}`);
+      }
+      if (Number.isNaN(link)) { flush(); emit(`c.rip = v; c.icount = ic + ${k + 1}; return;`); }
+    } else if (memInline(i, k, next)) {
+      if (isLast) { flush(); leave(k, next); }
     } else if (isLast && placement(i) !== MID) {
-      sync(k, rip, next);
+      sync(k);
       emit(`H[${k}](c, I[${k}]); if (c.vmexitPending) return; c.rip = c.nextRip; c.icount = ic + ${k + 1}; return;`);
     } else {
-      const stackOp = stackInline(i, k);
-      sync(k, rip, next);
-      emit(stackOp ?? `H[${k}](c, I[${k}]);`);
-      afterCallOut(k);
+      sync(k);
+      emit(`H[${k}](c, I[${k}]);`);
+      emit(exitCheck(k, next));
       if (isLast) leave(k, next);
     }
-    rip = next;
   }
   if (selfLoop) emit('}');
-  emit('};');
-  return out.join('\n');
+  // Segment bases and fast-path limits (32-bit blocks): fixed while the block runs (segment loads end blocks).
+  const pro: string[] = [];
+  for (const s of segsUsed) pro.push(`const sb${s} = c.segBase[${s}], slr${s} = c.segFastLimit(${s}, false), slw${s} = c.segFastLimit(${s}, true);`);
+  out.splice(prologueAt, 0, ...pro);
+  return [
+    '/** A 64-bit register (lo, hi) as a number when it is within ±2^32 (else NaN: the slow path). */',
+    'const sx = (l, h) => h === 0 ? l : h === 4294967295 ? l - 4294967296 : NaN;',
+    'return function block(c, limit) {',
+    ...out,
+    '};',
+  ].join('\n');
+
+  /** The flag class of instruction k: FK replaces every status flag without reading any, FN leaves them alone, FO reads or exposes them. */
+  function flagClass(i: Insn, k: number): number {
+    if (isRelBranch(i) && branchOk(i, b.rips[k] + i.length) && (i.opcode === 0xeb || i.opcode === 0xe9) && k < n - 1 && b.links[k] === 1) return FN;
+    const saved = pending;
+    pending = null;
+    const g = inline(i, k, true);
+    pending = saved;
+    if (g === null || g.readsC === true || g.readsCf === true) return FO;
+    return g.killsFlags === true ? FK : FN;
+  }
+
+  /** Whether the near branch i is inlined: its target is known and legal (canonical; within CS.limit is checked at block entry). */
+  function branchOk(i: Insn, next: number): boolean {
+    if (i.immSize === 0) return false;
+    if (!is64) return i.opSize === 32;
+    return canonical(next + i.imm) && (i.opcode !== 0xe8 || i.opSize === 64);
+  }
+
+  function relTarget(next: number, i: Insn): number {
+    return is64 ? next + i.imm : (next + i.imm) >>> 0;
+  }
+
+  /** vpn, TLB slot and page offset of the linear address in L. */
+  function tlbIndex(): string {
+    return 'o = L & 4095; vpn = (L - o) / 4096; kk = vpn & 4095;';
+  }
+
+  /** RSP ← a 64-bit number (exact for the ±2^32 range of the fast path). */
+  function setRsp(e: string): string {
+    return `{ const s = ${e}; lo[${RSP}] = s >>> 0; hi[${RSP}] = Math.floor(s / ${TWO32}) >>> 0; }`;
+  }
+
+  /**
+   * The linear address of i's memory operand for an access of `bytes` as a JS expression, NaN at run
+   * time when the fast path does not apply; null when it never does (the handler runs instead).
+   * Mirrors Cpu.ea + Cpu.segLinear (SDM vol. 1 §3.7.5, vol. 3A §5.3).
+   */
+  function linear(i: Insn, bytes: number, write: boolean): string | null {
+    if (!i.hasModrm || i.mod === 3) return null; // moffs forms: the handler
+    const sc = 1 << i.scale;
+    if (is64) {
+      if (i.seg === FS || i.seg === GS || i.ripRel) return null; // FS/GS bases, RIP-relative: linearAt
+      if (i.addrSize === 64) {
+        const terms: string[] = [];
+        if (i.base >= 0) terms.push(`sx(lo[${i.base}], hi[${i.base}])`);
+        if (i.index >= 0) terms.push(sc === 1 ? `sx(lo[${i.index}], hi[${i.index}])` : `sx(lo[${i.index}], hi[${i.index}]) * ${sc}`);
+        if (terms.length === 0) return canonical(i.disp) ? String(i.disp) : null;
+        return `(${terms.join(' + ')} + ${i.disp})`;
+      }
+      if (i.addrSize !== 32) return null;
+      const terms: string[] = [String(i.disp)];
+      if (i.base >= 0) terms.push(`lo[${i.base}]`);
+      if (i.index >= 0) terms.push(sc === 1 ? `lo[${i.index}]` : `lo[${i.index}] * ${sc}`);
+      return `((${terms.join(' + ')}) >>> 0)`;
+    }
+    if (i.addrSize !== 32) return null;
+    const s = i.seg;
+    if (s === CS) return null;
+    segsUsed.add(s);
+    const terms: string[] = [String(i.disp)];
+    if (i.base >= 0) terms.push(`lo[${i.base}]`);
+    if (i.index >= 0) terms.push(sc === 1 ? `lo[${i.index}]` : `lo[${i.index}] * ${sc}`);
+    const off = `((${terms.join(' + ')}) >>> 0)`;
+    return `((v = ${off}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) % ${TWO32} : NaN)`;
+  }
+
+  /** linear() with RIP-relative operands resolved against `next`. */
+  function linearAt(i: Insn, bytes: number, write: boolean, next: number): string | null {
+    if (is64 && i.ripRel && i.hasModrm && i.mod !== 3 && i.seg !== FS && i.seg !== GS) {
+      if (i.addrSize === 64) { const a = next + i.disp; return canonical(a) ? String(a) : null; }
+      if (i.addrSize === 32) return String((next + i.disp) >>> 0);
+      return null;
+    }
+    return linear(i, bytes, write);
+  }
+
+  /**
+   * Memory-operand and stack forms with an inline TLB fast path (a RAM page without code or watches
+   * already in the TLB, the access within the page); otherwise the handler runs the whole instruction.
+   */
+  function memInline(i: Insn, k: number, next: number): boolean {
+    const op = i.opcode;
+    const s = i.opSize;
+    // PUSH r64 / POP r64 (SDM vol. 2B PUSH, POP): 64-bit mode, SS base ignored.
+    if (is64 && op >= 0x50 && op <= 0x57 && s === 64) {
+      const r = i.reg;
+      emit(`v = lo[${r}]; vh = hi[${r}]; L = sx(lo[4], hi[4]) - 8; ${tlbIndex()}`);
+      emit(`if (tt[kk] === vpn && o <= 4088 && (p = twr[kk]) !== undefined) { ${wr32('o', 'v')} ${wr32('o + 4', 'vh')} ${setRsp('L')} }`);
+      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
+      return true;
+    }
+    if (is64 && op >= 0x58 && op <= 0x5f && s === 64) {
+      const r = i.reg;
+      emit(`L = sx(lo[4], hi[4]); ${tlbIndex()}`);
+      emit(`if (tt[kk] === vpn && o <= 4088 && (p = trd[kk]) !== undefined) { v = ${rd32('o')}; vh = ${rd32('o + 4')}; ${setRsp('L + 8')} lo[${r}] = v; hi[${r}] = vh; }`);
+      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
+      return true;
+    }
+    if (i.mod === 3 || !i.hasModrm) return false;
+    if (s !== 32 && s !== 64) return false;
+    const bytes = s >>> 3;
+    const hiOf = (x: string): string => (s === 64 ? x : '0');
+    // MOV r, m (8B) and MOV m, r (89), MOV m, imm32 (C7 /0).
+    if (op === 0x8b || (op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7)) {
+      const nb = op === 0x8b ? bytes : op === MAP_0F + 0xb6 ? 1 : 2;
+      const L = linearAt(i, nb, false, next);
+      if (L === null) return false;
+      const r = i.reg;
+      const load = nb === 1 ? 'p[o]' : nb === 2 ? '(p[o] | (p[o + 1] << 8))' : rd32('o');
+      emit(`L = ${L}; ${tlbIndex()}`);
+      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { lo[${r}] = ${load}; hi[${r}] = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
+      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
+      return true;
+    }
+    if (op === 0x89 || (op === 0xc7 && (i.reg & 7) === 0)) {
+      const L = linearAt(i, bytes, true, next);
+      if (L === null) return false;
+      const vlo = op === 0x89 ? `lo[${i.reg}]` : String(i.imm >>> 0);
+      const vhi = op === 0x89 ? `hi[${i.reg}]` : String(i.imm < 0 ? 0xffffffff : 0);
+      emit(`L = ${L}; ${tlbIndex()}`);
+      emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = twr[kk]) !== undefined) { ${wr32('o', vlo)} ${s === 64 ? wr32('o + 4', vhi) : ''} }`);
+      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
+      return true;
+    }
+    // ALU r, m (03 0B 23 2B 33 3B), CMP m, r (39), TEST m, r (85), CMP m, imm (81/83 /7): a load, then the
+    // register form inline. The slow path loads through the Cpu's methods (readRM's path) and leaves
+    // after the instruction when a check could fire.
+    let aluOp = -1, dst = -1, src: 'R' | 'I' | 'M' = 'M', srcReg = -1, write = true, memIsA = false;
+    if (op < 0x40 && (op & 7) === 3 && ((op >> 3) & 7) !== 2 && ((op >> 3) & 7) !== 3) { aluOp = (op >> 3) & 7; dst = i.reg; write = aluOp !== 7; }
+    else if (op === 0x39) { aluOp = 7; memIsA = true; src = 'R'; srcReg = i.reg; write = false; }
+    else if (op === 0x85) { aluOp = 4; memIsA = true; src = 'R'; srcReg = i.reg; write = false; }
+    else if ((op === 0x81 || op === 0x83) && (i.reg & 7) === 7) { aluOp = 7; memIsA = true; src = 'I'; write = false; }
+    if (aluOp < 0) return false;
+    const L = linearAt(i, bytes, false, next);
+    if (L === null) return false;
+    const m = `m${k}`, mh = `mh${k}`;
+    emit(`let ${m}, ${mh}; L = ${L}; ${tlbIndex()}`);
+    emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = trd[kk]) !== undefined) { ${m} = ${rd32('o')}; ${mh} = ${s === 64 ? rd32('o + 4') : '0'}; }`);
+    emit(`else { ${syncKeep(k)} ${m} = c.readSize(c.memLinear(I[${k}], ${s}, false), ${s}); ${mh} = ${s === 64 ? 'c.vh' : '0'}; sl = true; }`);
+    const g = memIsA
+      ? aluGen(i, aluOp, m, hiOf(mh), src === 'R' ? `lo[${srcReg}]` : String(i.imm >>> 0), src === 'R' ? hiOf(`hi[${srcReg}]`) : String(i.imm < 0 ? 0xffffffff : 0), -1, k)
+      : aluGen(i, aluOp, `lo[${dst}]`, hiOf(`hi[${dst}]`), m, hiOf(mh), write ? dst : -1, k);
+    if (g === null) return false;
+    if (pending !== null) pending = null; // every status flag is replaced
+    emit(g.code);
+    if (g.lcf !== undefined) emit(`c.lcf = ${g.lcf};`);
+    pending = g.pending!;
+    emit(`if (sl) { sl = false; ${exitCheck(k, next)} }`);
+    return true;
+  }
 
   /** Inline forms of register-only instructions (no memory access, no fault). */
-  function inline(i: Insn, k: number, _next: number): Gen | null {
+  function inline(i: Insn, k: number, probe = false): Gen | null {
     const op = i.opcode;
     const s = i.opSize;
     const reg = i.mod === 3;
@@ -170,33 +386,45 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     }
     if (op >= 0xb8 && op <= 0xbf) return { code: `lo[${i.reg}] = ${i.imm >>> 0}; hi[${i.reg}] = ${w ? i.immHi >>> 0 : 0};` };
     if (op === 0xc7 && reg && (i.reg & 7) === 0) return { code: `lo[${i.rm}] = ${i.imm >>> 0}; hi[${i.rm}] = ${w ? (i.imm < 0 ? 0xffffffff : 0) : 0};` };
-    // INC/DEC Ev (FF /0 /1): CF is kept (read before the new lazy state).
-    if (op === 0xff && reg && (i.reg & 7) <= 1) return incdec(i, (i.reg & 7) === 1, k);
-    // LEA: the interpreter's own effective-address function (exact in every corner).
+    // INC/DEC Ev (FF /0 /1) and, outside 64-bit mode, 40+r / 48+r: CF is kept (read before the new lazy state).
+    if (op === 0xff && reg && (i.reg & 7) <= 1) return incdec(i, (i.reg & 7) === 1, i.rm, k);
+    if (!is64 && op >= 0x40 && op <= 0x4f) return incdec(i, op >= 0x48, op & 7, k);
+    // LEA: 64-bit results by the interpreter's own effective-address function (exact in every corner);
+    // 32-bit results are the low 32 bits of the address sum (SDM vol. 2A LEA).
     if (op === 0x8d && i.mod !== 3) {
       const e = `e${k}`;
       if (w) return { code: `const ${e} = c.ea(I[${k}]); if (${e} !== ${e}) H[${k}](c, I[${k}]); else { lo[${i.reg}] = ${e} >>> 0; hi[${i.reg}] = Math.floor(${e} / ${TWO32}) >>> 0; }`, needsNextRip: i.ripRel };
-      return { code: `const ${e} = c.ea(I[${k}]); lo[${i.reg}] = ${e} >>> 0; hi[${i.reg}] = 0;`, needsNextRip: i.ripRel };
+      if (i.addrSize === 16) return null;
+      const terms: string[] = [String(i.disp)];
+      if (i.ripRel) terms.push(String((b.rips[k] + i.length) % TWO32));
+      if (i.base >= 0) terms.push(`lo[${i.base}]`);
+      if (i.index >= 0) terms.push(`lo[${i.index}] * ${1 << i.scale}`);
+      return { code: `lo[${i.reg}] = (${terms.join(' + ')}) >>> 0; hi[${i.reg}] = 0;` };
     }
     // MOVSXD r64, r32; MOVZX/MOVSX from registers.
-    if (op === 0x63 && reg && w) return { code: `{ const x = lo[${i.rm}]; lo[${i.reg}] = x; hi[${i.reg}] = (x | 0) < 0 ? 0xffffffff : 0; }` };
+    if (op === 0x63 && reg && w && is64) return { code: `{ const x = lo[${i.rm}]; lo[${i.reg}] = x; hi[${i.reg}] = (x | 0) < 0 ? 0xffffffff : 0; }` };
     if (op === MAP_0F + 0xb6 && reg && (i.rex !== 0 || i.rm < 4)) return { code: `lo[${i.reg}] = lo[${i.rm}] & 0xff; hi[${i.reg}] = 0;` };
     if (op === MAP_0F + 0xb7 && reg) return { code: `lo[${i.reg}] = lo[${i.rm}] & 0xffff; hi[${i.reg}] = 0;` };
     // Shifts and rotates by an immediate or 1, 32-bit register (SDM vol. 2B SAL/SAR/SHL/SHR, ROL/ROR).
-    if ((op === 0xc1 || op === 0xd1) && reg && s === 32) return shift(i, k);
+    if ((op === 0xc1 || op === 0xd1) && reg && s === 32) return shift(i, k, probe);
     return null;
   }
 
   function alu(i: Insn, op: number, dst: number, srcKind: 'R' | 'I', src: number, k: number, write = op !== 7): Gen | null {
+    const w = i.opSize === 64;
+    const bExpr = srcKind === 'R' ? `lo[${src}]` : `${i.imm >>> 0}`;
+    const bhExpr = !w ? '0' : srcKind === 'R' ? `hi[${src}]` : `${i.imm < 0 ? 0xffffffff : 0}`;
+    return aluGen(i, op, `lo[${dst}]`, w ? `hi[${dst}]` : '0', bExpr, bhExpr, write ? dst : -1, k);
+  }
+
+  /** ALU op (0 ADD, 1 OR, 4 AND, 5 SUB, 6 XOR, 7 CMP) of operand expressions; the result goes to register `dst` (-1: none). */
+  function aluGen(i: Insn, op: number, aExpr: string, ahExpr: string, bExpr: string, bhExpr: string, dst: number, k: number): Gen | null {
     if (op === 2 || op === 3) return null; // ADC/SBB: handler
     const w = i.opSize === 64;
     const a = `a${k}`, ah = `ah${k}`, b = `b${k}`, bh = `bh${k}`, r = `r${k}`, rh = `rh${k}`;
     const code: string[] = [];
-    const bExpr = srcKind === 'R' ? `lo[${src}]` : `${i.imm >>> 0}`;
-    const bhExpr = srcKind === 'R' ? `hi[${src}]` : `${i.imm < 0 ? 0xffffffff : 0}`;
-    // XOR/SUB of a register with itself: the result is a constant zero.
-    code.push(`const ${a} = lo[${dst}], ${b} = ${bExpr};`);
-    if (w) code.push(`const ${ah} = hi[${dst}], ${bh} = ${bhExpr};`);
+    code.push(`const ${a} = ${aExpr}, ${b} = ${bExpr};`);
+    if (w) code.push(`const ${ah} = ${ahExpr}, ${bh} = ${bhExpr};`);
     let lop: number;
     let lcf: string | undefined;
     switch (op) {
@@ -217,7 +445,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
         if (w) code.push(`const ${rh} = (${ah} ${o} ${bh}) >>> 0;`);
       }
     }
-    if (write) code.push(w ? `lo[${dst}] = ${r}; hi[${dst}] = ${rh};` : `lo[${dst}] = ${r}; hi[${dst}] = 0;`);
+    if (dst >= 0) code.push(w ? `lo[${dst}] = ${r}; hi[${dst}] = ${rh};` : `lo[${dst}] = ${r}; hi[${dst}] = 0;`);
     const logic = lop === LF_LOGIC;
     const p: Pending = {
       lop, size: w ? 64 : 32,
@@ -226,8 +454,8 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     return { code: code.join(' '), pending: p, killsFlags: true, lcf };
   }
 
-  function incdec(i: Insn, dec: boolean, k: number): Gen {
-    const w = i.opSize === 64, d = i.rm;
+  function incdec(i: Insn, dec: boolean, d: number, k: number): Gen {
+    const w = i.opSize === 64;
     const a = `a${k}`, ah = `ah${k}`, r = `r${k}`, rh = `rh${k}`;
     const cfv = `lcf${k}`;
     const cfE = pending === null ? 'c.cfBit()' : `(${flagExpr(pending, 'cf')} ? 1 : 0)`;
@@ -239,17 +467,18 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       code.push(`const ${r} = (${a} ${dec ? '-' : '+'} 1) >>> 0;`, `lo[${d}] = ${r}; hi[${d}] = 0;`);
     }
     return {
-      code: code.join(' '), killsFlags: true, lcf: cfv,
+      code: code.join(' '), killsFlags: true, lcf: cfv, readsCf: true,
       pending: { lop: dec ? LF_DEC : LF_INC, size: w ? 64 : 32, a, ah: w ? ah : '0', b: '1', bh: '0', r, rh: w ? rh : '0', lcf: cfv },
     };
   }
 
-  function shift(i: Insn, k: number): Gen | null {
+  function shift(i: Insn, k: number, probe: boolean): Gen | null {
     const op = i.reg & 7;
     const count = (i.opcode === 0xd1 ? 1 : i.imm & 0xff) & 0x1f;
     const d = i.rm;
     if (count === 0) return { code: `hi[${d}] = 0;` }; // no flags change; the 32-bit write zero-extends
     const a = `a${k}`, r = `r${k}`;
+    const dead = !probe && deadAfter(k);
     let body: string, cf: string, of: string;
     switch (op) {
       case 0: body = `const ${r} = ((${a} << ${count}) | (${a} >>> ${32 - count})) >>> 0;`; cf = `${r} & 1`; of = `((${r} >>> 31) ^ (${r} & 1))`; break;
@@ -259,6 +488,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       case 7: body = `const ${r} = ((${a} | 0) >> ${count}) >>> 0;`; cf = `((${a} | 0) >> ${count - 1}) & 1`; of = '0'; break;
       default: return null; // RCL/RCR: handler
     }
+    if (dead) return { code: `const ${a} = lo[${d}]; ${body} lo[${d}] = ${r}; hi[${d}] = 0;` };
     const F = `F${k}`;
     let flags: string;
     if (op <= 1) flags = `c.flagsRaw = (${F} & ~0x801) | (${cf}) | ((${of}) << 11);`;
@@ -267,23 +497,6 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       code: `const ${F} = c.getFlags(); const ${a} = lo[${d}]; ${body} lo[${d}] = ${r}; hi[${d}] = 0; ${flags}`,
       readsC: true, setsC: true,
     };
-  }
-
-  /** PUSH r64 / POP r64 through the Cpu's stack methods (they fault like the handler). */
-  function stackInline(i: Insn, _k: number): string | null {
-    const op = i.opcode;
-    if (op >= 0x50 && op <= 0x57 && i.opSize === 64) return `c.push(64, lo[${i.reg}], hi[${i.reg}]);`;
-    if (op >= 0x58 && op <= 0x5f && i.opSize === 64) return `{ const x = c.pop(64); lo[${i.reg}] = x; hi[${i.reg}] = c.vh; }`;
-    // MOV r, m and MOV m, r (8B, 89) of 32/64 bits through the Cpu's memory methods, as readRM/writeRM do.
-    if (i.mod !== 3 && (op === 0x8b || op === 0x89) && (i.opSize === 32 || i.opSize === 64)) {
-      const s = i.opSize, r = i.reg;
-      if (op === 0x8b) return s === 64
-        ? `{ const x = c.read64(c.memLinear(I[${_k}], 64, false)); lo[${r}] = x; hi[${r}] = c.vh; }`
-        : `{ const x = c.read32(c.memLinear(I[${_k}], 32, false)); lo[${r}] = x; hi[${r}] = 0; }`;
-      return s === 64 ? `c.write64(c.memLinear(I[${_k}], 64, true), lo[${r}], hi[${r}]);` : `c.write32(c.memLinear(I[${_k}], 32, true), lo[${r}]);`;
-    }
-    void RSP;
-    return null;
   }
 }
 
@@ -295,18 +508,12 @@ interface Gen {
   setsC?: boolean;
   /** Replaces every status flag: pending flags before it are dead. */
   killsFlags?: boolean;
+  /** Reads CF (INC/DEC keep it). */
+  readsCf?: boolean;
   pending?: Pending;
   /** Value the instruction stores in Cpu.lcf (emitted at once). */
   lcf?: string;
   needsNextRip?: boolean;
 }
 
-/** Jcc/JMP/CALL with a relative displacement. */
-export function isRelBranch(i: Insn): boolean {
-  const op = i.opcode;
-  return (op >= 0x70 && op <= 0x7f) || (op >= MAP_0F + 0x80 && op <= MAP_0F + 0x8f) || op === 0xeb || op === 0xe9 || op === 0xe8;
-}
-
-function relTarget(next: number, i: Insn): number {
-  return next + i.imm;
-}
+export { isRelBranch };

@@ -46,6 +46,13 @@ function cond(c: Cpu, cc: number): boolean {
 
 type Factory = (I: unknown[], H: InstructionHandler[], condFn: typeof cond, parity: Uint8Array) => (c: Cpu, limit: number) => void;
 
+/**
+ * Factories by source text, shared by every Cpu: a block translated again (another machine, a page
+ * written and run again) reuses its factory, so the engine's optimized code for it is reused too.
+ */
+const factories = new Map<string, Factory>();
+const MAX_FACTORIES = 4096;
+
 /** Whether `new Function` works here (a Content-Security-Policy may forbid it); checked once. */
 let generationAvailable: boolean | null = null;
 function canGenerate(): boolean {
@@ -58,6 +65,10 @@ function canGenerate(): boolean {
   }
   return generationAvailable;
 }
+
+/** Tests may look at the generated source (set to a function to receive each block's). */
+export let dumpSource: ((src: string) => void) | null = null;
+export function setDumpSource(f: ((src: string) => void) | null): void { dumpSource = f; }
 
 export class Jit {
   private readonly pages = new Map<number, BlockPage>();
@@ -100,12 +111,20 @@ export class Jit {
   /** Build the block at `off` of `page` for `rip`; undefined when nothing there can be translated. */
   translate(c: Cpu, page: BlockPage, off: number, rip: number): Block | undefined {
     if (this.blockCount >= MAX_BLOCKS) { this.flush(); return undefined; }
-    const b = buildBlock(c.mem.pageOrNull(page.ppn), off, rip, c.breakpoints, Cpu_handlers(c));
+    const mode = c.codeSize;
+    if (mode === 16) return undefined;
+    const b = buildBlock(c.mem.pageOrNull(page.ppn), off, rip, mode, c.breakpoints, Cpu_handlers(c));
     if (b === null) return undefined;
     if (this.generate) {
       try {
         const src = generateBlockSource(b, !c.breakpoints.has(rip));
-        const factory = new Function('I', 'H', 'cond', 'PARITY', src) as Factory;
+        if (dumpSource !== null) dumpSource(src);
+        let factory = factories.get(src);
+        if (factory === undefined) {
+          if (factories.size >= MAX_FACTORIES) factories.clear();
+          factory = new Function('I', 'H', 'cond', 'PARITY', src) as Factory;
+          factories.set(src, factory);
+        }
         b.fn = factory(b.insns, b.handlers, cond, PARITY) as Block['fn'];
       } catch {
         b.fn = null; // threaded form
@@ -128,7 +147,7 @@ function Cpu_handlers(c: Cpu): InstructionHandler[] {
  * loop's bookkeeping and, between instructions, the checks that end a block early.
  */
 export function runThreaded(c: Cpu, b: Block): void {
-  const insns = b.insns, hs = b.handlers, n = insns.length;
+  const insns = b.insns, hs = b.handlers, rips = b.rips, n = insns.length;
   const ep = c.codeEpoch;
   for (let k = 0; k < n; k++) {
     const i = insns[k];
@@ -139,5 +158,7 @@ export function runThreaded(c: Cpu, b: Block): void {
     c.rip = c.nextRip;
     c.icount++;
     if (c.stopRequested || c.codeEpoch !== ep || (c.vmx !== null && c.vmx.boundaryPending)) return;
+    // A trace continues only where the instruction went (a RET to another address leaves).
+    if (k + 1 < n && c.rip !== rips[k + 1]) return;
   }
 }
