@@ -64,7 +64,8 @@ export function historyBenchmarks(root: string, runs = 5): HistoryFigures {
   const loop = guest(root, 'integer');
   if (loop[0] !== 0xb9) throw new Error('bench/guests/integer.bin: expected mov ecx, imm32 first');
   new DataView(loop.buffer, loop.byteOffset).setUint32(1, 0xffffffff, true);
-  const forward = 10_000_000;
+  // Long enough (about 0.3 s translated) that start-up and timer noise do not swamp a few per cent.
+  const forward = 200_000_000;
   const off: number[] = [], on: number[] = [];
   for (let k = 0; k <= runs; k++) {
     for (const rec of [false, true]) {

@@ -6,13 +6,15 @@ import { compareMoments, momentOf, sameMoment, unitsBetween, type Moment } from 
 
 /**
  * Snapshot spacing in cost units: one unit per guest instruction retired, EXIT_COST per VM exit
- * (a VM exit with its handler costs about as much host time as that many instructions). At the
- * emulator's ~20 MIPS, re-executing one interval takes about 12 ms, so going back anywhere costs
- * a restore and at most that (bench/history.ts measures it). Units are counts, never wall time,
- * so where snapshots fall is part of the deterministic run.
+ * (a VM exit with its handler costs about as much host time as that many translated instructions,
+ * ~1-2 us). Translated code runs at hundreds of MIPS, so re-executing one interval takes a few ms;
+ * code the translator leaves to the interpreter (real mode, 16-bit code) runs at ~20 MIPS, up to
+ * ~100 ms. A snapshot costs ~0.1-0.3 ms, so recording costs a few per cent of forward speed
+ * (bench/history.ts measures both). Units are counts, never wall time, so where snapshots fall is
+ * part of the deterministic run.
  */
-export const DEFAULT_INTERVAL = 250_000;
-export const EXIT_COST = 40;
+export const DEFAULT_INTERVAL = 2_000_000;
+export const EXIT_COST = 200;
 const PAGE = 4096;
 
 export interface HistoryOptions {
@@ -85,6 +87,8 @@ export class History {
   private nextId = 1;
   private pageBytes = 0;
   private stateBytes = 0;
+  /** approxBytes of the machine state at the last measure (-1: not yet). */
+  private stateSize = -1;
   /** The snapshot the current interval started from: memory differs from it only in mem.dirtyPages() ∪ carry. */
   private base: Snap | null = null;
   private carry = new Set<number>();
@@ -157,7 +161,10 @@ export class History {
     const state = m.captureState();
     const pending = this.pendingNow();
     const tag = this.tagger?.();
-    const snap: Snap = { id, moment, state, pending, tag, pages, stateBytes: approxBytes(state) + approxBytes(pending) + approxBytes(tag) };
+    // The machine state's size hardly changes between snapshots: it is measured on every 16th (walking it costs
+    // more than taking it) and the last measure is used in between; pending stops and tags are small.
+    if (this.stateSize < 0 || id % 16 === 0) this.stateSize = approxBytes(state);
+    const snap: Snap = { id, moment, state, pending, tag, pages, stateBytes: this.stateSize + approxBytes(pending) + approxBytes(tag) };
     this.stateBytes += snap.stateBytes;
     this.snaps.push(snap);
     this.base = snap;
