@@ -1,12 +1,15 @@
-// Exit round-trip profile helper: runs bench/guests/cpuid.bin and io.bin and prints exits/s medians (run under `node --cpu-prof` to profile).
+// Exit round-trip profile helper: runs bench/guests/cpuid.bin and io.bin (and the virtio-blk 4 KiB guest) and prints medians (run under `node --cpu-prof` to profile).
 // Usage (from the project root): npx esbuild bench/profile-exits.ts --bundle --platform=node --format=esm
-//   --external:iced-x86 --outfile=/tmp/profile-exits.mjs && node [--cpu-prof] /tmp/profile-exits.mjs [cpuid|io]
+//   --external:iced-x86 --outfile=/tmp/profile-exits.mjs && node [--cpu-prof] /tmp/profile-exits.mjs [cpuid|io|blk]
+//   (for `blk` add --define:import.meta.url='"file:///work/main/test/virtio-guests/build.ts"' with your checkout's path, as scripts/build.mjs does)
+// `blk` runs the bench's virtio-blk guest (2000 reads of 4 KiB, needs gcc) and prints requests/s and exits per request.
 // Env: VMSCOPE_BENCH_RUNS (default 5), VMSCOPE_BENCH_EXIT_ITERATIONS (default 50000), VMSCOPE_ROOT (default cwd).
 // "per CPU second" divides by the process's CPU time, which is steadier than wall time on a shared machine.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
+import { buildVirtioGuest } from '../test/virtio-guests/build.js';
 
 const ROOT = process.env.VMSCOPE_ROOT ?? process.cwd();
 const RUNS = Number(process.env.VMSCOPE_BENCH_RUNS ?? 5);
@@ -37,4 +40,23 @@ for (const [name, reason] of [['cpuid', EXIT_REASON.CPUID], ['io', EXIT_REASON.I
     if (k > 0) samples.push((exits / ms) * 1000);
   }
   console.log(`${name.padEnd(6)} median ${median(samples).toFixed(0).padStart(8)} exits/s   best ${Math.max(...samples).toFixed(0)}   per CPU second ${median(cpuSamples).toFixed(0)} (best ${Math.max(...cpuSamples).toFixed(0)})`);
+}
+
+if (only === 'blk') {
+  const REQUESTS = 2000;
+  const image = buildVirtioGuest('blkbench', { REQUESTS: String(REQUESTS), BYTES: '4096' }).bytes;
+  const disk = new Uint8Array(16 * 1024 * 1024);
+  const config = parseLaunchConfig({ program: 'blkbench', devices: ['debugcon', 'debug-exit', 'uart', { type: 'virtio-blk', image: 'memory' }] });
+  const samples: number[] = [];
+  let exits = 0;
+  for (let k = 0; k <= RUNS; k++) {
+    const m = new Machine(image, config, { openDisk: () => ({ bytes: disk }) });
+    const t0 = performance.now();
+    const r = m.runToEnd();
+    const ms = performance.now() - t0;
+    if (r.status !== 'debug-exit' || r.exitCode !== 1) throw new Error(`blkbench ended with ${r.status} ${r.exitCode}: ${r.output}${r.message ?? ''}`);
+    exits = m.hv!.log.total;
+    if (k > 0) samples.push((REQUESTS / ms) * 1000);
+  }
+  console.log(`blk4k  median ${median(samples).toFixed(0).padStart(8)} IOPS   best ${Math.max(...samples).toFixed(0)}   ${(exits / REQUESTS).toFixed(2)} exits/request`);
 }

@@ -31,6 +31,13 @@ export interface VcpuApi {
   /** Guest register value (RSP, RIP and RFLAGS come from the VMCS, the rest from the save area). */
   reg(name: RegName): bigint;
   setReg(name: RegName, value: bigint | number): void;
+  /**
+   * Bits 31:0 of general register `index` as a number (0 = RAX, 1 = RCX, 2 = RDX, 3 = RBX, 4 = RSP … 15 = R15, the
+   * SDM's register numbering): reg() without BigInt, for handlers on hot paths (the built-in CPUID and I/O handlers).
+   */
+  gpr32(index: number): number;
+  /** Write the 32-bit `value` to general register `index`, bits 63:32 cleared (as a 32-bit MOV in 64-bit mode): setReg() without BigInt. */
+  setGpr32(index: number, value: number): void;
   vmread(field: VmcsFieldName): bigint;
   vmwrite(field: VmcsFieldName, value: bigint | number): void;
   readGuestPhysical(gpa: number, length: number): Uint8Array;

@@ -35,7 +35,7 @@ export interface ReasonStats {
 
 /** Most exits kept for views and traces (older ones are counted, not kept): a million, about 70 MB when full. */
 export const EXIT_LOG_CAPACITY = 1 << 20;
-/** The log starts this large and doubles as exits come, up to EXIT_LOG_CAPACITY. */
+/** The log's storage comes in chunks of this many slots, allocated as exits come (nothing is ever copied to grow). */
 export const EXIT_LOG_INITIAL = 4096;
 
 const OUTCOMES: readonly ExitOutcome[] = ['resumed', 'injected', 'emulated', 'ended', 'unhandled'];
@@ -43,31 +43,54 @@ const OUTCOME_CODE: Record<ExitOutcome, number> = { resumed: 0, injected: 1, emu
 /** Instruction bytes kept per exit (an x86 instruction has at most 15). */
 const MAX_BYTES = 16;
 
+/** The storage of `size` consecutive slots of the ring. */
+class Chunk {
+  readonly reasons: Int32Array;
+  readonly names: string[];
+  readonly qualLo: Uint32Array;
+  readonly qualHi: Uint32Array;
+  readonly rips: Float64Array;
+  readonly icounts: Float64Array;
+  readonly bits: Uint8Array;
+  readonly outcomes: Uint8Array;
+  readonly byteLen: Uint8Array;
+  readonly byteData: Uint8Array;
+  readonly notes: Array<string | undefined>;
+  /** Entries built (or given to add()) per slot; undefined until asked for. */
+  readonly entries: Array<ExitEntry | undefined>;
+  constructor(size: number) {
+    this.reasons = new Int32Array(size);
+    this.names = new Array<string>(size).fill('');
+    this.qualLo = new Uint32Array(size);
+    this.qualHi = new Uint32Array(size);
+    this.rips = new Float64Array(size);
+    this.icounts = new Float64Array(size);
+    this.bits = new Uint8Array(size);
+    this.outcomes = new Uint8Array(size);
+    this.byteLen = new Uint8Array(size);
+    this.byteData = new Uint8Array(size * MAX_BYTES);
+    this.notes = new Array<string | undefined>(size).fill(undefined);
+    this.entries = new Array<ExitEntry | undefined>(size).fill(undefined);
+  }
+}
+
 /**
- * The log keeps the recent exits in typed arrays (a ring indexed by (n - 1) mod capacity) and builds
- * ExitEntry objects only when someone asks for them (views, traces, snapshots): logging an exit
- * allocates nothing. Entries given to add() as objects are kept as they are.
+ * The log keeps the recent exits in typed arrays (a ring of `capacity` slots indexed by (n - 1) mod capacity, stored
+ * in chunks of EXIT_LOG_INITIAL slots allocated on first use) and builds ExitEntry objects only when someone asks for
+ * them (views, traces, snapshots): logging an exit allocates nothing but a new chunk every EXIT_LOG_INITIAL exits
+ * until the ring is full. Entries given to add() as objects are kept as they are.
  */
 export class ExitLog {
   total = 0;
   readonly byReason = new Map<number, ReasonStats>();
-  /** Exits kept (at most EXIT_LOG_CAPACITY): numbers total - kept + 1 … total. */
+  /** Exits kept (at most `capacity`): numbers total - kept + 1 … total. */
   private kept = 0;
-  /** Slots allocated now (EXIT_LOG_INITIAL doubling up to the log's capacity); exit n lives in slot (n - 1) % cap. */
-  private cap = 0;
-  private reasons!: Int32Array;
-  private names!: string[];
-  private qualLo!: Uint32Array;
-  private qualHi!: Uint32Array;
-  private rips!: Float64Array;
-  private icounts!: Float64Array;
-  private bits!: Uint8Array;
-  private outcomes!: Uint8Array;
-  private byteLen!: Uint8Array;
-  private byteData!: Uint8Array;
-  private notes!: Array<string | undefined>;
-  /** Entries built (or given to add()) per slot; undefined until asked for. */
-  private entries!: Array<ExitEntry | undefined>;
+  /** Slots per chunk. */
+  private readonly chunkSize: number;
+  private chunks: Array<Chunk | undefined> = [];
+  /** The chunk of the last slot looked up and its first slot (most lookups are for the same chunk). */
+  private cur: Chunk;
+  private curStart = 0;
   /** The stats row of the last reason logged (most exits repeat the previous reason). */
   private lastStats: ReasonStats | null = null;
   private lastStatsReason = -1;
@@ -76,52 +99,32 @@ export class ExitLog {
 
   /** `capacity`: the most exits kept (tests use a small one to see the ring wrap). */
   constructor(readonly capacity = EXIT_LOG_CAPACITY) {
-    this.allocate(Math.min(EXIT_LOG_INITIAL, capacity));
+    this.chunkSize = Math.max(1, Math.min(EXIT_LOG_INITIAL, capacity));
+    this.cur = this.chunk(0);
   }
 
-  /** (Re)allocate `cap` slots, moving the kept exits to their slots in the new ring. */
-  private allocate(cap: number): void {
-    if (this.cap > 0 && this.kept === this.total && cap > this.cap) { this.grow(cap); return; }
-    const old = this.cap > 0 ? { cap: this.cap, reasons: this.reasons, names: this.names, qualLo: this.qualLo, qualHi: this.qualHi, rips: this.rips, icounts: this.icounts, bits: this.bits, outcomes: this.outcomes, byteLen: this.byteLen, byteData: this.byteData, notes: this.notes, entries: this.entries } : null;
-    this.cap = cap;
-    this.reasons = new Int32Array(cap);
-    this.names = new Array<string>(cap).fill('');
-    this.qualLo = new Uint32Array(cap);
-    this.qualHi = new Uint32Array(cap);
-    this.rips = new Float64Array(cap);
-    this.icounts = new Float64Array(cap);
-    this.bits = new Uint8Array(cap);
-    this.outcomes = new Uint8Array(cap);
-    this.byteLen = new Uint8Array(cap);
-    this.byteData = new Uint8Array(cap * MAX_BYTES);
-    this.notes = new Array<string | undefined>(cap).fill(undefined);
-    this.entries = new Array<ExitEntry | undefined>(cap).fill(undefined);
-    if (old === null) return;
-    for (let n = this.total - this.kept + 1; n <= this.total; n++) {
-      const a = (n - 1) % old.cap, b = (n - 1) % cap;
-      this.reasons[b] = old.reasons[a]; this.names[b] = old.names[a]; this.qualLo[b] = old.qualLo[a]; this.qualHi[b] = old.qualHi[a];
-      this.rips[b] = old.rips[a]; this.icounts[b] = old.icounts[a]; this.bits[b] = old.bits[a]; this.outcomes[b] = old.outcomes[a];
-      this.byteLen[b] = old.byteLen[a]; this.byteData.set(old.byteData.subarray(a * MAX_BYTES, a * MAX_BYTES + MAX_BYTES), b * MAX_BYTES);
-      this.notes[b] = old.notes[a]; this.entries[b] = old.entries[a];
+  /** The chunk holding `slot`, allocated on first use (the last chunk only as large as the ring needs). */
+  private chunk(slot: number): Chunk {
+    const k = Math.floor(slot / this.chunkSize);
+    let c = this.chunks[k];
+    if (c === undefined) {
+      c = new Chunk(Math.min(this.chunkSize, this.capacity - k * this.chunkSize));
+      while (this.chunks.length < k) this.chunks.push(undefined);
+      this.chunks[k] = c;
     }
+    this.cur = c;
+    this.curStart = k * this.chunkSize;
+    return c;
   }
 
-  /**
-   * Grow the ring before it ever wrapped: exit n is in slot n - 1 in both sizes, so the typed arrays are copied
-   * in bulk and the plain arrays are extended in place.
-   */
-  private grow(cap: number): void {
-    const more = <T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, n: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      b.set(a);
-      return b;
-    };
-    const from = this.cap;
-    this.cap = cap;
-    this.reasons = more(this.reasons, cap); this.qualLo = more(this.qualLo, cap); this.qualHi = more(this.qualHi, cap);
-    this.rips = more(this.rips, cap); this.icounts = more(this.icounts, cap); this.bits = more(this.bits, cap);
-    this.outcomes = more(this.outcomes, cap); this.byteLen = more(this.byteLen, cap); this.byteData = more(this.byteData, cap * MAX_BYTES);
-    for (let k = from; k < cap; k++) { this.names.push(''); this.notes.push(undefined); this.entries.push(undefined); }
+  /** The chunk of `slot` and the slot's index in it (in `at`). */
+  private at = 0;
+  private locate(slot: number): Chunk {
+    const i = slot - this.curStart;
+    if (i >= 0 && i < this.chunkSize) { this.at = i; return this.cur; }
+    const c = this.chunk(slot);
+    this.at = slot - this.curStart;
+    return c;
   }
 
   /** Number of the oldest exit still kept, null when none. */
@@ -141,8 +144,8 @@ export class ExitLog {
       let cached: string | undefined;
       Object.defineProperty(entry, 'summary', { enumerable: true, configurable: true, get: () => (cached ??= summary()) });
     }
-    const slot = this.push(e.reason, e.name, e.rip, e.bits, e.icount, e.outcome, e.note, instructionsSinceEntry);
-    this.entries[slot] = entry;
+    const c = this.push(e.reason, e.name, e.rip, e.bits, e.icount, e.outcome, e.note, instructionsSinceEntry);
+    c.entries[this.at] = entry;
     if (this.onExit !== null) this.onExit(entry);
     return entry;
   }
@@ -156,68 +159,70 @@ export class ExitLog {
     reason: number, name: string, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
     icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number,
   ): void {
-    const slot = this.push(reason, name, rip, bits, icount, outcome, note, instructionsSinceEntry);
-    this.qualLo[slot] = qualLo;
-    this.qualHi[slot] = qualHi;
+    const c = this.push(reason, name, rip, bits, icount, outcome, note, instructionsSinceEntry);
+    const i = this.at;
+    c.qualLo[i] = qualLo;
+    c.qualHi[i] = qualHi;
     const len = Math.min(byteCount, MAX_BYTES);
-    this.byteLen[slot] = len;
-    const at = slot * MAX_BYTES;
-    for (let k = 0; k < len; k++) this.byteData[at + k] = bytes[k];
+    c.byteLen[i] = len;
+    const at = i * MAX_BYTES, data = c.byteData;
+    for (let k = 0; k < len; k++) data[at + k] = bytes[k];
     if (this.onExit !== null) this.onExit(this.entryAt(this.total));
   }
 
-  private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number): number {
-    if (this.kept === this.cap && this.cap < this.capacity) this.allocate(Math.min(this.cap * 2, this.capacity));
+  /** Count exit total + 1 and store its common fields; returns its chunk (its index in `at`). */
+  private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number): Chunk {
     const n = ++this.total;
     if (n > this.high) this.high = n;
-    const slot = (n - 1) % this.cap;
-    if (this.kept < this.cap) this.kept++;
-    this.reasons[slot] = reason;
-    this.names[slot] = name;
-    this.rips[slot] = rip;
-    this.bits[slot] = bits;
-    this.icounts[slot] = icount;
-    this.outcomes[slot] = OUTCOME_CODE[outcome];
-    this.notes[slot] = note;
-    this.entries[slot] = undefined;
+    const slot = (n - 1) % this.capacity;
+    if (this.kept < this.capacity) this.kept++;
+    const c = this.locate(slot), i = this.at;
+    c.reasons[i] = reason;
+    c.names[i] = name;
+    c.rips[i] = rip;
+    c.bits[i] = bits;
+    c.icounts[i] = icount;
+    c.outcomes[i] = OUTCOME_CODE[outcome];
+    c.notes[i] = note;
+    c.entries[i] = undefined;
     let s = this.lastStatsReason === reason ? this.lastStats : this.byReason.get(reason);
     if (s === undefined || s === null) { s = { name, count: 0, instructions: 0 }; this.byReason.set(reason, s); }
     this.lastStats = s;
     this.lastStatsReason = reason;
     s.count++;
     s.instructions += instructionsSinceEntry;
-    return slot;
+    return c;
   }
 
   /** The entry of exit `n` (kept), built on first use. */
   private entryAt(n: number): ExitEntry {
-    const slot = (n - 1) % this.cap;
-    const have = this.entries[slot];
+    const c = this.locate((n - 1) % this.capacity), i = this.at;
+    const have = c.entries[i];
     if (have !== undefined) return have;
-    const reason = this.reasons[slot];
-    const lo = this.qualLo[slot], hi = this.qualHi[slot];
+    const reason = c.reasons[i];
+    const lo = c.qualLo[i], hi = c.qualHi[i];
     const q = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
-    const at = slot * MAX_BYTES;
+    const at = i * MAX_BYTES;
     const entry = {
-      n, reason, name: this.names[slot], qualification: `0x${q.toString(16)}`, rip: this.rips[slot],
-      bytes: Array.from(this.byteData.subarray(at, at + this.byteLen[slot])), bits: this.bits[slot] as 16 | 32 | 64,
-      icount: this.icounts[slot], outcome: OUTCOMES[this.outcomes[slot]], note: this.notes[slot],
+      n, reason, name: c.names[i], qualification: `0x${q.toString(16)}`, rip: c.rips[i],
+      bytes: Array.from(c.byteData.subarray(at, at + c.byteLen[i])), bits: c.bits[i] as 16 | 32 | 64,
+      icount: c.icounts[i], outcome: OUTCOMES[c.outcomes[i]], note: c.notes[i],
     } as ExitEntry;
     let cached: string | undefined;
     Object.defineProperty(entry, 'summary', {
       enumerable: true, configurable: true, get: () => (cached ??= decodeExitQualification(reason, q)?.summary ?? ''),
     });
-    this.entries[slot] = entry;
+    c.entries[i] = entry;
     return entry;
   }
 
   /** Append to the note of the most recent exit (e.g. the interrupt injected at the entry after it). */
   annotateLast(text: string): void {
     if (this.kept === 0) return;
-    const slot = (this.total - 1) % this.cap;
-    const e = this.entries[slot];
+    const c = this.locate((this.total - 1) % this.capacity), i = this.at;
+    const e = c.entries[i];
     if (e !== undefined) e.note = e.note ? `${e.note}; ${text}` : text;
-    else { const note = this.notes[slot]; this.notes[slot] = note ? `${note}; ${text}` : text; }
+    else { const note = c.notes[i]; c.notes[i] = note ? `${note}; ${text}` : text; }
   }
 
   /** Exits numbered `from` … `to` that are still kept, oldest first (views page through a long log with this). */
@@ -279,9 +284,9 @@ export class ExitLog {
   }
 
   private noteOf(n: number): string | undefined {
-    const slot = (n - 1) % this.cap;
-    const e = this.entries[slot];
-    return e !== undefined ? e.note : this.notes[slot];
+    const c = this.locate((n - 1) % this.capacity), i = this.at;
+    const e = c.entries[i];
+    return e !== undefined ? e.note : c.notes[i];
   }
 
   loadState(s: unknown): void {
@@ -301,7 +306,7 @@ export class ExitLog {
   private moveTo(total: number, byReason: Array<[number, ReasonStats]>, lastNote: string | undefined): void {
     const first = this.total - this.kept + 1;
     if (total <= Math.max(this.high, this.total)) {
-      this.kept = Math.max(0, Math.min(this.cap, total - first + 1));
+      this.kept = Math.max(0, Math.min(this.capacity, total - first + 1));
     } else {
       this.kept = 0;
       this.high = total;
@@ -312,9 +317,9 @@ export class ExitLog {
     this.lastStats = null;
     this.lastStatsReason = -1;
     if (this.kept > 0) {
-      const slot = (total - 1) % this.cap;
-      this.notes[slot] = lastNote;
-      const e = this.entries[slot];
+      const c = this.locate((total - 1) % this.capacity), i = this.at;
+      c.notes[i] = lastNote;
+      const e = c.entries[i];
       if (e !== undefined) e.note = lastNote;
     }
   }
@@ -327,19 +332,16 @@ export class ExitLog {
     this.lastStats = null;
     this.lastStatsReason = -1;
     const ring = o.ring.slice(-this.capacity);
-    this.kept = 0;
-    let cap = Math.min(EXIT_LOG_INITIAL, this.capacity);
-    while (cap < ring.length) cap = Math.min(cap * 2, this.capacity);
-    this.cap = 0;
-    this.allocate(cap);
+    this.chunks = [];
+    this.cur = this.chunk(0);
     this.kept = ring.length;
     for (let k = 0; k < ring.length; k++) {
       const e = ring[k];
-      const slot = (o.total - ring.length + k) % this.cap;
-      this.reasons[slot] = e.reason;
-      this.names[slot] = e.name;
-      this.notes[slot] = e.note;
-      this.entries[slot] = e;
+      const c = this.locate((o.total - ring.length + k) % this.capacity), i = this.at;
+      c.reasons[i] = e.reason;
+      c.names[i] = e.name;
+      c.notes[i] = e.note;
+      c.entries[i] = e;
     }
   }
 }

@@ -81,30 +81,40 @@ function guestCpl(vcpu: VcpuApi): number {
 
 /** CPUID: the processor model plus the hypervisor bit and leaves (SDM vol. 2A CPUID; Linux's KVM_CPUID_SIGNATURE convention). */
 function cpuid(ctx: HandlerContext): ExitHandler {
+  // The last answer and what it depends on (leaf, subleaf, guest CR4, whether there is a local APIC): a guest
+  // polling one leaf gets it without recomputing (the model is a pure function of these).
+  const memo = new Float64Array([-1, -1, -1, -1]);
+  const last = new Uint32Array(4);
   return (vcpu) => {
-    const leaf = low32(vcpu.reg('rax')), sub = low32(vcpu.reg('rcx'));
-    let r: [number, number, number, number];
-    if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
-      if (leaf === 0x40000000) {
-        const sig = new TextEncoder().encode(HV_SIGNATURE.padEnd(12, '\0'));
-        const w = (k: number) => sig[k] | (sig[k + 1] << 8) | (sig[k + 2] << 16) | (sig[k + 3] << 24);
-        r = [HV_MAX_LEAF, w(0), w(4), w(8)];
-      } else if (leaf === 0x40000001) r = [1, 0, 0, 0];
-      else r = [0, 0, 0, 0];
-    } else {
-      const m = cpuidModel({ cr4: ctx.guestCr4() }, leaf, sub);
-      r = [m[0], m[1], m[2], m[3]];
-      if (leaf === 1) {
-        r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
-        if (ctx.hasLapic()) {
-          // The platform's local APIC: EDX.APIC (9), ECX.x2APIC (21), ECX.TSC-Deadline (24); initial APIC ID 0 in EBX[31:24].
-          r[3] = (r[3] | (1 << 9)) >>> 0;
-          r[2] = (r[2] | (1 << 21) | (1 << 24)) >>> 0;
+    const leaf = vcpu.gpr32(0), sub = vcpu.gpr32(1);
+    const cr4 = ctx.guestCr4() >>> 0, lapic = ctx.hasLapic() ? 1 : 0;
+    if (memo[0] !== leaf || memo[1] !== sub || memo[2] !== cr4 || memo[3] !== lapic) {
+      let r: [number, number, number, number];
+      if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
+        if (leaf === 0x40000000) {
+          const sig = new TextEncoder().encode(HV_SIGNATURE.padEnd(12, '\0'));
+          const w = (k: number) => sig[k] | (sig[k + 1] << 8) | (sig[k + 2] << 16) | (sig[k + 3] << 24);
+          r = [HV_MAX_LEAF, w(0), w(4), w(8)];
+        } else if (leaf === 0x40000001) r = [1, 0, 0, 0];
+        else r = [0, 0, 0, 0];
+      } else {
+        const m = cpuidModel({ cr4 }, leaf, sub);
+        r = [m[0], m[1], m[2], m[3]];
+        if (leaf === 1) {
+          r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
+          if (lapic !== 0) {
+            // The platform's local APIC: EDX.APIC (9), ECX.x2APIC (21), ECX.TSC-Deadline (24); initial APIC ID 0 in EBX[31:24].
+            r[3] = (r[3] | (1 << 9)) >>> 0;
+            r[2] = (r[2] | (1 << 21) | (1 << 24)) >>> 0;
+          }
         }
       }
+      last[0] = r[0]; last[1] = r[1]; last[2] = r[2]; last[3] = r[3];
+      memo[0] = leaf; memo[1] = sub; memo[2] = cr4; memo[3] = lapic;
     }
-    vcpu.setReg('rax', r[0] >>> 0); vcpu.setReg('rbx', r[1] >>> 0);
-    vcpu.setReg('rcx', r[2] >>> 0); vcpu.setReg('rdx', r[3] >>> 0);
+    // CPUID writes EAX, EBX, ECX, EDX and clears bits 63:32 of RAX, RBX, RCX, RDX in 64-bit mode.
+    vcpu.setGpr32(0, last[0]); vcpu.setGpr32(3, last[1]);
+    vcpu.setGpr32(1, last[2]); vcpu.setGpr32(2, last[3]);
     vcpu.advanceRip();
     return 'emulated';
   };
@@ -143,8 +153,8 @@ function io(ctx: HandlerContext): ExitHandler {
         vcpu.note(`in 0x${port.toString(16)} = 0x${v.toString(16)}`);
       } else {
         // The low `size` bytes of RAX (BigInt only for a size above 4 bytes, which the processor never reports).
-        const rax = vcpu.reg('rax');
-        vcpu.ioWrite(port, size, size < 4 ? low32(rax) & ((1 << (size * 8)) - 1) : size === 4 ? low32(rax) : Number(rax & ((1n << BigInt(size * 8)) - 1n)));
+        if (size <= 4) { const eax = vcpu.gpr32(0); vcpu.ioWrite(port, size, size < 4 ? eax & ((1 << (size * 8)) - 1) : eax); }
+        else { const rax = vcpu.reg('rax'); vcpu.ioWrite(port, size, Number(rax & ((1n << BigInt(size * 8)) - 1n))); }
       }
       vcpu.advanceRip();
       return 'emulated';
@@ -416,6 +426,14 @@ function eptViolation(ctx: HandlerContext): ExitHandler {
   };
 }
 
+/** The handlers defaultHandlers made: they keep no reference to `vcpu.exit` past their exit (the hypervisor reuses it for them). */
+const BUILT_IN = new WeakSet<ExitHandler>();
+
+/** Whether `h` is one of the built-in handlers (not a wrapper around one). */
+export function isBuiltInHandler(h: ExitHandler): boolean {
+  return BUILT_IN.has(h);
+}
+
 export function defaultHandlers(ctx?: HandlerContext): Map<number, ExitHandler> {
   const m = new Map<number, ExitHandler>();
   if (ctx === undefined) return m;
@@ -464,5 +482,6 @@ export function defaultHandlers(ctx?: HandlerContext): Map<number, ExitHandler> 
   for (const r of [R.VMCLEAR, R.VMLAUNCH, R.VMPTRLD, R.VMPTRST, R.VMREAD, R.VMRESUME, R.VMWRITE, R.VMOFF, R.VMON, R.INVEPT, R.INVVPID]) {
     m.set(r, (vcpu) => { vcpu.injectException(6); vcpu.note('VMX instructions are not available to guests (no nested virtualization)'); return 'injected'; });
   }
+  for (const h of m.values()) BUILT_IN.add(h);
   return m;
 }

@@ -23,12 +23,17 @@ import { GuestMemory } from './guest-memory.js';
 import { guestLinearToPhysical } from './guest-walk.js';
 import { ExitLog, type ExitOutcome } from './exit-log.js';
 import { type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
-import { defaultHandlers, HYPERVISOR_MSR_EXITS, type HandlerContext, type MsrPlatform } from './handlers.js';
+import { defaultHandlers, HYPERVISOR_MSR_EXITS, isBuiltInHandler, type HandlerContext, type MsrPlatform } from './handlers.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
 import { decode } from '../cpu/decode.js';
 import { Insn } from '../cpu/insn.js';
 
 const logInsn = new Insn();
+/** The bytes exitInstructionBytes decodes (module-level: decoding allocates no closure). */
+let logBytes: Uint8Array = new Uint8Array(0);
+function logByte(k: number): number {
+  return k < logBytes.length ? logBytes[k] : 0;
+}
 
 /** Byte offsets of the VMCS fields the per-exit paths read and write (VMREAD/VMWRITE of known fields without a name lookup). */
 const OFF = {
@@ -40,6 +45,7 @@ const OFF = {
   VMX_PREEMPTION_TIMER_VALUE: VmcsAccess.offset('VMX_PREEMPTION_TIMER_VALUE'),
   GUEST_RFLAGS: VmcsAccess.offset('GUEST_RFLAGS'),
   GUEST_RIP: VmcsAccess.offset('GUEST_RIP'),
+  GUEST_RSP: VmcsAccess.offset('GUEST_RSP'),
   GUEST_INTERRUPTIBILITY_INFO: VmcsAccess.offset('GUEST_INTERRUPTIBILITY_INFO'),
   GUEST_ACTIVITY_STATE: VmcsAccess.offset('GUEST_ACTIVITY_STATE'),
   GUEST_CS_AR_BYTES: VmcsAccess.offset('GUEST_CS_AR_BYTES'),
@@ -62,6 +68,67 @@ function gprIndex(name: RegName): number {
     case 'r12': return 12; case 'r13': return 13; case 'r14': return 14; case 'r15': return 15;
     default: return -1;
   }
+}
+
+/**
+ * The exit-handler table: a Map by basic exit reason (what tests, handler modules and the debugger use) that also
+ * keeps an array by reason, so the exit path finds the handler without a hash lookup, and whether it is a built-in
+ * handler (those are given the reused exit object, see Hypervisor.exitScratch).
+ */
+export class HandlerTable extends Map<number, ExitHandler> {
+  /** Handler by basic exit reason (0 … 65535 as VM_EXIT_REASON bits 15:0 allow; grown as reasons are set). */
+  readonly byReason: Array<ExitHandler | undefined> = [];
+  /** 1 where byReason holds a built-in handler (handlers.ts). */
+  builtIn = new Uint8Array(0);
+
+  override set(reason: number, h: ExitHandler): this {
+    super.set(reason, h);
+    // Map is constructed empty here: the super constructor calls no set() before the fields exist.
+    if (this.byReason !== undefined && Number.isInteger(reason) && reason >= 0 && reason <= 0xffff) {
+      while (this.byReason.length <= reason) this.byReason.push(undefined);
+      if (this.builtIn.length <= reason) { const b = new Uint8Array(reason + 64); b.set(this.builtIn); this.builtIn = b; }
+      this.byReason[reason] = h;
+      this.builtIn[reason] = isBuiltInHandler(h) ? 1 : 0;
+    }
+    return this;
+  }
+
+  override delete(reason: number): boolean {
+    if (reason >= 0 && reason < this.byReason.length) { this.byReason[reason] = undefined; this.builtIn[reason] = 0; }
+    return super.delete(reason);
+  }
+
+  override clear(): void {
+    this.byReason.length = 0;
+    this.builtIn.fill(0);
+    super.clear();
+  }
+}
+
+/**
+ * The exit information given to built-in handlers (which keep no reference to it past the exit): one object reused
+ * for every exit, the 64-bit fields as BigInt only when read (SDM vol. 3C §28.2.1 exit-information fields, as read
+ * at the exit). Everyone else (a debugger's exitBreak, user handlers, a pending exit) gets a plain ExitInfo.
+ */
+class ScratchExitInfo implements ExitInfo {
+  reason = 0;
+  name = '';
+  entryFailure = false;
+  instructionLength = 0;
+  qLo = 0; qHi = 0; linLo = 0; linHi = 0; physLo = 0; physHi = 0;
+  /** The BigInt last built per field and the words it was built from (most exits repeat the last value). */
+  private readonly memo = new Float64Array([-1, -1, -1, -1, -1, -1]);
+  private readonly memoBig: bigint[] = [0n, 0n, 0n];
+  private big(k: number, lo: number, hi: number): bigint {
+    const m = this.memo;
+    if (m[2 * k] === lo && m[2 * k + 1] === hi) return this.memoBig[k];
+    const b = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    m[2 * k] = lo; m[2 * k + 1] = hi; this.memoBig[k] = b;
+    return b;
+  }
+  get qualification(): bigint { return this.big(0, this.qLo, this.qHi); }
+  get guestLinear(): bigint { return this.big(1, this.linLo, this.linHi); }
+  get guestPhysical(): bigint { return this.big(2, this.physLo, this.physHi); }
 }
 
 /**
@@ -121,7 +188,7 @@ export class Hypervisor {
   readonly vmx: Vmx;
   readonly guest: GuestMemory;
   readonly log = new ExitLog();
-  readonly handlers = new Map<number, ExitHandler>();
+  readonly handlers = new HandlerTable();
   readonly bus: HypervisorOptions['bus'];
   interrupts: GuestInterrupts | null;
   /** The platform's MSRs the hypervisor emulates (the local APIC), set by the machine. */
@@ -393,8 +460,8 @@ export class Hypervisor {
   runSlice(budget: number): SliceStop {
     // A VM exit counts as one step of the budget, so exits that retire no instruction (a handler
     // that does not advance RIP, REP string I/O in pieces) cannot loop forever.
-    const startIcount = this.cpu.icount, startExits = this.log.total, startSteps = this.stepsSpent;
-    const spent = () => this.cpu.icount - startIcount + (this.log.total - startExits) + (this.stepsSpent - startSteps);
+    // Spent so far = icount + log.total + stepsSpent - start (no closure: this runs once per exit).
+    const start = this.cpu.icount + this.log.total + this.stepsSpent;
     this.stoppedAtExit = null;
     for (;;) {
       if (this.ended === null && this.pendingExit !== null) {
@@ -402,7 +469,7 @@ export class Hypervisor {
         if (this.handleExit()) return 'vmexit';
         continue;
       }
-      if (this.ended === null && !this.inGuest && spent() >= budget) return 'budget';
+      if (this.ended === null && !this.inGuest && this.cpu.icount + this.log.total + this.stepsSpent - start >= budget) return 'budget';
       if (this.ended !== null) return 'ended';
       if (!this.inGuest) {
         this.prepareEntry();
@@ -418,7 +485,7 @@ export class Hypervisor {
         if (o.kind === 'exit') { if (this.handleExit()) return 'vmexit'; continue; }
         this.inGuest = true;
       }
-      const left = budget - spent();
+      const left = budget - (this.cpu.icount + this.log.total + this.stepsSpent - start);
       if (left <= 0) return 'budget';
       const stop = this.vmx.run(left);
       if (stop === 'vmexit') { this.inGuest = false; if (this.handleExit()) return 'vmexit'; continue; }
@@ -441,20 +508,26 @@ export class Hypervisor {
     v.region = HOST_LAYOUT.vmcs;
     let proc = v.r32(OFF.CPU_BASED_VM_EXEC_CONTROL);
     let pin = v.r32(OFF.PIN_BASED_VM_EXEC_CONTROL);
-    if (this.pendingInjection !== 0) {
+    const injecting = this.pendingInjection !== 0;
+    if (injecting) {
       v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, this.pendingInjection);
       v.w32(OFF.VM_ENTRY_EXCEPTION_ERROR_CODE, this.pendingInjectionError);
       v.w32(OFF.VM_ENTRY_INSTRUCTION_LEN, this.pendingInjectionLength);
       this.pendingInjection = 0;
       this.pendingInjectionLength = 0;
-    } else if (this.interrupts !== null) {
-      const due = this.interrupts.nextDeadline();
-      if (due !== null && due <= this.now()) this.interrupts.poll(this.now());
+    }
+    // The next device deadline: asked once, and again only after a poll or an acknowledge changed the platform.
+    let deadline: number | null = null, fresh = false;
+    if (this.interrupts !== null) { deadline = this.interrupts.nextDeadline(); fresh = true; }
+    if (injecting) { /* the pending event goes first (the deadline is still armed below) */ } else if (this.interrupts !== null) {
+      const due = deadline;
+      if (due !== null && due <= this.now()) { this.interrupts.poll(this.now()); fresh = false; }
       if (this.interrupts.pending()) {
         const flags = v.r32(OFF.GUEST_RFLAGS);
         const blocked = (v.r32(OFF.GUEST_INTERRUPTIBILITY_INFO) & 3) !== 0 || v.r32(OFF.GUEST_ACTIVITY_STATE) !== 0;
         if ((flags & IF) !== 0 && !blocked) {
           const vector = this.interrupts.acknowledge();
+          fresh = false;
           v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
           this.injected.set(vector, (this.injected.get(vector) ?? 0) + 1);
           this.log.annotateLast(`→ injected vector 0x${vector.toString(16)} at entry`);
@@ -462,7 +535,7 @@ export class Hypervisor {
         } else proc |= CPU_BASED_INTR_WINDOW_EXITING;
       } else proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
     }
-    const deadline = this.interrupts?.nextDeadline() ?? null;
+    if (!fresh && this.interrupts !== null) deadline = this.interrupts.nextDeadline();
     if (deadline !== null) {
       pin |= PIN_BASED_VMX_PREEMPTION_TIMER;
       v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(0xffffffff, deadline - this.now())));
@@ -485,51 +558,77 @@ export class Hypervisor {
     };
   }
 
+  /** The exit object given to built-in handlers (reused: they keep no reference to it). */
+  private readonly exitScratch = new ScratchExitInfo();
+
   /** Handle the VM exit in the VMCS (or the pending one). Returns true when a debugger asked to stop. */
   private handleExit(): boolean {
-    let info: ExitInfo;
-    // The qualification's two words for the log (read from the VMCS with the exit information: no BigInt work).
-    let qLo: number, qHi: number;
+    const v = this.vmx.vmcs;
+    // `info` is built (a plain ExitInfo) only for those who may keep it: a debugger, a pending exit, user handlers.
+    let info: ExitInfo | null = null;
+    let reason: number, qLo: number, qHi: number, instrLen: number;
     if (this.pendingExit !== null) {
       info = this.pendingExit;
       this.pendingExit = null;
+      reason = info.reason;
+      instrLen = info.instructionLength;
       qLo = Number(BigInt.asUintN(32, info.qualification));
       qHi = Number(BigInt.asUintN(32, info.qualification >> 32n));
     } else {
-      info = this.exitInfo();
-      qLo = this.vmx.vmcs.r32(OFF.EXIT_QUALIFICATION);
-      qHi = this.vmx.vmcs.r32(OFF.EXIT_QUALIFICATION + 4);
-      if (this.exitBreak !== null && this.exitBreak(info, 'before', this.log.total + 1)) {
-        this.pendingExit = info;
-        this.stoppedAtExit = { info, stage: 'before', n: this.log.total + 1 };
-        return true;
+      reason = v.r32(OFF.VM_EXIT_REASON) & 0xffff;
+      // The qualification's two words for the log (read from the VMCS with the exit information: no BigInt work).
+      qLo = v.r32(OFF.EXIT_QUALIFICATION);
+      qHi = v.r32(OFF.EXIT_QUALIFICATION + 4);
+      instrLen = v.r32(OFF.VM_EXIT_INSTRUCTION_LEN);
+      if (this.exitBreak !== null) {
+        info = this.exitInfo();
+        if (this.exitBreak(info, 'before', this.log.total + 1)) {
+          this.pendingExit = info;
+          this.stoppedAtExit = { info, stage: 'before', n: this.log.total + 1 };
+          return true;
+        }
       }
     }
-    const v = this.vmx.vmcs;
+    const name = exitReasonName(reason);
     const rip = v.rNum(OFF.GUEST_RIP);
-    const byteCount = this.exitInstructionBytes(info, rip);
-    this.note = info.reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
-    const handler = this.handlers.get(info.reason);
+    const byteCount = this.exitInstructionBytes(reason, instrLen, rip);
+    this.note = reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
+    const table = this.handlers;
+    const handler = reason < table.byReason.length ? table.byReason[reason] : undefined;
     let outcome: ExitOutcome;
     if (handler === undefined) {
       outcome = 'unhandled';
-      this.ended = { status: 'error', message: `no handler for VM exit ${info.reason} (${info.name}) at rip=0x${rip.toString(16)}` };
+      this.ended = { status: 'error', message: `no handler for VM exit ${reason} (${name}) at rip=0x${rip.toString(16)}` };
     } else {
+      if (info === null) {
+        if (table.builtIn[reason] !== 0) {
+          const x = this.exitScratch, raw = v.r32(OFF.VM_EXIT_REASON);
+          x.reason = reason; x.name = name; x.entryFailure = (raw & EXIT_REASON_FAILED_VMENTRY) !== 0; x.instructionLength = instrLen;
+          x.qLo = qLo; x.qHi = qHi;
+          x.linLo = v.r32(OFF.GUEST_LINEAR_ADDRESS); x.linHi = v.r32(OFF.GUEST_LINEAR_ADDRESS + 4);
+          x.physLo = v.r32(OFF.GUEST_PHYSICAL_ADDRESS); x.physHi = v.r32(OFF.GUEST_PHYSICAL_ADDRESS + 4);
+          info = x;
+        } else info = this.exitInfo();
+      }
       try {
         outcome = handler(this.api(info)) ?? 'resumed';
       } catch (e) {
         outcome = 'ended';
-        this.ended = { status: 'error', message: `handler for ${info.name} failed: ${e instanceof Error ? e.message : String(e)}` };
+        this.ended = { status: 'error', message: `handler for ${name} failed: ${e instanceof Error ? e.message : String(e)}` };
       }
     }
     const ar = v.r32(OFF.GUEST_CS_AR_BYTES);
     const bits = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.r32(OFF.GUEST_CR0) & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
     // The log keeps the exit in typed arrays; its entry (hex qualification, decoded summary) is built when asked for.
-    this.log.record(info.reason, info.name, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
+    this.log.record(reason, name, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
       this.note, this.cpu.icount - this.entryIcount);
-    if (this.exitBreak !== null && this.ended === null && this.exitBreak(info, 'after', this.log.total)) {
-      this.stoppedAtExit = { info, stage: 'after', n: this.log.total };
-      return true;
+    if (this.exitBreak !== null && this.ended === null) {
+      // A debugger may keep the exit: it gets a plain object (the one it saw before the handler, if any).
+      if (info === null || info === this.exitScratch) info = this.exitInfo();
+      if (this.exitBreak(info, 'after', this.log.total)) {
+        this.stoppedAtExit = { info, stage: 'after', n: this.log.total };
+        return true;
+      }
     }
     return false;
   }
@@ -539,6 +638,9 @@ export class Hypervisor {
     return this.exitInfo();
   }
 
+  /** Scratch for the 15 bytes at RIP read through the TLB (exitInstructionBytes). */
+  private readonly fetchScratch = new Uint8Array(15);
+
   /** Scratch for the bytes of the exiting instruction (copied into the exit log). */
   private readonly exitBytes = new Uint8Array(16);
 
@@ -546,10 +648,10 @@ export class Hypervisor {
    * The bytes of the instruction an exit happened at, for the log (into exitBytes; returns the count): VM_EXIT_INSTRUCTION_LEN where the
    * SDM defines it, else (EPT violations and exceptions) the length the decoder finds.
    */
-  private exitInstructionBytes(info: ExitInfo, rip: number): number {
+  private exitInstructionBytes(reason: number, instructionLength: number, rip: number): number {
     const out = this.exitBytes;
-    if (info.instructionLength > 0) {
-      const lin = this.csBase() + rip, len = Math.min(15, info.instructionLength);
+    if (instructionLength > 0) {
+      const lin = this.csBase() + rip, len = Math.min(15, instructionLength);
       // The processor just fetched it: its TLB (tagged by the VPID, kept across exits) has the translation.
       const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
       if (hpa >= 0 && hpa + len <= this.host.size) {
@@ -561,14 +663,23 @@ export class Hypervisor {
       out.set(raw);
       return raw.length;
     }
-    if (info.reason !== 48 && info.reason !== 0) return 0;
-    const raw = this.readGuestVirtual(this.csBase() + rip, 15) ?? this.readGuestVirtual(this.csBase() + rip, 1);
+    if (reason !== 48 && reason !== 0) return 0;
+    const at = this.csBase() + rip;
+    // As above: when the 15 bytes lie in one page the processor's TLB maps (it fetched the instruction), read them
+    // there; else through a guest page walk.
+    const hpa = (at & 0xfff) + 15 <= 0x1000 ? this.cpu.tlbPeek(at) : -1;
+    let raw: Uint8Array | null;
+    if (hpa >= 0 && hpa + 15 <= this.host.size) {
+      raw = this.fetchScratch;
+      for (let k = 0; k < 15; k++) raw[k] = this.host.read8(hpa + k);
+    } else raw = this.readGuestVirtual(at, 15) ?? this.readGuestVirtual(at, 1);
     if (raw === null) return 0;
+    logBytes = raw;
     const v = this.vmx.vmcs;
     const ar = v.get32('GUEST_CS_AR_BYTES');
     const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
     try {
-      decode(logInsn, (k) => (k < raw.length ? raw[k] : 0), bits);
+      decode(logInsn, logByte, bits);
     } catch {
       return 0;
     }
@@ -649,6 +760,14 @@ export class Hypervisor {
         const r = gpr(name);
         hv.vmx.gprLo[r] = Number(b & 0xffffffffn);
         hv.vmx.gprHi[r] = Number(b >> 32n);
+      },
+      gpr32(index) {
+        if (index === 4) return v.r32(OFF.GUEST_RSP);
+        return hv.vmx.gprLo[index & 15];
+      },
+      setGpr32(index, value) {
+        if (index === 4) { v.wNum(OFF.GUEST_RSP, value >>> 0); return; }
+        hv.vmx.gprLo[index & 15] = value; hv.vmx.gprHi[index & 15] = 0;
       },
       vmread: (field) => hv.vmr(field),
       vmwrite: (field, value) => hv.vmw(field, value),

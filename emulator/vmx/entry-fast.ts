@@ -1,6 +1,6 @@
 // The fast VM-entry check: when only the per-exit fields changed since a passing full check, re-check just those (conservatively).
 import { ENTRY_CHECK_CTLS, controlsAllowed } from './caps.js';
-import { VmcsAccess } from './vmcs-access.js';
+import { VmcsAccess, CACHED_BY_OFF } from './vmcs-access.js';
 import type { VmcsFieldName } from './fields.js';
 
 const O = (n: VmcsFieldName): number => VmcsAccess.offset(n);
@@ -9,6 +9,10 @@ const INJ = O('VM_ENTRY_INTR_INFO_FIELD'), INJ_ERR = O('VM_ENTRY_EXCEPTION_ERROR
 const PROC = O('CPU_BASED_VM_EXEC_CONTROL'), PIN = O('PIN_BASED_VM_EXEC_CONTROL'), ENTRY = O('VM_ENTRY_CONTROLS');
 const CR0 = O('GUEST_CR0'), CS_AR = O('GUEST_CS_AR_BYTES'), SS_AR = O('GUEST_SS_AR_BYTES'), PENDING_DBG = O('GUEST_PENDING_DBG_EXCEPTIONS');
 const PROC2 = O('SECONDARY_VM_EXEC_CONTROL'), EXIT = O('VM_EXIT_CONTROLS');
+
+for (const off of [RIP, RFLAGS, INTR, ACT, INJ, INJ_ERR, INJ_LEN, PROC, PIN, ENTRY, CR0, CS_AR, SS_AR, PENDING_DBG, PROC2, EXIT]) {
+  if (CACHED_BY_OFF[off >>> 3] !== 0) throw new Error('entry-fast: a field of the fast check is CPU-cached');
+}
 
 /** Exceptions that push an error code (SDM vol. 3C §27.2.1.3: "deliver error code" consistency). */
 const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17); // no #CP: CET is not supported
@@ -20,44 +24,46 @@ const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 
  * non-register state). False means "not proven": the caller runs the full checks, which also
  * give the exact error. The VM-entry fuzz test compares this with the full checker.
  */
-export function volatileFieldsPass(v: VmcsAccess, checkedPin: number, checkedProc: number): boolean {
-  const pin = v.r32(PIN), proc = v.r32(PROC);
+export function volatileFieldsPass(access: VmcsAccess, checkedPin: number, checkedProc: number): boolean {
+  // None of the fields read here is CPU-cached (asserted below): the region's words are their values.
+  const w = access.words();
+  const pin = w[PIN >>> 2], proc = w[PROC >>> 2];
   // The control words may differ from the last fully checked ones only in the bits a hypervisor
   // flips per entry: interrupt-window (2) and NMI-window (22) exiting, the preemption timer (pin 6).
   if (((pin ^ checkedPin) & ~(1 << 6)) !== 0 || ((proc ^ checkedProc) & ~((1 << 2) | (1 << 22))) !== 0) return false;
   if (!controlsAllowed(pin, ENTRY_CHECK_CTLS.pin) || !controlsAllowed(proc, ENTRY_CHECK_CTLS.proc)) return false;
   // NMI-window exiting needs virtual NMIs; saving the timer value needs the timer (§27.2.1.1, §27.2.1.2).
   if ((proc & (1 << 22)) !== 0 && (pin & (1 << 5)) === 0) return false;
-  if ((v.r32(EXIT) & (1 << 22)) !== 0 && (pin & (1 << 6)) === 0) return false;
+  if ((w[EXIT >>> 2] & (1 << 22)) !== 0 && (pin & (1 << 6)) === 0) return false;
 
-  const entry = v.r32(ENTRY);
+  const entry = w[ENTRY >>> 2];
   const ia32e = (entry & (1 << 9)) !== 0;
-  const csL = (v.r32(CS_AR) & (1 << 13)) !== 0;
-  const cr0 = v.r32(CR0);
+  const csL = (w[CS_AR >>> 2] & (1 << 13)) !== 0;
+  const cr0 = w[CR0 >>> 2];
   // RIP (§27.3.1.4): bits 63:32 zero unless IA-32e mode with CS.L; then canonical (48 bits).
-  const ripHi = v.r32(RIP + 4);
+  const ripHi = w[(RIP + 4) >>> 2];
   if (!(ia32e && csL)) { if (ripHi !== 0) return false; }
   else { const top = ripHi >>> 15; if (top !== 0 && top !== 0x1ffff) return false; }
   // RFLAGS: reserved bits 63:22, 15, 5, 3 zero; bit 1 one; VM zero in IA-32e mode or with CR0.PE = 0.
-  const fl = v.r32(RFLAGS), flHi = v.r32(RFLAGS + 4);
+  const fl = w[RFLAGS >>> 2], flHi = w[(RFLAGS + 4) >>> 2];
   if (flHi !== 0 || (fl & 0xffc08028) !== 0 || (fl & 2) === 0) return false;
   if ((fl & (1 << 17)) !== 0 && (ia32e || (cr0 & 1) === 0)) return false;
 
   // Activity state (§27.3.1.5): active or HLT only (HLT also needs SS.DPL = 0).
-  const act = v.r32(ACT);
+  const act = w[ACT >>> 2];
   if (act > 1) return false;
-  if (act === 1 && ((v.r32(SS_AR) >>> 5) & 3) !== 0) return false;
+  if (act === 1 && ((w[SS_AR >>> 2] >>> 5) & 3) !== 0) return false;
   // Interruptibility: only STI/MOV SS/SMI/NMI bits, STI and MOV SS not both, STI needs IF = 1, no SMI blocking outside SMM.
-  const intr = v.r32(INTR);
+  const intr = w[INTR >>> 2];
   if ((intr & ~0xf) !== 0 || (intr & 3) === 3 || (intr & 4) !== 0) return false;
   if ((intr & 1) !== 0 && (fl & 0x200) === 0) return false;
   // Blocking by STI or MOV SS requires the active state (§27.3.1.5).
   if ((intr & 3) !== 0 && act !== 0) return false;
   // With STI/MOV SS blocking or HLT, pending-debug BS must equal TF (and DEBUGCTL.BTF = 0): leave those to the full check.
-  if (((intr & 3) !== 0 || act === 1) && ((fl & 0x100) !== 0 || (v.r32(PENDING_DBG) & 0x4000) !== 0)) return false;
+  if (((intr & 3) !== 0 || act === 1) && ((fl & 0x100) !== 0 || (w[PENDING_DBG >>> 2] & 0x4000) !== 0)) return false;
 
   // Event injection (§27.2.1.3 and the guest-state checks that refer to it).
-  const inj = v.r32(INJ);
+  const inj = w[INJ >>> 2];
   if ((inj & 0x80000000) !== 0) {
     if ((inj & 0x7ffff000) !== 0) return false;
     const vector = inj & 0xff, type = (inj >>> 8) & 7;
@@ -67,11 +73,11 @@ export function volatileFieldsPass(v: VmcsAccess, checkedPin: number, checkedPro
     // Deliver-error-code must be set exactly for hardware exceptions that push one, unless an
     // unrestricted guest is in real mode (§27.2.1.3).
     const deliverCode = (inj & 0x800) !== 0;
-    const unrestricted = (proc & 0x80000000) !== 0 && (v.r32(PROC2) & (1 << 7)) !== 0;
+    const unrestricted = (proc & 0x80000000) !== 0 && (w[PROC2 >>> 2] & (1 << 7)) !== 0;
     const wantsCode = (!unrestricted || (cr0 & 1) !== 0) && type === 3 && ((ERROR_CODE_VECTORS >>> vector) & 1) !== 0;
     if (deliverCode !== wantsCode) return false;
-    if (deliverCode && (v.r32(INJ_ERR) & 0xffff0000) !== 0) return false;
-    if (type === 4 || type === 5 || type === 6) { const len = v.r32(INJ_LEN); if (len < 1 || len > 15) return false; }
+    if (deliverCode && (w[INJ_ERR >>> 2] & 0xffff0000) !== 0) return false;
+    if (type === 4 || type === 5 || type === 6) { const len = w[INJ_LEN >>> 2]; if (len < 1 || len > 15) return false; }
     if (type === 0 && ((fl & 0x200) === 0 || (intr & 3) !== 0)) return false;
     if (type === 2 && (intr & 3) !== 0) return false;
     if (act === 1 && type !== 0 && type !== 2 && !(type === 3 && (vector === 1 || vector === 18))) return false;
