@@ -55,7 +55,7 @@ async function nextLatency(root: string, steps: number): Promise<DapFigures['nex
   return { median: quantile(ms, 0.5), p99: quantile(ms, 0.99) };
 }
 
-/** Continue from entry to the CPUID exit a million instructions away (bench/guests/far-exit.asm), with `n` instruction breakpoints that never hit. */
+/** Continue from entry to the CPUID exit 100 million instructions away (bench/guests/far-exit.asm), with `n` instruction breakpoints that never hit. */
 async function farExit(root: string, n: number): Promise<number> {
   const c = await session(join(root, 'bench', 'guests', 'far-exit.bin'), ['vmexit.CPUID']);
   // Addresses in guest RAM the guest never executes: each is checked at every instruction fetch.

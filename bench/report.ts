@@ -117,7 +117,7 @@ function rows(r: Results): Array<[string, string, string]> {
     const d = r.dap;
     out.push(['dap.nextMs.median', fixed(d.nextMs.median, 2), '`next` (instruction) request to `stopped`']);
     out.push(['dap.nextMs.p99', fixed(d.nextMs.p99, 2), '']);
-    out.push(['dap.farExitMs.none', fixed(d.farExitMs.none, 1), 'continue to a VM-exit breakpoint 1M instructions away']);
+    out.push(['dap.farExitMs.none', fixed(d.farExitMs.none, 1), 'continue to a VM-exit breakpoint 100 M instructions away']);
     out.push(['dap.farExitMs.1000bps', fixed(d.farExitMs.thousandBreakpoints, 1), 'the same with 1000 instruction breakpoints']);
     out.push(['dap.breakpointOverhead', fixed(d.breakpointOverhead, 3), 'farExitMs.1000bps / farExitMs.none']);
     out.push(['dap.vmcsVariablesMs', fixed(d.vmcsVariablesMs, 1), `stackTrace+scopes+variables of ${d.vmcsVariables} VMCS entries`]);
