@@ -1,4 +1,5 @@
 // General-purpose integer instructions: data movement, ALU, shifts, multiply/divide, bit ops, strings, near control flow, port I/O.
+import { cond } from './cond.js';
 import { Cpu, LF_ADC, LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_NONE, LF_SBB, LF_SUB, type InstructionHandler } from './cpu.js';
 import { Insn, CS, DS, ES, FS, GS, SS, RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, PFX_REP, PFX_REPNE, MAP_0F, MAP_0F38 } from './insn.js';
 import { AC, AF, CF, DF, EXC_BP, EXC_DE, EXC_GP, EXC_OF, EXC_UD, ID, IF, IOPL, NT, OF, PF, RF, SF, STATUS_FLAGS, TF, VM, ZF, CR0_PE } from './regs.js';
@@ -609,21 +610,7 @@ H[0xd7] = (c, i) => {
 
 // ---------------------------------------------------------------- conditions, SETcc, CMOVcc, Jcc
 
-/** Evaluate condition code cc (0..15) per SDM vol. 1 appendix B. */
-export function cond(c: Cpu, cc: number): boolean {
-  let r: boolean;
-  switch (cc >>> 1) {
-    case 0: r = c.ofBit() !== 0; break;
-    case 1: r = c.cfBit() !== 0; break;
-    case 2: r = c.zfBit() !== 0; break;
-    case 3: r = c.cfBit() !== 0 || c.zfBit() !== 0; break;
-    case 4: r = c.sfBit() !== 0; break;
-    case 5: r = c.pfBit() !== 0; break;
-    case 6: r = (c.sfBit() !== 0) !== (c.ofBit() !== 0); break;
-    default: r = c.zfBit() !== 0 || (c.sfBit() !== 0) !== (c.ofBit() !== 0); break;
-  }
-  return (cc & 1) !== 0 ? !r : r;
-}
+export { cond };
 
 function relTarget(c: Cpu, i: Insn): number {
   const t = c.nextRip + i.imm;

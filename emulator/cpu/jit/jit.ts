@@ -3,6 +3,7 @@ import type { Cpu, InstructionHandler } from '../cpu.js';
 import { PF } from '../regs.js';
 import { buildBlock, type Block } from './block.js';
 import { generateBlockSource } from './codegen.js';
+import { cond } from '../cond.js';
 
 /** An address is translated after the interpreter has run it this many times. */
 export const HOT_THRESHOLD = 8;
@@ -28,21 +29,6 @@ export class BlockPage {
   constructor(readonly ppn: number) {}
 }
 
-/** Condition cc from the Cpu's flags, as exec-int.ts's cond() (SDM vol. 1 appendix B); not imported to keep cpu.ts free of an import cycle. */
-function cond(c: Cpu, cc: number): boolean {
-  let r: boolean;
-  switch (cc >>> 1) {
-    case 0: r = c.ofBit() !== 0; break;
-    case 1: r = c.cfBit() !== 0; break;
-    case 2: r = c.zfBit() !== 0; break;
-    case 3: r = c.cfBit() !== 0 || c.zfBit() !== 0; break;
-    case 4: r = c.sfBit() !== 0; break;
-    case 5: r = c.pfBit() !== 0; break;
-    case 6: r = (c.sfBit() !== 0) !== (c.ofBit() !== 0); break;
-    default: r = c.zfBit() !== 0 || (c.sfBit() !== 0) !== (c.ofBit() !== 0); break;
-  }
-  return (cc & 1) !== 0 ? !r : r;
-}
 
 type Factory = (I: unknown[], H: InstructionHandler[], condFn: typeof cond, parity: Uint8Array) => (c: Cpu, limit: number) => void;
 
