@@ -7,8 +7,17 @@ import type { GotoExitResponseBody, HistoryResponseBody } from '../protocol.js';
 import { THREAD_ID, type SessionContext } from '../context.js';
 import type { Breakpoints } from './breakpoints.js';
 
-/** Guest instructions per slice: a few milliseconds of emulation, so `pause` is answered well within 100 ms. */
+/** Guest instructions in the first slice of a run: a few milliseconds of emulation at interpreter speed. */
 export const SLICE = 200_000;
+/**
+ * Later slices aim at this much wall time: translated code runs hundreds of millions of instructions a second,
+ * so a fixed slice would spend most of a long `continue` between slices. `pause` is still answered within about
+ * one slice (SLICE_MAX_MS at worst).
+ */
+const SLICE_TARGET_MS = 8;
+const SLICE_MAX_MS = 16;
+const SLICE_MIN = 10_000;
+const SLICE_MAX = 50_000_000;
 /** Instructions a line step may take before it gives up and stops where it is (a line that never ends). */
 const LINE_STEP_LIMIT = 5_000_000;
 
@@ -20,13 +29,29 @@ export class RunControl {
   private pauseRequested = false;
   /** Incremented to abandon a run loop in flight (restart, terminate, disconnect). */
   private generation = 0;
+  /** Budget units of the next forward slice, adapted to how long the last one took (SLICE_TARGET_MS). */
+  private sliceUnits = SLICE;
 
   constructor(private readonly ctx: SessionContext, private readonly bps: Breakpoints) {}
 
+  /** One forward slice of the run, timed: the next slice is sized so that it takes about SLICE_TARGET_MS. */
+  private resumeSlice(): StopInfo | null {
+    const d = this.ctx.requireTarget().debuggee;
+    const units = this.sliceUnits;
+    const t0 = performance.now();
+    const s = d.resume(units);
+    const ms = performance.now() - t0;
+    if (s === null) {
+      // The slice ran to its budget: scale towards the target, at most doubling (or halving when far too long).
+      if (ms < SLICE_TARGET_MS / 2) this.sliceUnits = Math.min(SLICE_MAX, units * 2);
+      else if (ms > SLICE_MAX_MS) this.sliceUnits = Math.max(SLICE_MIN, Math.floor(units / 2));
+    }
+    return s;
+  }
+
   /** DAP `continue`. */
   continue(): void {
-    const d = this.ctx.requireTarget().debuggee;
-    this.launchRun(() => d.resume(SLICE));
+    this.launchRun(() => this.resumeSlice());
   }
 
   /** DAP `pause`: the run loop stops at its next turn (one slice at most). */
@@ -273,7 +298,6 @@ export class RunControl {
 
   /** Run `first`, then resume slices (or `again`), yielding between them; null when the run was cancelled. */
   private async drive(first: () => StopInfo | null, gen: number, again?: () => StopInfo | null): Promise<StopInfo | null> {
-    const d = this.ctx.requireTarget().debuggee;
     let s = first();
     for (;;) {
       if (s !== null) {
@@ -285,7 +309,7 @@ export class RunControl {
       await turn();
       if (gen !== this.generation) return null;
       if (this.pauseRequested) { this.pauseRequested = false; return { reason: 'pause', description: 'Paused' }; }
-      s = again !== undefined ? again() : d.resume(SLICE);
+      s = again !== undefined ? again() : this.resumeSlice();
     }
   }
 
