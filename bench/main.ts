@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
-import { buildVirtioGuest, canBuildC } from '../test/virtio-guests/build.js';
+import { canBuildC } from '../test/virtio-guests/build.js';
+import { runBlkbench } from './blkbench.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 import { dapBenchmarks } from './dap.js';
 import { peerBenchmarks } from './peers.js';
@@ -142,25 +143,12 @@ function helloMs(): number {
  */
 function virtioBlkRate(bytes: number, requests: number): number | null {
   if (!canBuildC) return null;
-  let image: Uint8Array;
   try {
-    image = buildVirtioGuest('blkbench', { REQUESTS: String(requests), BYTES: String(bytes) }).bytes;
+    return median(runBlkbench(requests, bytes, RUNS).perSecond);
   } catch (e) {
-    process.stderr.write(`bench: virtio-blk guest did not build: ${(e as Error).message}\n`);
+    process.stderr.write(`bench: virtio-blk: ${(e as Error).message}\n`);
     return null;
   }
-  const disk = new Uint8Array(16 * 1024 * 1024);
-  const config = parseLaunchConfig({ program: 'blkbench', devices: ['debugcon', 'debug-exit', 'uart', { type: 'virtio-blk', image: 'memory' }] });
-  const samples: number[] = [];
-  for (let k = 0; k <= RUNS; k++) {
-    const m = new Machine(image, config, { openDisk: () => ({ bytes: disk }) });
-    const t0 = performance.now();
-    const r = m.runToEnd();
-    const ms = performance.now() - t0;
-    if (r.status !== 'debug-exit' || r.exitCode !== 1) throw new Error(`blkbench ended with ${r.status} ${r.exitCode}: ${r.output}${r.message ?? ''}`);
-    if (k > 0) samples.push((requests / ms) * 1000);
-  }
-  return median(samples);
 }
 
 /** Options: --json (the last stdout line is one JSON object), --only=group[,group] (GROUPS in bench/report.ts). VMSCOPE_BENCH_RUNS (default 5): timed runs after a warm-up. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
-import { buildVirtioGuest } from '../test/virtio-guests/build.js';
+import { runBlkbench } from './blkbench.js';
 
 const ROOT = process.env.VMSCOPE_ROOT ?? process.cwd();
 const RUNS = Number(process.env.VMSCOPE_BENCH_RUNS ?? 5);
@@ -44,19 +44,6 @@ for (const [name, reason] of [['cpuid', EXIT_REASON.CPUID], ['io', EXIT_REASON.I
 
 if (only === 'blk') {
   const REQUESTS = 2000;
-  const image = buildVirtioGuest('blkbench', { REQUESTS: String(REQUESTS), BYTES: '4096' }).bytes;
-  const disk = new Uint8Array(16 * 1024 * 1024);
-  const config = parseLaunchConfig({ program: 'blkbench', devices: ['debugcon', 'debug-exit', 'uart', { type: 'virtio-blk', image: 'memory' }] });
-  const samples: number[] = [];
-  let exits = 0;
-  for (let k = 0; k <= RUNS; k++) {
-    const m = new Machine(image, config, { openDisk: () => ({ bytes: disk }) });
-    const t0 = performance.now();
-    const r = m.runToEnd();
-    const ms = performance.now() - t0;
-    if (r.status !== 'debug-exit' || r.exitCode !== 1) throw new Error(`blkbench ended with ${r.status} ${r.exitCode}: ${r.output}${r.message ?? ''}`);
-    exits = m.hv!.log.total;
-    if (k > 0) samples.push((REQUESTS / ms) * 1000);
-  }
-  console.log(`blk4k  median ${median(samples).toFixed(0).padStart(8)} IOPS   best ${Math.max(...samples).toFixed(0)}   ${(exits / REQUESTS).toFixed(2)} exits/request`);
+  const { perSecond, exitsPerRequest } = runBlkbench(REQUESTS, 4096, RUNS);
+  console.log(`blk4k  median ${median(perSecond).toFixed(0).padStart(8)} IOPS   best ${Math.max(...perSecond).toFixed(0)}   ${exitsPerRequest.toFixed(2)} exits/request`);
 }

@@ -508,34 +508,33 @@ export class Hypervisor {
     v.region = HOST_LAYOUT.vmcs;
     let proc = v.r32(OFF.CPU_BASED_VM_EXEC_CONTROL);
     let pin = v.r32(OFF.PIN_BASED_VM_EXEC_CONTROL);
-    const injecting = this.pendingInjection !== 0;
-    if (injecting) {
+    const ints = this.interrupts;
+    // The next device deadline: asked once, and again only after a poll or an acknowledge changed the platform.
+    let deadline = ints !== null ? ints.nextDeadline() : null;
+    if (this.pendingInjection !== 0) {
+      // The handler's event goes first; the platform's interrupts wait for a later entry.
       v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, this.pendingInjection);
       v.w32(OFF.VM_ENTRY_EXCEPTION_ERROR_CODE, this.pendingInjectionError);
       v.w32(OFF.VM_ENTRY_INSTRUCTION_LEN, this.pendingInjectionLength);
       this.pendingInjection = 0;
       this.pendingInjectionLength = 0;
-    }
-    // The next device deadline: asked once, and again only after a poll or an acknowledge changed the platform.
-    let deadline: number | null = null, fresh = false;
-    if (this.interrupts !== null) { deadline = this.interrupts.nextDeadline(); fresh = true; }
-    if (injecting) { /* the pending event goes first (the deadline is still armed below) */ } else if (this.interrupts !== null) {
-      const due = deadline;
-      if (due !== null && due <= this.now()) { this.interrupts.poll(this.now()); fresh = false; }
-      if (this.interrupts.pending()) {
+    } else if (ints !== null) {
+      let changed = false;
+      if (deadline !== null && deadline <= this.now()) { ints.poll(this.now()); changed = true; }
+      if (ints.pending()) {
         const flags = v.r32(OFF.GUEST_RFLAGS);
         const blocked = (v.r32(OFF.GUEST_INTERRUPTIBILITY_INFO) & 3) !== 0 || v.r32(OFF.GUEST_ACTIVITY_STATE) !== 0;
         if ((flags & IF) !== 0 && !blocked) {
-          const vector = this.interrupts.acknowledge();
-          fresh = false;
+          const vector = ints.acknowledge();
+          changed = true;
           v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
           this.injected.set(vector, (this.injected.get(vector) ?? 0) + 1);
           this.log.annotateLast(`→ injected vector 0x${vector.toString(16)} at entry`);
           proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
         } else proc |= CPU_BASED_INTR_WINDOW_EXITING;
       } else proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
+      if (changed) deadline = ints.nextDeadline();
     }
-    if (!fresh && this.interrupts !== null) deadline = this.interrupts.nextDeadline();
     if (deadline !== null) {
       pin |= PIN_BASED_VMX_PREEMPTION_TIMER;
       v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(0xffffffff, deadline - this.now())));
