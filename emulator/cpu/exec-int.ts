@@ -268,21 +268,38 @@ function mul(c: Cpu, size: number, b: number, bh: number, signed: boolean): void
     setMulFlags(c, 16, lo, 0, ov);
     return;
   }
-  const a = size === 64 ? big(c.lo[RAX], c.hi[RAX]) : BigInt(c.lo[RAX]);
-  let p: bigint;
-  if (signed) p = BigInt.asIntN(size, a) * signedBig(b, bh, size);
-  else p = a * (size === 64 ? big(b, bh) : BigInt(b >>> 0));
-  const full = BigInt.asUintN(size * 2, p);
-  const low = BigInt.asUintN(size, full), high = full >> BigInt(size);
-  const ov = signed ? BigInt.asIntN(size, low) !== p : high !== 0n;
   if (size === 32) {
-    c.setReg(RAX, 32, Number(low), 0); c.setReg(RDX, 32, Number(high), 0);
-    setMulFlags(c, 32, Number(low), 0, ov);
-  } else {
-    c.setReg(RAX, 64, Number(low & 0xffffffffn), Number(low >> 32n), );
-    c.setReg(RDX, 64, Number(high & 0xffffffffn), Number(high >> 32n));
-    setMulFlags(c, 64, Number(low & 0xffffffffn), Number(low >> 32n), ov);
+    // EDX:EAX = EAX * src in numbers (no BigInt): the 64-bit product as two 32-bit words.
+    const a = c.lo[RAX] >>> 0, ub = b >>> 0;
+    const lo = Math.imul(a, ub) >>> 0;
+    let hi = mulHigh32(a, ub);
+    let ov: boolean;
+    if (signed) {
+      // Signed high word from the unsigned one: subtract the other operand for each negative factor (mod 2^32).
+      if ((a | 0) < 0) hi -= ub;
+      if ((ub | 0) < 0) hi -= a;
+      hi >>>= 0;
+      ov = hi !== ((lo | 0) < 0 ? 0xffffffff : 0); // CF = OF = the product does not fit a sign-extended EAX
+    } else ov = hi !== 0;
+    c.setReg(RAX, 32, lo, 0); c.setReg(RDX, 32, hi, 0);
+    setMulFlags(c, 32, lo, 0, ov);
+    return;
   }
+  const a = big(c.lo[RAX], c.hi[RAX]);
+  const p = signed ? BigInt.asIntN(64, a) * signedBig(b, bh, 64) : a * big(b, bh);
+  const full = BigInt.asUintN(128, p);
+  const low = BigInt.asUintN(64, full), high = full >> 64n;
+  const ov = signed ? BigInt.asIntN(64, low) !== p : high !== 0n;
+  c.setReg(RAX, 64, Number(low & 0xffffffffn), Number(low >> 32n));
+  c.setReg(RDX, 64, Number(high & 0xffffffffn), Number(high >> 32n));
+  setMulFlags(c, 64, Number(low & 0xffffffffn), Number(low >> 32n), ov);
+}
+
+/** Bits 63:32 of the unsigned product of two 32-bit numbers, exactly (each partial product stays below 2^53). */
+function mulHigh32(a: number, b: number): number {
+  const t1 = a * (b & 0xffff); // < 2^48
+  const x = a * (b >>> 16) + Math.floor(t1 / 65536); // a*b = x * 2^16 + (t1 mod 2^16), x < 2^49
+  return Math.floor(x / 65536) >>> 0;
 }
 
 /** Two- and three-operand IMUL: dst = a * b truncated, CF=OF when the signed result does not fit. */
@@ -341,18 +358,43 @@ function div(c: Cpu, size: number, b: number, bh: number, signed: boolean): void
     c.setReg(RAX, 16, q & 0xffff, 0); c.setReg(RDX, 16, r & 0xffff, 0);
     return;
   }
-  const divisor = signed ? signedBig(b, bh, size) : size === 64 ? big(b, bh) : BigInt(b >>> 0);
+  if (size === 32) { div32(c, b >>> 0, signed); return; }
+  const divisor = signed ? signedBig(b, bh, 64) : big(b, bh);
   if (divisor === 0n) c.raise(EXC_DE);
-  const ua = size === 64 ? (big(c.lo[RDX], c.hi[RDX]) << 64n) | big(c.lo[RAX], c.hi[RAX]) : (BigInt(c.lo[RDX]) << 32n) | BigInt(c.lo[RAX]);
-  const dividend = signed ? BigInt.asIntN(size * 2, ua) : ua;
+  const ua = (big(c.lo[RDX], c.hi[RDX]) << 64n) | big(c.lo[RAX], c.hi[RAX]);
+  const dividend = signed ? BigInt.asIntN(128, ua) : ua;
   const q = dividend / divisor, r = dividend % divisor;
-  if (signed ? BigInt.asIntN(size, q) !== q : q >> BigInt(size) !== 0n) c.raise(EXC_DE);
-  const uq = BigInt.asUintN(size, q), ur = BigInt.asUintN(size, r);
-  if (size === 32) { c.setReg(RAX, 32, Number(uq), 0); c.setReg(RDX, 32, Number(ur), 0); }
-  else {
-    c.setReg(RAX, 64, Number(uq & 0xffffffffn), Number(uq >> 32n));
-    c.setReg(RDX, 64, Number(ur & 0xffffffffn), Number(ur >> 32n));
+  if (signed ? BigInt.asIntN(64, q) !== q : q >> 64n !== 0n) c.raise(EXC_DE);
+  const uq = BigInt.asUintN(64, q), ur = BigInt.asUintN(64, r);
+  c.setReg(RAX, 64, Number(uq & 0xffffffffn), Number(uq >> 32n));
+  c.setReg(RDX, 64, Number(ur & 0xffffffffn), Number(ur >> 32n));
+}
+
+/**
+ * DIV/IDIV r/m32: EDX:EAX / src, quotient to EAX, remainder to EDX, in numbers (SDM vol. 2A DIV/IDIV). The 64-bit
+ * dividend is divided in two 16-bit steps of long division (each partial dividend < 2^48, exact in a double); a
+ * signed division divides the magnitudes and applies the signs (quotient truncated toward zero, remainder with the
+ * dividend's sign). #DE when the divisor is 0 or the quotient does not fit 32 bits.
+ */
+function div32(c: Cpu, divisor: number, signed: boolean): void {
+  if (divisor === 0) c.raise(EXC_DE);
+  let hi = c.lo[RDX] >>> 0, lo = c.lo[RAX] >>> 0, d = divisor;
+  const negDividend = signed && (hi | 0) < 0, negDivisor = signed && (d | 0) < 0;
+  if (negDividend) { lo = (-lo) >>> 0; hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0; } // two's complement magnitude of EDX:EAX
+  if (negDivisor) d = (-d) >>> 0; // |-2^31| is 2^31 as an unsigned number
+  if (hi >= d) c.raise(EXC_DE); // the quotient needs more than 32 bits
+  const c1 = hi * 65536 + (lo >>> 16);
+  const q1 = Math.floor(c1 / d);
+  const c2 = (c1 - q1 * d) * 65536 + (lo & 0xffff);
+  const q2 = Math.floor(c2 / d);
+  let q = q1 * 65536 + q2, r = c2 - q2 * d;
+  if (signed) {
+    const neg = negDividend !== negDivisor;
+    if (q > (neg ? 0x80000000 : 0x7fffffff)) c.raise(EXC_DE);
+    if (neg) q = -q;
+    if (negDividend) r = -r;
   }
+  c.setReg(RAX, 32, q >>> 0, 0); c.setReg(RDX, 32, r >>> 0, 0);
 }
 
 // CBW/CWDE/CDQE, CWD/CDQ/CQO
@@ -476,21 +518,41 @@ function shxd(c: Cpu, i: Insn, right: boolean, countRaw: number): void {
   if (i.mod === 3) { a = c.getReg(i.rm, size); ah = c.vh; }
   else { lin = c.memLinear(i, size, true); c.probeWrite(lin, size >>> 3); a = c.readSize(lin, size); ah = size === 64 ? c.vh : 0; }
   const b = c.getReg(i.reg, size), bh = size === 64 ? c.vh : 0;
-  const S = BigInt(size), n = BigInt(count), M = (1n << S) - 1n;
-  const va = size === 64 ? big(a, ah) : BigInt(a >>> 0), vb = size === 64 ? big(b, bh) : BigInt(b >>> 0);
-  let res: bigint, cf: number;
-  if (!right) {
-    const wide = (va << S) | vb; // dest:src
-    const sh = (wide << n) & ((1n << (2n * S)) - 1n);
-    res = (sh >> S) & M; cf = Number((wide >> (2n * S - n)) & 1n);
+  let r: number, rh = 0, cf: number, of: number;
+  if (size === 32) {
+    // count is 1..31 here: dest:src (SHLD) or src:dest (SHRD) shifted, the result is the dest half.
+    if (!right) { r = ((a << count) | (b >>> (32 - count))) >>> 0; cf = (a >>> (32 - count)) & 1; }
+    else { r = ((a >>> count) | (b << (32 - count))) >>> 0; cf = (a >>> (count - 1)) & 1; }
+    of = (r >>> 31) ^ (a >>> 31);
+  } else if (size === 16) {
+    // The 32-bit dest:src (SHLD) or src:dest (SHRD) shifted by 1..31 (counts above 16, SDM-undefined, shift in zeros).
+    const a16 = a & 0xffff, b16 = b & 0xffff;
+    if (!right) { const wide = (a16 << 16) | b16; r = ((wide << count) >>> 16) & 0xffff; cf = (wide >>> (32 - count)) & 1; }
+    else { const wide = ((b16 << 16) | a16) >>> 0; r = (wide >>> count) & 0xffff; cf = (wide >>> (count - 1)) & 1; }
+    of = (r >>> 15) ^ (a16 >>> 15);
   } else {
-    const wide = (vb << S) | va; // src:dest
-    res = (wide >> n) & M; cf = Number((wide >> (n - 1n)) & 1n);
+    // 64 bits, count 1..63: the 128-bit dest:src (SHLD) or src:dest (SHRD) as four words, least significant first.
+    const w = SHXD_WORDS;
+    if (!right) {
+      w[0] = b; w[1] = bh; w[2] = a; w[3] = ah;
+      r = wordAt(w, 64 - count); rh = wordAt(w, 96 - count); cf = bitAt(w, 128 - count);
+    } else {
+      w[0] = a; w[1] = ah; w[2] = b; w[3] = bh;
+      r = wordAt(w, count); rh = wordAt(w, count + 32); cf = bitAt(w, count - 1);
+    }
+    of = (rh >>> 31) ^ (ah >>> 31);
   }
-  const of = Number((res >> (S - 1n)) & 1n) ^ Number((va >> (S - 1n)) & 1n);
-  const r = Number(res & 0xffffffffn), rh = Number(res >> 32n);
-  setShiftFlags(c, size, r, size === 64 ? rh : 0, cf, of);
+  setShiftFlags(c, size, r, rh, cf, of);
   if (i.mod === 3) c.setReg(i.rm, size, r, rh); else c.writeSize(lin, size, r, rh);
+}
+const SHXD_WORDS = new Uint32Array(4);
+/** The 32 bits of the little-endian word array `w` starting at bit `p` (0..96). */
+function wordAt(w: Uint32Array, p: number): number {
+  const k = p >>> 5, s = p & 31;
+  return s === 0 ? w[k] : ((w[k] >>> s) | (w[k + 1] << (32 - s))) >>> 0;
+}
+function bitAt(w: Uint32Array, p: number): number {
+  return (w[p >>> 5] >>> (p & 31)) & 1;
 }
 H[MAP_0F + 0xa4] = (c, i) => shxd(c, i, false, i.imm & 0xff);
 H[MAP_0F + 0xa5] = (c, i) => shxd(c, i, false, c.lo[RCX] & 0xff);

@@ -240,7 +240,9 @@ export class DualPic implements PortDevice, Snapshottable {
   // ---- port I/O ----
 
   ioRead(port: number, size: PortSize): number {
-    return this.splitRead(port, size, port >= PIC_SLAVE_PORT ? PIC_SLAVE_PORT : PIC_MASTER_PORT, (p) => this.readByte(p));
+    const first = port >= PIC_SLAVE_PORT ? PIC_SLAVE_PORT : PIC_MASTER_PORT;
+    if (size === 1 && port >= first && port < first + 2) return this.readByte(port) & 0xff; // the usual access: no closure
+    return this.splitRead(port, size, first, (p) => this.readByte(p));
   }
 
   ioPeek(port: number, size: PortSize): number {
@@ -248,7 +250,9 @@ export class DualPic implements PortDevice, Snapshottable {
   }
 
   ioWrite(port: number, size: PortSize, value: number): void {
-    this.splitWrite(port, size, value, port >= PIC_SLAVE_PORT ? PIC_SLAVE_PORT : PIC_MASTER_PORT, (p, v) => this.writeByte(p, v));
+    const first = port >= PIC_SLAVE_PORT ? PIC_SLAVE_PORT : PIC_MASTER_PORT;
+    if (size === 1 && port >= first && port < first + 2) { this.writeByte(port, value & 0xff); return; } // EOIs, masks: no closure
+    this.splitWrite(port, size, value, first, (p, v) => this.writeByte(p, v));
   }
 
   private splitRead(port: number, size: PortSize, first: number, read: (p: number) => number): number {

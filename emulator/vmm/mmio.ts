@@ -50,10 +50,9 @@ function setRegSized(vcpu: VcpuApi, r: number, size: number, value: bigint, rex:
   else vcpu.setReg(GPR_NAMES[r], BigInt.asUintN(64, value));
 }
 
-/** The low 32 bits of a guest register as a number (no BigInt arithmetic when the register fits in 32 bits). */
+/** The low 32 bits of a guest register as a number (no BigInt). */
 function low32(vcpu: VcpuApi, r: number): number {
-  const b = vcpu.reg(GPR_NAMES[r]);
-  return b <= 0xffffffffn ? Number(b) : Number(BigInt.asUintN(32, b));
+  return vcpu.gpr32(r) >>> 0;
 }
 
 /** A register operand of 8, 16 or 32 bits as a number (AH..BH rule for bytes without REX). */
@@ -65,7 +64,7 @@ function regOperand(vcpu: VcpuApi, r: number, size: number, rex: number): number
 /** setRegSized for a value of at most 32 bits given as an unsigned number (32- and 64-bit destinations zero-extend it). */
 function setRegNumber(vcpu: VcpuApi, r: number, size: number, value: number, rex: number): void {
   if (size === 32 || size === 64) {
-    vcpu.setReg(GPR_NAMES[r], value >>> 0);
+    vcpu.setGpr32(r, value >>> 0); // bits 63:32 cleared, as setReg of the zero-extended value
     return;
   }
   const target = size === 8 && r >= 4 && rex === 0 ? r - 4 : r;
@@ -86,13 +85,33 @@ function setRegNumber(vcpu: VcpuApi, r: number, size: number, value: number, rex
 function accessNumber(bus: MmioBus, gpa: number, bytes: 1 | 2 | 4, write: boolean, value: number): number {
   const v = deviceAccess(bus, gpa, bytes, write, value);
   if (v === null) {
-    accessNote = `${write ? 'write to' : 'read of'} unassigned ${hexAddress(gpa)}: ${write ? 'dropped' : 'all ones'}`;
+    accessNote = accessNoteText(gpa, bytes, write, -1);
     return bytes === 4 ? 0xffffffff : bytes === 2 ? 0xffff : 0xff;
   }
-  accessNote = `mmio ${write ? 'write' : 'read'} ${hexAddress(gpa)} = ${v < 256 ? HEX_BYTE[v] : '0x' + v.toString(16)} (${bytes} bytes)`;
+  accessNote = accessNoteText(gpa, bytes, write, v);
   return v;
 }
 let accessNote = '';
+
+/**
+ * The exit-log note of one access (`value` -1: unassigned space), from a small cache of recent notes: a driver
+ * touches the same registers with the same values over and over (QueueNotify 0, InterruptStatus 1, InterruptACK 1),
+ * and building the text each time was a string allocation per exit.
+ */
+function accessNoteText(gpa: number, bytes: number, write: boolean, value: number): string {
+  const tag = (value + 1) * 16 + bytes * 2 + (write ? 1 : 0); // exact: value < 2^32
+  const k = ((gpa >>> 2) ^ (value & 0xffff) ^ (write ? 0x55 : 0)) & (NOTE_CACHE - 1);
+  if (noteGpa[k] === gpa && noteTag[k] === tag) return noteText[k];
+  const text = value < 0
+    ? `${write ? 'write to' : 'read of'} unassigned ${hexAddress(gpa)}: ${write ? 'dropped' : 'all ones'}`
+    : `mmio ${write ? 'write' : 'read'} ${hexAddress(gpa)} = ${value < 256 ? HEX_BYTE[value] : '0x' + value.toString(16)} (${bytes} bytes)`;
+  noteGpa[k] = gpa; noteTag[k] = tag; noteText[k] = text;
+  return text;
+}
+const NOTE_CACHE = 256;
+const noteGpa = new Float64Array(NOTE_CACHE).fill(-1);
+const noteTag = new Float64Array(NOTE_CACHE);
+const noteText: string[] = new Array<string>(NOTE_CACHE).fill('');
 
 /** "0x0" .. "0xff", and the hex text of recently accessed register addresses (formatting a number is slow next to a device access). */
 const HEX_BYTE = Array.from({ length: 256 }, (_, v) => '0x' + v.toString(16));
@@ -209,21 +228,38 @@ function operandLinear(vcpu: VcpuApi, i: Insn, mode: number, nextRip: number): n
 }
 const SEG_BASE = ['GUEST_ES_BASE', 'GUEST_CS_BASE', 'GUEST_SS_BASE', 'GUEST_DS_BASE', 'GUEST_FS_BASE', 'GUEST_GS_BASE'] as const;
 
+/** The bytes of the instruction at CS:RIP when the caller has already read them (e.g. for the exit log). */
+export interface FetchedInstruction {
+  /** At most 15 bytes from CS:RIP: fewer only where the rest is not mapped (then as many as readGuestVirtual gives). */
+  bytes: Uint8Array;
+  /** How many of `bytes` are valid (>= 1). */
+  length: number;
+}
+
 /**
  * Emulate the instruction at guest RIP that touched `gpa`. Supports the moves guests and
  * drivers use for device registers: MOV to/from r/m (88/89/8A/8B), MOV imm (C6/C7), MOV
  * moffs (A0–A3), MOVZX/MOVSX (0F B6/B7/BE/BF). Anything else is reported, not guessed.
+ * `fetched`: the instruction's bytes when the caller already has them (else they are read through the guest's
+ * page tables here). A successful result is one reused object, valid until the next call.
  */
-export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResult {
+export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number, fetched?: FetchedInstruction): MmioResult {
   const ripValue = vcpu.reg('rip');
   const rip = ripValue < 0x8000000000000000n ? Number(ripValue) : Number(BigInt.asIntN(64, ripValue));
   const ar = Number(vcpu.vmread('GUEST_CS_AR_BYTES'));
   const efer = Number(vcpu.vmread('GUEST_IA32_EFER'));
   const cr0 = Number(vcpu.vmread('GUEST_CR0'));
   const mode: 16 | 32 | 64 = (efer & 0x400) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (cr0 & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
-  const csBase = mode === 64 ? 0 : Number(vcpu.vmread('GUEST_CS_BASE'));
-  const bytes = vcpu.readGuestVirtual(csBase + rip, 15) ?? vcpu.readGuestVirtual(csBase + rip, 1);
-  if (bytes === null) return { ok: false, reason: `cannot read the instruction at rip=0x${rip.toString(16)}` };
+  let bytes: Uint8Array | null;
+  if (fetched !== undefined && fetched.length > 0) {
+    bytes = fetched.bytes;
+    insnCount = Math.min(fetched.length, bytes.length, 15);
+  } else {
+    const csBase = mode === 64 ? 0 : Number(vcpu.vmread('GUEST_CS_BASE'));
+    bytes = vcpu.readGuestVirtual(csBase + rip, 15) ?? vcpu.readGuestVirtual(csBase + rip, 1);
+    if (bytes === null) return { ok: false, reason: `cannot read the instruction at rip=0x${rip.toString(16)}` };
+    insnCount = bytes.length;
+  }
   insnBytes = bytes;
   try {
     decode(insn, fetchInsnByte, mode);
@@ -237,7 +273,7 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
   const nextRip = next >= 0 && next <= Number.MAX_SAFE_INTEGER ? next : BigInt.asUintN(64, BigInt(next));
   if (moveNumber(vcpu, bus, gpa, lin, i)) {
     vcpu.setReg('rip', nextRip);
-    return { ok: true, note: accessNote };
+    return succeeded(accessNote);
   }
   const full = (o: number) => ((o & 1) === 0 ? 8 : i.opSize);
   let result: { value: bigint; note: string };
@@ -282,25 +318,33 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number): MmioResul
       const done = emulateString(vcpu, bus, i, mode);
       if (typeof done === 'string') return { ok: false, reason: done };
       // Not finished: RIP stays, the guest re-executes the instruction and exits again.
-      if (!done.finished) return { ok: true, note: done.note };
+      if (!done.finished) return succeeded(done.note);
       result = { value: 0n, note: done.note };
       break;
     }
     default: {
       const rmw = emulateAlu(vcpu, bus, gpa, lin, i);
       if (rmw !== null) { result = rmw; break; }
-      const hex = Array.from(bytes.subarray(0, Math.max(1, i.length)), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      const hex = Array.from(bytes.subarray(0, Math.min(insnCount, Math.max(1, i.length))), (b) => b.toString(16).padStart(2, '0')).join(' ');
       return { ok: false, reason: `MMIO access at 0x${gpa.toString(16)} by an instruction the MMIO emulator does not handle (${hex})` };
     }
   }
   vcpu.setReg('rip', nextRip);
-  return { ok: true, note: result.note };
+  return succeeded(result.note);
+}
+
+/** The success result, one object reused (emulateMmio's caller reads it before the next exit). */
+const OK_RESULT: { ok: true; note: string } = { ok: true, note: '' };
+function succeeded(note: string): MmioResult {
+  OK_RESULT.note = note;
+  return OK_RESULT;
 }
 
 /** The instruction bytes emulateMmio decodes (module-level so that decoding allocates no closure). */
 let insnBytes: Uint8Array = new Uint8Array(0);
+let insnCount = 0;
 function fetchInsnByte(k: number): number {
-  return k < insnBytes.length ? insnBytes[k] : 0;
+  return k < insnCount ? insnBytes[k] : 0;
 }
 
 /**

@@ -418,7 +418,7 @@ export function gatherReadableInto(dma: DmaMemory, chain: Chain, skip: number, o
     const start = Math.max(skip + pos - off, 0);
     if (start < d.len) {
       const take = Math.min(d.len - start, n - pos);
-      dma.readInto(d.addr + start, out.subarray(pos, pos + take));
+      dma.readInto(d.addr + start, pos === 0 && take === out.length ? out : out.subarray(pos, pos + take)); // the whole of `out`: no view
       pos += take;
     }
     off += d.len;
