@@ -324,6 +324,12 @@ export class Cpu {
     return f;
   }
 
+  /** RFLAGS as getFlags() gives it, without materializing the lazy flags (for side-effect-free readers). */
+  peekFlags(): number {
+    if (this.lop === LF_NONE) return this.flagsRaw;
+    return (this.flagsRaw & ~STATUS_FLAGS) | this.cfBit() | this.pfBit() | this.afBit() | this.zfBit() | this.sfBit() | this.ofBit();
+  }
+
   /** Replace RFLAGS (callers apply the writable-bit rules of POPF/IRET). */
   setFlags(f: number): void {
     this.flagsRaw = (f | FLAGS_FIXED1) & 0x3f7fd7 | FLAGS_FIXED1;
@@ -1159,6 +1165,27 @@ export class Cpu {
     return insn;
   }
 
+  /**
+   * Make `lin`'s page the fetch page (fpLin/fpArr/fpBlk) without a walk or a fault: only when the TLB maps it
+   * with fetch permission and the page has decoded instructions already. Returns whether it did.
+   */
+  private switchFetchPage(lin: number): boolean {
+    const vpn = Math.floor(lin / 4096);
+    const k = vpn & (TLB_SIZE - 1);
+    if (this.tlbTag[k] !== vpn || (this.tlbPerm[k] & this.needFetch) !== this.needFetch) return false;
+    const ppn = Math.floor(this.tlbPa[k] / 4096);
+    if (ppn !== this.ccPpn) {
+      const a = this.codeCache.get(ppn);
+      if (a === undefined) return false;
+      this.ccPpn = ppn; this.ccArr = a;
+      this.ccBlk = this.jitUnit.page(ppn);
+    }
+    this.fpLin = vpn * 4096;
+    this.fpArr = this.ccArr;
+    this.fpBlk = this.ccBlk;
+    return true;
+  }
+
   private decodeUncached(lin: number, pa: number): Insn {
     this.fetchLin = lin; this.fetchPa0 = pa;
     const insn = this.scratchInsn;
@@ -1265,7 +1292,11 @@ export class Cpu {
           const cs = this.codeSize;
           if (jit && tf === 0 && this.shadow === 0 && cs !== 16 && this.onInstruction === null
             && (this.intr === null || (this.flagsRaw & IF) === 0) && (this.vmx === null || !this.vmx.boundaryPending)) {
-            const d = (cs === 64 ? this.rip : (this.segBase[CS] + this.rip) % TWO32) - this.fpLin;
+            const lin = cs === 64 ? this.rip : (this.segBase[CS] + this.rip) % TWO32;
+            let d = lin - this.fpLin;
+            // Control left the page of the last fetch (a call or jump to another page): switch to the new
+            // page's blocks when the TLB maps it for fetching, so the block there runs (or gets counted).
+            if ((d < 0 || d >= 4096) && this.switchFetchPage(lin)) d = lin - this.fpLin;
             if (d >= 0 && d < 4096) {
               const page = this.fpBlk;
               const b = page.blocks[d];

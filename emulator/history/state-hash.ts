@@ -66,9 +66,12 @@ const LAZY_FLAG_FIELDS = ['lop', 'lsize', 'lres', 'lresh', 'la', 'lah', 'lb', 'l
 
 /**
  * Hash the machine's complete architectural state. Reads only, except that RFLAGS is computed from the lazy
- * flags (getFlags), which changes no architectural state.
+ * flags (getFlags) and that the guest-state fields the processor holds after a VM exit are written to the VMCS
+ * region first (syncVmcs): until then the region's copies of them are stale words whose values depend on the
+ * path taken (a restored snapshot re-enters through a full load), not state. Neither changes architectural state.
  */
 export function stateHash(m: Machine): StateHash {
+  m.hv?.syncVmcs();
   const flags = m.cpu.getFlags();
   const mem = new Fnv();
   for (const pn of m.mem.allocatedPages()) {

@@ -589,7 +589,7 @@ export class Hypervisor {
       }
     }
     const name = exitReasonName(reason);
-    const rip = v.rNum(OFF.GUEST_RIP);
+    const rip = this.vmx.guestRip();
     const byteCount = this.exitInstructionBytes(reason, instrLen, rip);
     this.note = reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
     const table = this.handlers;
@@ -616,8 +616,7 @@ export class Hypervisor {
         this.ended = { status: 'error', message: `handler for ${name} failed: ${e instanceof Error ? e.message : String(e)}` };
       }
     }
-    const ar = v.r32(OFF.GUEST_CS_AR_BYTES);
-    const bits = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.r32(OFF.GUEST_CR0) & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
+    const bits = this.vmx.guestCodeBits();
     // The log keeps the exit in typed arrays; its entry (hex qualification, decoded summary) is built when asked for.
     this.log.record(reason, name, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
       this.note, this.cpu.icount - this.entryIcount);
@@ -674,9 +673,7 @@ export class Hypervisor {
     } else raw = this.readGuestVirtual(at, 15) ?? this.readGuestVirtual(at, 1);
     if (raw === null) return 0;
     logBytes = raw;
-    const v = this.vmx.vmcs;
-    const ar = v.get32('GUEST_CS_AR_BYTES');
-    const bits = (v.get32('GUEST_IA32_EFER') & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (v.get32('GUEST_CR0') & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
+    const bits = this.vmx.guestCodeBits();
     try {
       decode(logInsn, logByte, bits);
     } catch {
@@ -688,9 +685,7 @@ export class Hypervisor {
   }
 
   private csBase(): number {
-    const v = this.vmx.vmcs;
-    const lma = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (v.r32(OFF.GUEST_CS_AR_BYTES) & (1 << 13)) !== 0;
-    return lma ? 0 : v.rNum(OFF.GUEST_CS_BASE);
+    return this.vmx.guestCsBase();
   }
 
   /** The guest's paging state from the VMCS (CR0/CR4 as the guest really has them, not the shadows). */
@@ -777,13 +772,8 @@ export class Hypervisor {
       readGuestVirtual: (gva, length) => hv.readGuestVirtual(gva, length),
       advanceRip() {
         hv.instructionsEmulated++;
-        const len = v.r32(OFF.VM_EXIT_INSTRUCTION_LEN);
-        const rip = v.rNum(OFF.GUEST_RIP) + len;
-        const ar = v.r32(OFF.GUEST_CS_AR_BYTES);
-        const long = (v.r32(OFF.GUEST_IA32_EFER) & EFER_LMA) !== 0 && (ar & (1 << 13)) !== 0;
-        v.wNum(OFF.GUEST_RIP, long ? rip : (ar & (1 << 14)) !== 0 ? rip % 4294967296 : rip % 65536);
         // Skipping an instruction ends any STI/MOV SS blocking (as executing it would).
-        v.w32(OFF.GUEST_INTERRUPTIBILITY_INFO, v.r32(OFF.GUEST_INTERRUPTIBILITY_INFO) & ~3);
+        hv.vmx.advanceGuestRip(v.r32(OFF.VM_EXIT_INSTRUCTION_LEN));
       },
       injectException(vector, errorCode) {
         const has = exceptionHasErrorCode(vector);

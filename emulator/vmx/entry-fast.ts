@@ -10,8 +10,10 @@ const PROC = O('CPU_BASED_VM_EXEC_CONTROL'), PIN = O('PIN_BASED_VM_EXEC_CONTROL'
 const CR0 = O('GUEST_CR0'), CS_AR = O('GUEST_CS_AR_BYTES'), SS_AR = O('GUEST_SS_AR_BYTES'), PENDING_DBG = O('GUEST_PENDING_DBG_EXCEPTIONS');
 const PROC2 = O('SECONDARY_VM_EXEC_CONTROL'), EXIT = O('VM_EXIT_CONTROLS');
 
-for (const off of [RIP, RFLAGS, INTR, ACT, INJ, INJ_ERR, INJ_LEN, PROC, PIN, ENTRY, CR0, CS_AR, SS_AR, PENDING_DBG, PROC2, EXIT]) {
-  if (CACHED_BY_OFF[off >>> 3] !== 0) throw new Error('entry-fast: a field of the fast check is CPU-cached');
+// Guest-state fields the processor may hold after an exit (RIP, RFLAGS, interruptibility, activity, CR0, CS, SS):
+// the caller writes the held values to the region first (Vmx.enter); the control fields are never held.
+for (const off of [INJ, INJ_ERR, INJ_LEN, PROC, PIN, ENTRY, PENDING_DBG, PROC2, EXIT]) {
+  if (CACHED_BY_OFF[off >>> 3] !== 0) throw new Error('entry-fast: a control field of the fast check is CPU-cached');
 }
 
 /** Exceptions that push an error code (SDM vol. 3C §27.2.1.3: "deliver error code" consistency). */
@@ -25,7 +27,8 @@ const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 
  * give the exact error. The VM-entry fuzz test compares this with the full checker.
  */
 export function volatileFieldsPass(access: VmcsAccess, checkedPin: number, checkedProc: number): boolean {
-  // None of the fields read here is CPU-cached (asserted below): the region's words are their values.
+  // The region's words are the values here: controls are never held by the processor, and the caller wrote
+  // the held guest-state fields read here (Vmx.enter: writePerExitFields, or a flush).
   const w = access.words();
   const pin = w[PIN >>> 2], proc = w[PROC >>> 2];
   // The control words may differ from the last fully checked ones only in the bits a hypervisor

@@ -11,8 +11,8 @@ const TWO32 = 4294967296;
 
 /**
  * The current VMCS as the VMX unit reads and writes it on VM entry and exit. The region in
- * host-physical memory is the storage, except for the CPU_CACHED_FIELDS between an exit and
- * their flush (see `cached`).
+ * host-physical memory is the storage, except for the guest-state fields the processor holds
+ * between an exit and their flush (see `cached`).
  * 64-bit and natural-width values are handled as numbers: addresses are exact (canonical,
  * sign-extended ones become negative numbers), other 64-bit values are given as lo/hi.
  */
@@ -34,28 +34,42 @@ const VOLATILE_BY_OFF = new Uint8Array(512);
 for (const n of VOLATILE_FIELDS) VOLATILE_BY_OFF[OFFSET[n] >>> 3] = 1;
 
 /**
- * Guest-state fields a VM exit leaves in the processor instead of writing them to the region: the
- * segment registers other than CS and SS, LDTR, TR, GDTR, IDTR, the SYSENTER MSRs, DR7 and PAT. A
- * processor may keep VMCS data on chip (SDM vol. 3C §25.11.1; software must use VMREAD/VMWRITE,
- * §25.2). The reference hypervisor reads none of them on its exit path, so most exits never write
- * them; Vmx.cacheSource serves reads and writes them out before any write or raw look at the region.
+ * Guest-state fields a VM exit leaves in the processor instead of writing them to the region: all of the
+ * guest-state area the processor loads and saves. A processor may keep VMCS data on chip (SDM vol. 3C
+ * §25.11.1; software must use VMREAD/VMWRITE, §25.2). Vmx.cacheSource serves reads; the region gets the
+ * values when something writes or looks at it raw (flush), or when the processor leaves the guest's context.
+ * Two kinds: CPU_CACHED_FIELDS are written back (flushed) before software writes any of them;
+ * CPU_PER_EXIT_FIELDS — RIP, RSP, RFLAGS, interruptibility and activity state, which a hypervisor writes at
+ * nearly every exit — go to the processor when it can take the value as it is (an exit handler advancing RIP
+ * sets the processor's RIP), else to the region, marked as the region's (Vmx.liveDirty) for the next entry.
  */
 export const CPU_CACHED_FIELDS: readonly VmcsFieldName[] = [
-  ...(['ES', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const).flatMap((s) => [`GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`] as VmcsFieldName[]),
+  ...(['ES', 'CS', 'SS', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const).flatMap((s) => [`GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`] as VmcsFieldName[]),
   'GUEST_GDTR_BASE', 'GUEST_GDTR_LIMIT', 'GUEST_IDTR_BASE', 'GUEST_IDTR_LIMIT',
   'GUEST_SYSENTER_CS', 'GUEST_SYSENTER_ESP', 'GUEST_SYSENTER_EIP', 'GUEST_DR7', 'GUEST_IA32_PAT',
+  'GUEST_CR0', 'GUEST_CR3', 'GUEST_CR4', 'GUEST_IA32_EFER',
 ];
-/** 1 for CPU-cached fields, indexed by byte offset / 8. */
+/** The per-exit guest-state fields the processor holds after an exit (bit k of Vmx.liveDirty is field k). */
+export const CPU_PER_EXIT_FIELDS: readonly VmcsFieldName[] = [
+  'GUEST_RIP', 'GUEST_RSP', 'GUEST_RFLAGS', 'GUEST_INTERRUPTIBILITY_INFO', 'GUEST_ACTIVITY_STATE',
+];
+/** By byte offset / 8: 1 for CPU_CACHED_FIELDS, 2 + k for CPU_PER_EXIT_FIELDS[k], else 0. */
 export const CACHED_BY_OFF = new Uint8Array(512);
 for (const n of CPU_CACHED_FIELDS) CACHED_BY_OFF[OFFSET[n] >>> 3] = 1;
+CPU_PER_EXIT_FIELDS.forEach((n, k) => { CACHED_BY_OFF[OFFSET[n] >>> 3] = 2 + k; });
 
-/** Where the CPU-cached fields' current values come from while the region's copies are stale (the VMX unit). */
+/** Where the processor-held fields' current values come from while the region's copies are stale (the VMX unit). */
 export interface VmcsCacheSource {
-  /** The field's low / high 32 bits as the processor holds them. */
+  /** The field's low / high 32 bits as the processor holds them (or as written since, for per-exit fields). */
   lo(off: number): number;
   hi(off: number): number;
-  /** Write every cached field to the region (then the region is current and `cached` is cleared). */
+  /** Write every held field to the region (then the region is current and `cached` is cleared). */
   flush(): void;
+  /**
+   * Software writes per-exit field CPU_PER_EXIT_FIELDS[k]: true when the processor took the value (it holds the
+   * field still); false when the caller must store it in the region, which then has the field's value.
+   */
+  write(k: number, lo: number, hi: number): boolean;
 }
 
 export class VmcsAccess {
@@ -72,8 +86,9 @@ export class VmcsAccess {
   private viewRegion = -2;
   private viewEpoch = -1;
   /**
-   * Set by the VMX unit between a VM exit and the next entry or flush: the CPU_CACHED_FIELDS of the
-   * region are stale and this source has their values. Reads go to it; a write flushes first.
+   * Set by the VMX unit between a VM exit and the next entry or flush: the processor-held fields of the
+   * region are stale and this source has their values. Reads go to it; a write flushes first (a per-exit
+   * field's write goes to the region and tells the source).
    */
   cached: VmcsCacheSource | null = null;
   constructor(private readonly mem: PhysicalMemory) {}
@@ -112,7 +127,11 @@ export class VmcsAccess {
 
   /** Store a field's two words; bump the generation when a non-volatile field changes. */
   private put(off: number, lo: number, hi: number): void {
-    if (this.cached !== null && CACHED_BY_OFF[off >>> 3] !== 0) this.cached.flush();
+    if (this.cached !== null) {
+      const kind = CACHED_BY_OFF[off >>> 3];
+      if (kind === 1) this.cached.flush();
+      else if (kind >= 2 && this.cached.write(kind - 2, lo, hi)) return;
+    }
     const w = this.words(), k = off >>> 2;
     if (VOLATILE_BY_OFF[off >>> 3] === 0 && (w[k] !== lo || w[k + 1] !== hi)) this.generation++;
     w[k] = lo;

@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { vmcsClear, vmcsLaunchState, vmcsReadField, vmcsRevisionId, vmcsSetLaunchState, vmcsWriteField, vmcsGet, VMCS_REVISION_ID } from './vmcs.js';
 import type { VmcsFieldName } from './fields.js';
-import { VmcsAccess, CPU_CACHED_FIELDS, CACHED_BY_OFF, type VmcsCacheSource } from './vmcs-access.js';
+import { VmcsAccess, CPU_CACHED_FIELDS, CPU_PER_EXIT_FIELDS, CACHED_BY_OFF, type VmcsCacheSource } from './vmcs-access.js';
 import { checkVmEntry } from './entry-checks.js';
 import * as X from './intercept.js';
 import { volatileFieldsPass } from './entry-fast.js';
@@ -136,18 +136,20 @@ const OF = {
   VM_ENTRY_INTR_INFO_FIELD: O('VM_ENTRY_INTR_INFO_FIELD'),
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
-/** CS and SS: written at every exit (the hypervisor reads CS for the mode and SS for the CPL). */
-const EAGER_SEG = GUEST_SEG.filter((g) => g.seg === CS || g.seg === SS);
+const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE');
+/** CS and SS: compared at a VM entry while the processor holds them (heldStateChanged). */
+const HELD_SEG = GUEST_SEG.filter((g) => g.seg === CS || g.seg === SS);
 
 /**
- * The CPU_CACHED_FIELDS (vmcs-access.ts) as the processor holds them, by byte offset / 8: the value as a number
- * (32-bit fields and addresses; GUEST_IA32_PAT, a BigInt in the processor, is handled apart).
+ * The processor-held guest-state fields (vmcs-access.ts) as the processor holds them, by byte offset / 8: the
+ * value as a number (32-bit fields and addresses; GUEST_IA32_PAT, a BigInt in the processor, is handled apart).
+ * RFLAGS, interruptibility and activity state are what an exit saves (SDM §28.3.1, §28.3.4); the exit made the
+ * processor's own state agree with them (recordExit), as a VM entry loading them back would.
  */
 const CACHED_GET: Array<((c: Cpu) => number) | undefined> = new Array(512);
 {
   const put = (name: string, get: (c: Cpu) => number): void => { CACHED_GET[O(name) >>> 3] = get; };
   for (const [seg, n] of SEG_FIELDS) {
-    if (seg === CS || seg === SS) continue;
     put(`GUEST_${n}_SELECTOR`, (c) => c.sel[seg]); put(`GUEST_${n}_BASE`, (c) => c.segBase[seg]);
     put(`GUEST_${n}_LIMIT`, (c) => c.segLimit[seg]); put(`GUEST_${n}_AR_BYTES`, (c) => c.segAr[seg]);
   }
@@ -159,12 +161,21 @@ const CACHED_GET: Array<((c: Cpu) => number) | undefined> = new Array(512);
   put('GUEST_IDTR_BASE', (c) => c.idtrBase); put('GUEST_IDTR_LIMIT', (c) => c.idtrLimit);
   put('GUEST_SYSENTER_CS', (c) => c.sysenterCs); put('GUEST_SYSENTER_ESP', (c) => c.sysenterEsp);
   put('GUEST_SYSENTER_EIP', (c) => c.sysenterEip); put('GUEST_DR7', (c) => c.dr[7]);
+  put('GUEST_CR0', (c) => c.cr0 >>> 0); put('GUEST_CR3', (c) => c.cr3); put('GUEST_CR4', (c) => c.cr4 >>> 0); put('GUEST_IA32_EFER', (c) => c.efer >>> 0);
+  put('GUEST_RIP', (c) => c.rip); put('GUEST_RSP', (c) => c.regNumber(RSP)); put('GUEST_RFLAGS', (c) => c.peekFlags());
+  put('GUEST_INTERRUPTIBILITY_INFO', (c) => (c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0));
+  put('GUEST_ACTIVITY_STATE', (c) => (c.halted ? GUEST_ACTIVITY_HLT : 0));
 }
-/** Byte offsets of the cached fields other than PAT, for the flush. */
-const CACHED_OFFS = CPU_CACHED_FIELDS.filter((n) => n !== 'GUEST_IA32_PAT').map((n) => O(n));
-/** The 32-bit-wide cached fields (selectors, limits, access rights, SYSENTER_CS): their high word is 0. */
+/** Byte offsets of the cached fields other than PAT and EFER (saved only under their exit controls), for the flush. */
+const CACHED_OFFS = CPU_CACHED_FIELDS.filter((n) => n !== 'GUEST_IA32_PAT' && n !== 'GUEST_IA32_EFER').map((n) => O(n));
+/** Byte offsets of the per-exit fields, by bit of Vmx.liveDirty. */
+const PER_EXIT_OFFS = CPU_PER_EXIT_FIELDS.map((n) => O(n));
+/** Every per-exit field's bit (the region's copies are the values). */
+const ALL_PER_EXIT = (1 << CPU_PER_EXIT_FIELDS.length) - 1;
+const DIRTY_RIP = 1, DIRTY_RSP = 2, DIRTY_RFLAGS = 4, DIRTY_INTR = 8, DIRTY_ACT = 16;
+/** The 32-bit-wide held fields (selectors, limits, access rights, SYSENTER_CS, RFLAGS, interruptibility, activity): high word 0. */
 const CACHED_32 = new Uint8Array(512);
-for (const n of CPU_CACHED_FIELDS) if (/_(SELECTOR|LIMIT|AR_BYTES)$|SYSENTER_CS/.test(n)) CACHED_32[O(n) >>> 3] = 1;
+for (const n of [...CPU_CACHED_FIELDS, ...CPU_PER_EXIT_FIELDS]) if (/_(SELECTOR|LIMIT|AR_BYTES)$|SYSENTER_CS|RFLAGS|INTERRUPTIBILITY|ACTIVITY|_CR0$|_CR4$|EFER/.test(n)) CACHED_32[O(n) >>> 3] = 1;
 const HOST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`HOST_${n}_SELECTOR`), base: seg === FS || seg === GS ? O(`HOST_${n}_BASE`) : -1 }));
 const CR3_TARGET_OFF = [0, 1, 2, 3].map((k) => O(`CR3_TARGET_VALUE${k}`));
 
@@ -213,9 +224,14 @@ export class Vmx implements VmxHooks {
   private preemptionDeadline = 0;
   private mtfPending = false;
   private tprExitPending = false;
-  /** The hypervisor's save area for guest GPRs (RSP lives in the VMCS), as KVM's vcpu_run saves them. */
-  readonly gprLo = new Uint32Array(16);
-  readonly gprHi = new Uint32Array(16);
+  /**
+   * The hypervisor's save area for guest GPRs (RSP lives in the VMCS), as KVM's vcpu_run saves them. While the
+   * processor holds the guest's context after an exit, the save area is the processor's registers themselves.
+   */
+  get gprLo(): Uint32Array { return this.guestLive ? this.cpu.lo : this.saveLo; }
+  get gprHi(): Uint32Array { return this.guestLive ? this.cpu.hi : this.saveHi; }
+  private readonly saveLo = new Uint32Array(16);
+  private readonly saveHi = new Uint32Array(16);
   /** The most recent VM exit (built when asked for: an exit stores only numbers). */
   get lastExit(): ExitRecord | null {
     const x = this.lx;
@@ -257,11 +273,14 @@ export class Vmx implements VmxHooks {
   private guestLive = false;
   private liveGeneration = -1;
   private liveRegion = -1;
+  /** Per-exit fields (bit k: CPU_PER_EXIT_FIELDS[k]) whose value is the region's copy, not the processor's. */
+  private liveDirty = 0;
   /** The cache source installed in vmcs.cached while guest-state fields are held by the processor. */
   private readonly cacheSource: VmcsCacheSource = {
     lo: (off) => this.cachedWord(off, false),
     hi: (off) => this.cachedWord(off, true),
     flush: () => this.flushCached(),
+    write: (k, lo, hi) => this.writeHeld(k, lo, hi),
   };
   /** The guest PAT last stored on an exit, split into words (saves BigInt work per exit). */
   private patValue = -1n;
@@ -360,9 +379,18 @@ export class Vmx implements VmxHooks {
     if (launch && state !== 'clear') return { kind: 'vmfail', result: this.fail(VMXERR_VMLAUNCH_NONCLEAR_VMCS) };
     if (!launch && state !== 'launched') return { kind: 'vmfail', result: this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS) };
     const v = this.vmcs;
+    if (!launch && v.cached !== null && this.resumeHeld(region)) return ENTERED;
     // Full checks unless nothing but the per-exit fields changed since the last full check passed
     // and those pass the fast check (entry-fast.ts); outcomes are the same either way.
-    const fast = !launch && this.checkedGeneration === v.generation && this.checkedRegion === region && volatileFieldsPass(v, this.checkedPin, this.checkedProc);
+    let fast = false;
+    if (!launch && this.checkedGeneration === v.generation && this.checkedRegion === region) {
+      // The processor holds the guest's context: a change the guest made to held state outside the per-exit
+      // fields counts as a change (flushed: the generation moves, full checks); else the fast check reads the
+      // per-exit fields, written to the region first.
+      if (v.cached !== null) { if (this.heldStateChanged()) this.flushCached(); else this.writePerExitFields(); }
+      fast = this.checkedGeneration === v.generation && volatileFieldsPass(v, this.checkedPin, this.checkedProc);
+    }
+    if (!fast) this.flushCached();
     const check = fast ? OK_CHECK : checkVmEntry((name) => v.getBig(name), {
       launch, launchState: state, maxPhysAddr: MAXPHYADDR, currentVmcsHpa: region,
       readPhys32: (hpa: number) => (hpa >= 0 && hpa + 4 <= mem.size ? mem.read32(hpa) : 0xffffffff),
@@ -389,10 +417,10 @@ export class Vmx implements VmxHooks {
     if (this.guestLive && v.generation === this.liveGeneration && region === this.liveRegion
       && entryLoadIa32Efer(ctl.entry) && exitSaveIa32Efer(ctl.exit) && entryLoadIa32Pat(ctl.entry) && exitSaveIa32Pat(ctl.exit)) {
       v.cached = null;
-      this.loadGuestVolatile();
+      this.loadGuestVolatile(this.liveDirty, false);
     } else {
       this.flushCached();
-      this.loadGuestState();
+      this.loadGuestState(!this.guestLive);
     }
     this.guestLive = false;
     v.cached = null;
@@ -422,6 +450,39 @@ export class Vmx implements VmxHooks {
       }
     }
     return ENTERED;
+  }
+
+  /**
+   * VMRESUME when nothing a VM entry checks or loads differs from the last entry: the processor holds the
+   * guest's context, software wrote no VMCS field but ones the processor took (writeHeld), the controls are
+   * those of the last entry, no event to inject, and the guest left CR0/CR3/CR4/CS/SS/EFER as loaded. Every
+   * check passed for these values at the last entry or holds for processor-produced state, and loading them
+   * would change nothing, so the entry is the processor's mode switch alone (SDM §27.3.2-27.3.3 with the values
+   * already in place). Returns false (nothing done) when any condition fails: the full path runs.
+   */
+  private resumeHeld(region: number): boolean {
+    const v = this.vmcs, c = this.cpu, ctl = this.ctl;
+    if (this.liveDirty !== 0 || !this.guestLive || region !== this.liveRegion || v.generation !== this.liveGeneration
+      || v.generation !== this.checkedGeneration || region !== this.checkedRegion || v.generation !== this.ctlGeneration) return false;
+    const w = v.words();
+    if (w[OF.PIN_BASED_VM_EXEC_CONTROL >>> 2] !== ctl.pin || w[OF.CPU_BASED_VM_EXEC_CONTROL >>> 2] !== ctl.proc
+      || (w[OF.VM_ENTRY_INTR_INFO_FIELD >>> 2] & INTR_INFO_VALID_MASK) !== 0) return false;
+    if (!(entryLoadIa32Efer(ctl.entry) && exitSaveIa32Efer(ctl.exit) && entryLoadIa32Pat(ctl.entry) && exitSaveIa32Pat(ctl.exit))) return false;
+    if (this.heldStateChanged()) return false;
+    v.cached = null;
+    this.guestLive = false;
+    this.lastEntryCheck = undefined;
+    if (X.preemptionTimer(ctl)) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
+    // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
+    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
+    if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
+    this.lastVpid = vpid;
+    this.nonRoot = true;
+    c.vmx = this;
+    c.ept = X.eptEnabled(ctl) ? this.ept : null;
+    c.updateMode();
+    this.setupBoundary();
+    return true;
   }
 
   private loadControls(): void {
@@ -459,7 +520,7 @@ export class Vmx implements VmxHooks {
     }
   }
 
-  private loadGuestState(): void {
+  private loadGuestState(gprsFromSaveArea: boolean): void {
     const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
     c.cr0 = w[OF.GUEST_CR0 >>> 2];
     c.cr4 = w[OF.GUEST_CR4 >>> 2];
@@ -489,7 +550,7 @@ export class Vmx implements VmxHooks {
       c.efer = ia32e ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
     }
     if (entryLoadIa32Pat(ctl.entry)) c.pat = v.rBig(OF.GUEST_IA32_PAT);
-    this.loadGuestVolatile();
+    this.loadGuestVolatile(ALL_PER_EXIT, gprsFromSaveArea);
   }
 
   /** Inject the event of the VM-entry interruption-information field (SDM §27.6.1). */
@@ -550,43 +611,98 @@ export class Vmx implements VmxHooks {
     x.valid = true; x.reason = reason; x.qual = qual; x.qualHi = qualHi; x.guestRip = this.nonRoot ? rip : ldNum(w, OF.GUEST_RIP);
     x.instrLen = instrLen; x.icount = c.icount; x.check = check;
     if (this.nonRoot) {
-      this.saveGuestEager(rip);
+      this.saveGuest(rip);
       this.leaveGuest();
     }
   }
 
   /**
-   * Guest-state saving at a VM exit (SDM §28.3), the part written at once: RIP, RSP, RFLAGS, control registers,
-   * CS, SS, EFER, activity and interruptibility state, the timer, the GPR save area. The other guest-state fields
-   * stay in the processor (CPU_CACHED_FIELDS; flushCached writes them).
+   * Guest-state saving at a VM exit (SDM §28.3). The processor keeps the guest's context (leaveGuest), so the
+   * guest-state fields are not written here: the VMCS serves them from it (cachedWord) until a flush. What is
+   * done here is what saving and loading back would change in the processor: RIP as saved, RFLAGS.RF clear,
+   * blocking by STI/MOV SS as one "blocked" state, no shutdown (SDM §28.3.1, §28.3.4); the "IA-32e mode guest"
+   * entry control takes EFER.LMA (IA32_VMX_MISC bit 5, §28.2); the timer value when its save control is on.
    */
-  private saveGuestEager(rip: number): void {
-    const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
-    // RIP, RSP, RFLAGS, interruptibility, activity and the timer are per-exit fields (VOLATILE_FIELDS); a change to
-    // any other field bumps the generation once (`d` collects the changed bits), forcing full checks at the next entry.
-    stNum(w, OF.GUEST_RIP, rip);
-    stNum(w, OF.GUEST_RSP, c.regNumber(RSP));
-    st32(w, OF.GUEST_RFLAGS, c.getFlags() & ~RF);
-    let d = st32(w, OF.GUEST_CR0, c.cr0) | stNum(w, OF.GUEST_CR3, c.cr3) | st32(w, OF.GUEST_CR4, c.cr4);
-    for (let k = 0; k < EAGER_SEG.length; k++) {
-      const g = EAGER_SEG[k], s = g.seg;
-      d |= st32(w, g.sel, c.sel[s]) | stNum(w, g.base, c.segBase[s]) | st32(w, g.limit, c.segLimit[s]) | st32(w, g.ar, c.segAr[s]);
-    }
-    if (exitSaveIa32Efer(ctl.exit)) d |= st32(w, OF.GUEST_IA32_EFER, c.efer);
-    // IA32_VMX_MISC bit 5: exits store EFER.LMA in the "IA-32e mode guest" entry control (SDM §28.2).
+  private saveGuest(rip: number): void {
+    const c = this.cpu, ctl = this.ctl;
+    c.rip = rip;
+    if ((c.flagsRaw & RF) !== 0) c.flagsRaw &= ~RF;
+    if (c.shadow > 1) c.shadow = 1;
+    if (c.shutdownReason !== '') { c.halted = false; c.shutdownReason = ''; }
     const entry = (c.efer & EFER_LMA) !== 0 ? ctl.entry | (1 << 9) : ctl.entry & ~(1 << 9);
-    if (entry !== ctl.entry) { d |= st32(w, OF.VM_ENTRY_CONTROLS, entry); ctl.entry = entry; }
-    if (d !== 0) v.generation++;
-    st32(w, OF.GUEST_ACTIVITY_STATE, c.halted && c.shutdownReason === '' ? GUEST_ACTIVITY_HLT : 0);
-    st32(w, OF.GUEST_INTERRUPTIBILITY_INFO, c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
+    const w = this.vmcs.words();
+    if (entry !== ctl.entry) { if (st32(w, OF.VM_ENTRY_CONTROLS, entry) !== 0) this.vmcs.generation++; ctl.entry = entry; }
     if (savePreemptionTimer(ctl.exit)) st32(w, OF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, this.preemptionDeadline - c.icount - c.idleTicks));
-    const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
-    for (let r = 0; r < 16; r++) { savedLo[r] = lo[r]; savedHi[r] = hi[r]; }
+  }
+
+  // ---------------------------------------------------------------- guest state for the hypervisor's exit path
+  // What VMREAD of the fields gives, without a field lookup while the processor holds them (the common case).
+
+  /** Whether the processor holds the guest's held fields and per-exit field `bit` was not written since. */
+  private holds(bit: number): boolean {
+    return this.vmcs.cached !== null && (this.liveDirty & bit) === 0;
+  }
+
+  /** GUEST_RIP. */
+  guestRip(): number {
+    return this.holds(DIRTY_RIP) ? this.cpu.rip : this.vmcs.rNum(OF.GUEST_RIP);
+  }
+
+  /** The guest's code size (16, 32 or 64) from GUEST_IA32_EFER.LMA, GUEST_CS_AR_BYTES (L, D/B) and GUEST_CR0.PE. */
+  guestCodeBits(): 16 | 32 | 64 {
+    const v = this.vmcs, held = v.cached !== null && exitSaveIa32Efer(this.ctl.exit), c = this.cpu;
+    const ar = held ? c.segAr[CS] : v.r32(GUEST_CS_AR);
+    const lma = ((held ? c.efer : v.r32(OF.GUEST_IA32_EFER)) & EFER_LMA) !== 0;
+    const pe = ((held ? c.cr0 : v.r32(OF.GUEST_CR0)) & 1) !== 0;
+    return lma && (ar & (1 << 13)) !== 0 ? 64 : pe && (ar & (1 << 14)) !== 0 ? 32 : 16;
+  }
+
+  /** The linear address of CS:0 for instruction fetches: 0 in 64-bit mode, else GUEST_CS_BASE. */
+  guestCsBase(): number {
+    if (this.guestCodeBits() === 64) return 0;
+    return this.vmcs.cached !== null ? this.cpu.segBase[CS] : this.vmcs.rNum(GUEST_CS_BASE);
+  }
+
+  /**
+   * Advance GUEST_RIP by `length` within the code size and clear blocking by STI and MOV SS (an exit handler
+   * that emulated the instruction, like KVM's skip_emulated_instruction).
+   */
+  advanceGuestRip(length: number): void {
+    const bits = this.guestCodeBits(), v = this.vmcs;
+    const next = this.guestRip() + length;
+    const rip = bits === 64 ? next : bits === 32 ? next % TWO32 : next % 65536;
+    if (this.holds(DIRTY_RIP) && (bits !== 64 || (rip >= -140737488355328 && rip < 140737488355328))) this.cpu.rip = rip;
+    else v.wNum(OF.GUEST_RIP, rip);
+    if (this.holds(DIRTY_INTR)) this.cpu.shadow = 0;
+    else v.w32(OF.GUEST_INTERRUPTIBILITY_INFO, v.r32(OF.GUEST_INTERRUPTIBILITY_INFO) & ~3);
+  }
+
+  /**
+   * Software writes a per-exit field while the processor holds the guest's context: RIP (a value the VM-entry
+   * RIP check accepts, SDM §27.3.1.4), RSP, and interruptibility/activity 0 go to the processor; anything else
+   * to the region (returns false), which the next entry loads from.
+   */
+  private writeHeld(k: number, lo: number, hi: number): boolean {
+    const c = this.cpu, bit = 1 << k;
+    if ((this.liveDirty & bit) === 0) {
+      if (bit === DIRTY_RIP) {
+        const long = (c.efer & EFER_LMA) !== 0 && (c.segAr[CS] & (1 << 13)) !== 0;
+        if (hi === 0 || (long && (hi >>> 15 === 0 || hi >>> 15 === 0x1ffff))) { c.rip = (hi | 0) * TWO32 + lo; return true; }
+      } else if (bit === DIRTY_RSP) { c.setRegNumber(RSP, (hi | 0) * TWO32 + lo); return true; }
+      else if (bit === DIRTY_INTR && lo === 0 && hi === 0) { c.shadow = 0; return true; }
+      else if (bit === DIRTY_ACT && lo === 0 && hi === 0) { c.halted = false; return true; }
+    }
+    this.liveDirty |= bit;
+    return false;
   }
 
   /** A CPU-cached field's low or high word as the processor holds it (the cache source's read). */
   private cachedWord(off: number, high: boolean): number {
-    const c = this.cpu;
+    const c = this.cpu, kind = CACHED_BY_OFF[off >>> 3];
+    // A per-exit field software wrote since the exit, or EFER when exits do not save it: the region's copy.
+    if ((kind >= 2 && (this.liveDirty & (1 << (kind - 2))) !== 0) || (off === OF.GUEST_IA32_EFER && !exitSaveIa32Efer(this.ctl.exit))) {
+      return this.liveWords()[(off >>> 2) + (high ? 1 : 0)];
+    }
     if (off === OF.GUEST_IA32_PAT) {
       if (!exitSaveIa32Pat(this.ctl.exit)) { const w = this.liveWords(); return w[(off >>> 2) + (high ? 1 : 0)]; }
       return Number((high ? c.pat >> 32n : c.pat) & 0xffffffffn);
@@ -607,14 +723,29 @@ export class Vmx implements VmxHooks {
 
   /** Write the CPU-cached guest-state fields to the VMCS region (the rest of SDM §28.3 guest-state saving). */
   private flushCached(): void {
-    const v = this.vmcs, c = this.cpu;
+    const v = this.vmcs;
     if (v.cached === null) return;
     v.cached = null;
-    const w = this.liveWords();
+    this.writeGuestState(this.liveWords(), this.liveDirty);
+    this.liveDirty = ALL_PER_EXIT;
+    // The processor still holds the same context: it matches the region as now written.
+    if (this.guestLive) this.liveGeneration = v.generation;
+  }
+
+  /** Write the processor's guest state to the region's words, but for the per-exit fields in `skip`; bump the generation on a change. */
+  private writeGuestState(w: Words, skip: number): void {
+    const v = this.vmcs, c = this.cpu;
     let d = 0;
     for (let k = 0; k < CACHED_OFFS.length; k++) {
       const off = CACHED_OFFS[k], x = CACHED_GET[off >>> 3]!(c);
       d |= CACHED_32[off >>> 3] !== 0 ? st32(w, off, x) : stNum(w, off, x);
+    }
+    if (exitSaveIa32Efer(this.ctl.exit)) d |= st32(w, OF.GUEST_IA32_EFER, c.efer);
+    // The per-exit fields: volatile (no generation change); those software wrote are in the region already.
+    for (let k = 0; k < PER_EXIT_OFFS.length; k++) {
+      if ((skip & (1 << k)) !== 0) continue;
+      const off = PER_EXIT_OFFS[k], x = CACHED_GET[off >>> 3]!(c);
+      if (CACHED_32[off >>> 3] !== 0) st32(w, off, x); else stNum(w, off, x);
     }
     if (exitSaveIa32Pat(this.ctl.exit)) {
       const pat = c.pat;
@@ -622,8 +753,33 @@ export class Vmx implements VmxHooks {
       d |= stLoHi(w, OF.GUEST_IA32_PAT, this.patLo, this.patHi);
     }
     if (d !== 0) v.generation++;
-    // The processor still holds the same context: it matches the region as now written.
-    if (this.guestLive) this.liveGeneration = v.generation;
+  }
+
+  /**
+   * Whether the guest changed held state a VM entry checks in full (control registers, CS, SS, EFER) since it
+   * was loaded or flushed: the region still has the values of then (as when an exit wrote them at once). The
+   * other held fields (data segments, LDTR, TR, GDTR, IDTR, SYSENTER, DR7, PAT) are not compared, as before:
+   * values the processor produced pass the checks; a flush compares them all.
+   */
+  private heldStateChanged(): boolean {
+    const c = this.cpu, w = this.liveWords();
+    if (w[OF.GUEST_CR0 >>> 2] !== c.cr0 >>> 0 || w[OF.GUEST_CR4 >>> 2] !== c.cr4 >>> 0 || ldNum(w, OF.GUEST_CR3) !== c.cr3) return true;
+    if (exitSaveIa32Efer(this.ctl.exit) && w[OF.GUEST_IA32_EFER >>> 2] !== c.efer >>> 0) return true;
+    for (let k = 0; k < HELD_SEG.length; k++) {
+      const g = HELD_SEG[k], s = g.seg;
+      if (w[g.sel >>> 2] !== c.sel[s] || ldNum(w, g.base) !== c.segBase[s] || w[g.limit >>> 2] !== c.segLimit[s] >>> 0 || w[g.ar >>> 2] !== c.segAr[s]) return true;
+    }
+    return false;
+  }
+
+  /** Write the processor's per-exit fields software did not write to the region (for the fast entry check). */
+  private writePerExitFields(): void {
+    const c = this.cpu, w = this.liveWords(), dirty = this.liveDirty;
+    if ((dirty & DIRTY_RIP) === 0) stNum(w, OF.GUEST_RIP, c.rip);
+    if ((dirty & DIRTY_RSP) === 0) stNum(w, OF.GUEST_RSP, c.regNumber(RSP));
+    if ((dirty & DIRTY_RFLAGS) === 0) st32(w, OF.GUEST_RFLAGS, c.peekFlags());
+    if ((dirty & DIRTY_INTR) === 0) st32(w, OF.GUEST_INTERRUPTIBILITY_INFO, c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0);
+    if ((dirty & DIRTY_ACT) === 0) st32(w, OF.GUEST_ACTIVITY_STATE, c.halted ? GUEST_ACTIVITY_HLT : 0);
   }
 
   /**
@@ -640,6 +796,7 @@ export class Vmx implements VmxHooks {
     this.guestLive = true;
     this.liveRegion = this.vmcs.region;
     this.liveGeneration = this.vmcs.generation;
+    this.liveDirty = 0;
     this.vmcs.cached = this.cacheSource;
   }
 
@@ -648,7 +805,25 @@ export class Vmx implements VmxHooks {
    * processor's cached VMCS data, SDM §25.11.3). Raw readers of the region (snapshots) call this first.
    */
   syncVmcs(): void {
+    if (this.nonRoot && this.current >= 0) {
+      // The guest runs: the region's guest-state area is not read before the next exit saves it (SDM §25.11.1
+      // lets a processor keep it elsewhere meanwhile); the processor's current state makes it the same whichever
+      // way the run got here.
+      this.vmcs.region = this.current;
+      this.writeGuestState(this.vmcs.words(), 0);
+      this.liveDirty = 0;
+      return;
+    }
     this.flushCached();
+    if (!this.guestLive) return;
+    // The processor's per-exit registers take the region's values too (software may have written some there):
+    // after a sync both agree, whichever way the run got here (a state hash compares both).
+    const c = this.cpu, w = this.liveWords();
+    c.rip = ldNum(w, OF.GUEST_RIP);
+    c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
+    c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
+    c.shadow = (w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2] & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
+    c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
   }
 
   /** A CPU-cached field's value while the region's copy is stale, else undefined (for side-effect-free views). */
@@ -662,6 +837,7 @@ export class Vmx implements VmxHooks {
   hostContext(): void {
     if (!this.guestLive) return;
     this.flushCached();
+    this.saveLo.set(this.cpu.lo); this.saveHi.set(this.cpu.hi);
     this.guestLive = false;
     this.loadHostState();
   }
@@ -671,18 +847,18 @@ export class Vmx implements VmxHooks {
    * for per-exit fields: load those (the result is what loadGuestState gives; the controls in use save and load
    * EFER and PAT, checked by the caller).
    */
-  private loadGuestVolatile(): void {
+  private loadGuestVolatile(fields: number, gprsFromSaveArea: boolean): void {
     const v = this.vmcs, c = this.cpu, ctl = this.ctl, w = v.words();
-    // GPRs come from the hypervisor's save area; RSP, RIP and RFLAGS from the VMCS.
-    const lo = c.lo, hi = c.hi, savedLo = this.gprLo, savedHi = this.gprHi;
-    for (let r = 0; r < 16; r++) { lo[r] = savedLo[r]; hi[r] = savedHi[r]; }
-    c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
-    c.rip = ldNum(w, OF.GUEST_RIP);
-    c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
-    const intr = w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2];
-    c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
-    c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
-    c.shutdownReason = '';
+    // GPRs come from the hypervisor's save area (unless the processor kept them); RSP, RIP and RFLAGS from the VMCS.
+    if (gprsFromSaveArea) { c.lo.set(this.saveLo); c.hi.set(this.saveHi); }
+    if ((fields & DIRTY_RSP) !== 0) c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
+    if ((fields & DIRTY_RIP) !== 0) c.rip = ldNum(w, OF.GUEST_RIP);
+    if ((fields & DIRTY_RFLAGS) !== 0) c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
+    if ((fields & DIRTY_INTR) !== 0) {
+      const intr = w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2];
+      c.shadow = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
+    }
+    if ((fields & DIRTY_ACT) !== 0) { c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT; c.shutdownReason = ''; }
     // Rate 0 in IA32_VMX_MISC: the timer counts down once per TSC tick, i.e. per instruction.
     if (X.preemptionTimer(ctl)) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
     // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
@@ -970,7 +1146,7 @@ export class Vmx implements VmxHooks {
       preemptionDeadline: this.preemptionDeadline, mtfPending: this.mtfPending, tprExitPending: this.tprExitPending, gprLo: Array.from(this.gprLo),
       gprHi: Array.from(this.gprHi), lastExit: this.lastExit, lastEntryCheck: this.lastEntryCheck,
       hostInterruptVector: this.hostInterruptVector, lastVpid: this.lastVpid, lastEptp: this.lastEptp, eptp: this.ept.eptp,
-      guestLive: this.guestLive, liveRegion: this.liveRegion, cachePending: this.vmcs.cached !== null,
+      guestLive: this.guestLive, liveRegion: this.liveRegion, cachePending: this.vmcs.cached !== null, liveDirty: this.liveDirty,
     };
   }
 
@@ -980,7 +1156,8 @@ export class Vmx implements VmxHooks {
     this.ctl = { ...s.ctl, cr3Targets: s.ctl.cr3Targets.slice() };
     this.boundaryPending = s.boundaryPending; this.preemptionDeadline = s.preemptionDeadline; this.mtfPending = s.mtfPending;
     this.tprExitPending = s.tprExitPending;
-    this.gprLo.set(s.gprLo); this.gprHi.set(s.gprHi);
+    // While the processor holds the guest's context its registers are the GPRs (restored with the processor).
+    this.saveLo.set(s.gprLo); this.saveHi.set(s.gprHi);
     this.lastExit = s.lastExit; this.lastEntryCheck = s.lastEntryCheck; this.hostInterruptVector = s.hostInterruptVector;
     this.lastVpid = s.lastVpid; this.lastEptp = s.lastEptp;
     this.ept.setEptp(s.eptp);
@@ -989,6 +1166,8 @@ export class Vmx implements VmxHooks {
     // The processor's context is restored too: cached fields are served from it until flushed (a full load follows).
     this.guestLive = s.guestLive ?? false; this.liveRegion = s.liveRegion ?? -1; this.liveGeneration = -1;
     this.vmcs.cached = this.guestLive && s.cachePending === true ? this.cacheSource : null;
+    // Older snapshots wrote the per-exit fields at the exit: the region has them.
+    this.liveDirty = s.liveDirty ?? ALL_PER_EXIT;
     this.cpu.vmx = this.nonRoot ? this : null;
     this.cpu.ept = this.nonRoot && X.eptEnabled(this.ctl) ? this.ept : null;
     this.cpu.timerAt = this.nonRoot && X.preemptionTimer(this.ctl) ? this.preemptionDeadline - this.cpu.idleTicks : Infinity;
@@ -1037,4 +1216,6 @@ export interface VmxState {
   liveRegion?: number;
   /** CPU-cached guest-state fields not yet written to the region. */
   cachePending?: boolean;
+  /** Per-exit fields whose region copy is the value (optional: older snapshots lack it). */
+  liveDirty?: number;
 }
