@@ -189,7 +189,7 @@ try {
   });
   results.peers = await group('peers', () => peerBenchmarks(ROOT, work, RUNS, median));
   results.virtio = await group('virtio', () => {
-    const blk4k = virtioBlkRate(4096, 2000);
+    const blk4k = virtioBlkRate(4096, 5000);
     const blk64k = virtioBlkRate(65536, 300);
     return { blk4kIops: blk4k, blk64kMiBs: blk64k === null ? null : (blk64k * 65536) / (1024 * 1024) };
   });

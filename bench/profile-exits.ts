@@ -2,7 +2,7 @@
 // Usage (from the project root): npx esbuild bench/profile-exits.ts --bundle --platform=node --format=esm
 //   --external:iced-x86 --outfile=/tmp/profile-exits.mjs && node [--cpu-prof] /tmp/profile-exits.mjs [cpuid|io|blk]
 //   (for `blk` add --define:import.meta.url='"file:///work/main/test/virtio-guests/build.ts"' with your checkout's path, as scripts/build.mjs does)
-// `blk` runs the bench's virtio-blk guest (2000 reads of 4 KiB, needs gcc) and prints requests/s and exits per request.
+// `blk` runs the bench's virtio-blk guest (5000 reads of 4 KiB, needs gcc) and prints requests/s and exits per request.
 // Env: VMSCOPE_BENCH_RUNS (default 5), VMSCOPE_BENCH_EXIT_ITERATIONS (default 50000), VMSCOPE_ROOT (default cwd).
 // "per CPU second" divides by the process's CPU time, which is steadier than wall time on a shared machine.
 import { readFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ for (const [name, reason] of [['cpuid', EXIT_REASON.CPUID], ['io', EXIT_REASON.I
 }
 
 if (only === 'blk') {
-  const REQUESTS = 2000;
+  const REQUESTS = 5000;
   const { perSecond, exitsPerRequest } = runBlkbench(REQUESTS, 4096, RUNS);
   console.log(`blk4k  median ${median(perSecond).toFixed(0).padStart(8)} IOPS   best ${Math.max(...perSecond).toFixed(0)}   ${exitsPerRequest.toFixed(2)} exits/request`);
 }

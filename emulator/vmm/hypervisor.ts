@@ -244,7 +244,7 @@ export class Hypervisor {
       // next entry (MOV to CR2, XSETBV), as KVM does for the guest's values.
       setCr2: (v) => { this.cpu.cr2 = v; },
       setXcr0: (v) => { this.cpu.xcr0 = v; },
-      guestCr4: () => { this.vmx.vmcs.region = HOST_LAYOUT.vmcs; return this.vmx.vmcs.r32(OFF.GUEST_CR4) & ~CR4_VMXE; },
+      guestCr4: () => { this.vmx.vmcs.region = HOST_LAYOUT.vmcs; return this.vmx.guestCr4() & ~CR4_VMXE; },
       tscAux: () => this.cpu.tscAux,
       entryCheck: () => this.vmx.lastEntryCheck,
       isRam: (gpa) => this.guest.isRam(gpa),
@@ -506,8 +506,10 @@ export class Hypervisor {
   private prepareEntry(): void {
     const v = this.vmx.vmcs;
     v.region = HOST_LAYOUT.vmcs;
-    let proc = v.r32(OFF.CPU_BASED_VM_EXEC_CONTROL);
-    let pin = v.r32(OFF.PIN_BASED_VM_EXEC_CONTROL);
+    // Control fields are never held by the processor: the region's words are their values (read once, written on change).
+    const w = v.words();
+    const proc0 = w[OFF.CPU_BASED_VM_EXEC_CONTROL >>> 2], pin0 = w[OFF.PIN_BASED_VM_EXEC_CONTROL >>> 2];
+    let proc = proc0, pin = pin0;
     const ints = this.interrupts;
     // The next device deadline: asked once, and again only after a poll or an acknowledge changed the platform.
     let deadline = ints !== null ? ints.nextDeadline() : null;
@@ -537,10 +539,11 @@ export class Hypervisor {
     }
     if (deadline !== null) {
       pin |= PIN_BASED_VMX_PREEMPTION_TIMER;
-      v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(0xffffffff, deadline - this.now())));
+      const t = Math.max(0, Math.min(0xffffffff, deadline - this.now()));
+      if (w[OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2] !== t) v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, t);
     } else pin &= ~PIN_BASED_VMX_PREEMPTION_TIMER;
-    v.w32(OFF.CPU_BASED_VM_EXEC_CONTROL, proc);
-    v.w32(OFF.PIN_BASED_VM_EXEC_CONTROL, pin);
+    if (proc !== proc0) v.w32(OFF.CPU_BASED_VM_EXEC_CONTROL, proc);
+    if (pin !== pin0) v.w32(OFF.PIN_BASED_VM_EXEC_CONTROL, pin);
   }
 
   private exitInfo(): ExitInfo {
@@ -652,8 +655,11 @@ export class Hypervisor {
       const lin = this.csBase() + rip, len = Math.min(15, instructionLength);
       // The processor just fetched it: its TLB (tagged by the VPID, kept across exits) has the translation.
       const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
-      if (hpa >= 0 && hpa + len <= this.host.size) {
-        for (let k = 0; k < len; k++) out[k] = this.host.read8(hpa + k); // host RAM: reading has no side effects
+      const page = hpa >= 0 && hpa + len <= this.host.size ? this.host.pageOrNull(Math.floor(hpa / 4096)) : undefined;
+      if (page !== undefined) {
+        // Host RAM, one page (checked above): reading has no side effects.
+        const o = hpa & 0xfff;
+        for (let k = 0; k < len; k++) out[k] = page[o + k];
         return len;
       }
       const raw = this.readGuestVirtual(lin, len);
@@ -757,11 +763,11 @@ export class Hypervisor {
       },
       gpr32(index) {
         if (index === 4) return v.r32(OFF.GUEST_RSP);
-        return hv.vmx.gprLo[index & 15];
+        return hv.vmx.gpr32(index);
       },
       setGpr32(index, value) {
         if (index === 4) { v.wNum(OFF.GUEST_RSP, value >>> 0); return; }
-        hv.vmx.gprLo[index & 15] = value; hv.vmx.gprHi[index & 15] = 0;
+        hv.vmx.setGpr32(index, value);
       },
       vmread: (field) => hv.vmr(field),
       vmwrite: (field, value) => hv.vmw(field, value),

@@ -97,6 +97,10 @@ export const EXIT_REASONS: readonly ExitReason[] = ROWS.map(([number, name, desc
 
 const BY_NUMBER = new Map<number, ExitReason>(EXIT_REASONS.map((r) => [r.number, r]));
 const BY_NAME = new Map<string, ExitReason>(EXIT_REASONS.map((r) => [r.name, r]));
+/** Names by basic reason number, up to the highest defined (an array: looked up at every exit). */
+const NAME_BY_NUMBER: string[] = [];
+for (const r of EXIT_REASONS) NAME_BY_NUMBER[r.number] = r.name;
+for (let k = 0; k < NAME_BY_NUMBER.length; k++) if (NAME_BY_NUMBER[k] === undefined) NAME_BY_NUMBER[k] = '';
 
 /** Basic exit reason numbers by name, e.g. `EXIT_REASON.HLT === 12`. */
 export const EXIT_REASON = Object.freeze(Object.fromEntries(EXIT_REASONS.map((r) => [r.name, r.number]))) as
@@ -113,7 +117,8 @@ export const EXIT_REASON_FAILED_VMENTRY = 0x80000000; // bit 31: VM-entry failur
 /** The basic exit reason's name, or `UNKNOWN_<n>`; accepts a whole exit-reason field (flags are ignored). */
 export function exitReasonName(n: number): string {
   const basic = n & EXIT_REASON_BASIC_MASK;
-  return BY_NUMBER.get(basic)?.name ?? `UNKNOWN_${basic}`;
+  const name = basic < NAME_BY_NUMBER.length ? NAME_BY_NUMBER[basic] : '';
+  return name !== '' ? name : `UNKNOWN_${basic}`;
 }
 
 export function exitReasonByNumber(n: number): ExitReason | undefined {

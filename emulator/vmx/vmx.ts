@@ -136,7 +136,7 @@ const OF = {
   VM_ENTRY_INTR_INFO_FIELD: O('VM_ENTRY_INTR_INFO_FIELD'),
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
-const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE');
+const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE'), GUEST_CR4 = O('GUEST_CR4');
 /** CS and SS: compared at a VM entry while the processor holds them (heldStateChanged). */
 const HELD_SEG = GUEST_SEG.filter((g) => g.seg === CS || g.seg === SS);
 
@@ -375,11 +375,12 @@ export class Vmx implements VmxHooks {
     const mem = this.cpu.mem;
     const region = this.current;
     this.vmcs.region = region;
+    // The VMCS the processor holds the guest's context of was launched (its entry did): no launch-state read needed.
+    if (!launch && this.vmcs.cached !== null && this.resumeHeld(region)) return ENTERED;
     const state = vmcsLaunchState(mem, region);
     if (launch && state !== 'clear') return { kind: 'vmfail', result: this.fail(VMXERR_VMLAUNCH_NONCLEAR_VMCS) };
     if (!launch && state !== 'launched') return { kind: 'vmfail', result: this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS) };
     const v = this.vmcs;
-    if (!launch && v.cached !== null && this.resumeHeld(region)) return ENTERED;
     // Full checks unless nothing but the per-exit fields changed since the last full check passed
     // and those pass the fast check (entry-fast.ts); outcomes are the same either way.
     let fast = false;
@@ -480,7 +481,7 @@ export class Vmx implements VmxHooks {
     this.nonRoot = true;
     c.vmx = this;
     c.ept = X.eptEnabled(ctl) ? this.ept : null;
-    c.updateMode();
+    // No updateMode(): the processor's mode is the one it left with (held state unchanged, checked above).
     this.setupBoundary();
     return true;
   }
@@ -641,6 +642,22 @@ export class Vmx implements VmxHooks {
   /** Whether the processor holds the guest's held fields and per-exit field `bit` was not written since. */
   private holds(bit: number): boolean {
     return this.vmcs.cached !== null && (this.liveDirty & bit) === 0;
+  }
+
+  /** Bits 31:0 of guest GPR `index` from the save area (the processor's register while it holds the context). */
+  gpr32(index: number): number {
+    return this.guestLive ? this.cpu.lo[index & 15] : this.saveLo[index & 15];
+  }
+
+  /** Store a 32-bit value in guest GPR `index` of the save area, bits 63:32 cleared. */
+  setGpr32(index: number, value: number): void {
+    const r = index & 15;
+    if (this.guestLive) { this.cpu.lo[r] = value; this.cpu.hi[r] = 0; } else { this.saveLo[r] = value; this.saveHi[r] = 0; }
+  }
+
+  /** GUEST_CR4. */
+  guestCr4(): number {
+    return this.vmcs.cached !== null ? this.cpu.cr4 >>> 0 : this.vmcs.r32(GUEST_CR4);
   }
 
   /** GUEST_RIP. */
