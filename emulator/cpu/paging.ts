@@ -1,4 +1,5 @@
 // Guest page walks: 32-bit (4 MiB pages), PAE and 4-level paging with A/D updates, NX/WP/U-S checks (SDM vol. 3A ch. 4).
+import { POW2 } from '../mem/pow2.js';
 import type { Cpu } from './cpu.js';
 import { CR0_WP, CR4_PSE, EFER_NXE, EXC_PF } from './regs.js';
 
@@ -104,12 +105,12 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
       tableBase = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
       levels = 2;
     } else {
-      tableBase = Math.floor(cpu.cr3 / 4096) * 4096 % 2 ** MAXPHYADDR;
+      tableBase = Math.floor(cpu.cr3 / 4096) * 4096 % POW2[MAXPHYADDR];
       levels = 4;
     }
     for (let level = levels; level >= 1; level--) {
       const shift = 12 + 9 * (level - 1);
-      const index = Math.floor(lin48 / 2 ** shift) % 512;
+      const index = Math.floor(lin48 / POW2[shift]) % 512;
       const entryAddr = tableBase + index * 8;
       const lo = rd(entryAddr), hi = rd(entryAddr + 4);
       if (steps) steps.push({ level, entryAddress: entryAddr, lo, hi });
@@ -128,7 +129,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
         // 1 GiB / 2 MiB page: address bits below the page size (excluding PAT bit 12) must be 0.
         const lowMask = level === 3 ? 0x3fffe000 : 0x1fe000;
         if ((lo & lowMask) !== 0) rsvd = true;
-        const size = 2 ** shift;
+        const size = POW2[shift];
         const frame = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
         pa = frame - (frame % size) + (lin48 % size);
         pageSize = size;

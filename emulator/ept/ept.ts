@@ -1,4 +1,5 @@
 // EPT: guest-physical → host-physical walks with R/W/X, memory type, A/D flags, violations and misconfigurations (SDM vol. 3C §29.3).
+import { POW2 } from '../mem/pow2.js';
 
 /** Access kinds, as the EPT-violation qualification bits 0..2 name them. */
 export const EPT_READ = 0, EPT_WRITE = 1, EPT_FETCH = 2;
@@ -92,14 +93,14 @@ export class Ept {
   }
 
   private walk(mem: EptMemory, gpa: number, access: number, peek: boolean, steps?: EptStep[]): number {
-    const physMask = 2 ** this.maxPhys;
+    const physMask = POW2[this.maxPhys];
     const levels = ((this.eptp >>> EPTP_WALK_SHIFT) & 7) + 1;
     let table = (this.eptp - (this.eptp % 4096)) % physMask;
     let allowed = EPT_R | EPT_W | EPT_X;
     const touched: number[] = [];
     for (let level = levels; level >= 1; level--) {
       const shift = 12 + 9 * (level - 1);
-      const index = Math.floor(gpa / 2 ** shift) % 512;
+      const index = Math.floor(gpa / POW2[shift]) % 512;
       const addr = table + index * 8;
       const lo = mem.read32(addr), hi = mem.read32(addr + 4);
       if (steps) steps.push({ level, entryAddress: addr, lo, hi });
@@ -123,7 +124,7 @@ export class Ept {
       const frame = (hi & 0x000fffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
       if (leaf) {
         if (((allowed >>> access) & 1) === 0) return this.fail('violation', allowed, level, addr);
-        const size = 2 ** shift;
+        const size = POW2[shift];
         const hpa = frame - (frame % size) + (gpa % size);
         if (peek || steps !== undefined) return hpa;
         let dirty = true;

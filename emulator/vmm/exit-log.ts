@@ -1,5 +1,6 @@
 // The record of every VM exit: a bounded log of recent exits and per-reason statistics like `perf kvm stat`.
 import { decodeExitQualification } from '../vmx/qualification.js';
+import { exitReasonName } from '../vmx/exit-reasons.js';
 
 /** What the hypervisor did about an exit. */
 export type ExitOutcome = 'resumed' | 'injected' | 'emulated' | 'ended' | 'unhandled';
@@ -46,10 +47,13 @@ function outcomeCode(o: ExitOutcome): number {
 /** Instruction bytes kept per exit (an x86 instruction has at most 15). */
 const MAX_BYTES = 16;
 
-/** The storage of `size` consecutive slots of the ring. */
+/**
+ * The storage of `size` consecutive slots of the ring. Names, notes and built entries are JS arrays the garbage
+ * collector traces, so each is allocated only when a slot first needs it: most exits have the reason's own name,
+ * no note and no entry built.
+ */
 class Chunk {
   readonly reasons: Int32Array;
-  readonly names: string[];
   readonly qualLo: Uint32Array;
   readonly qualHi: Uint32Array;
   readonly rips: Float64Array;
@@ -58,12 +62,13 @@ class Chunk {
   readonly outcomes: Uint8Array;
   readonly byteLen: Uint8Array;
   readonly byteData: Uint8Array;
-  readonly notes: Array<string | undefined>;
+  /** Names other than exitReasonName(reason) (entries added with another name), by slot. */
+  private names: Array<string | undefined> | null = null;
+  private notes: Array<string | undefined> | null = null;
   /** Entries built (or given to add()) per slot; undefined until asked for. */
-  readonly entries: Array<ExitEntry | undefined>;
-  constructor(size: number) {
+  private entries: Array<ExitEntry | undefined> | null = null;
+  constructor(readonly size: number) {
     this.reasons = new Int32Array(size);
-    this.names = new Array<string>(size).fill('');
     this.qualLo = new Uint32Array(size);
     this.qualHi = new Uint32Array(size);
     this.rips = new Float64Array(size);
@@ -72,8 +77,35 @@ class Chunk {
     this.outcomes = new Uint8Array(size);
     this.byteLen = new Uint8Array(size);
     this.byteData = new Uint8Array(size * MAX_BYTES);
-    this.notes = new Array<string | undefined>(size).fill(undefined);
-    this.entries = new Array<ExitEntry | undefined>(size).fill(undefined);
+  }
+
+  name(i: number): string {
+    const n = this.names !== null ? this.names[i] : undefined;
+    return n !== undefined ? n : exitReasonName(this.reasons[i]);
+  }
+
+  /** Set slot i's name (after its reason). */
+  setName(i: number, name: string): void {
+    if (name !== exitReasonName(this.reasons[i])) (this.names ??= new Array<string | undefined>(this.size))[i] = name;
+    else if (this.names !== null) this.names[i] = undefined;
+  }
+
+  note(i: number): string | undefined {
+    return this.notes !== null ? this.notes[i] : undefined;
+  }
+
+  setNote(i: number, note: string | undefined): void {
+    if (note !== undefined) (this.notes ??= new Array<string | undefined>(this.size))[i] = note;
+    else if (this.notes !== null) this.notes[i] = undefined;
+  }
+
+  entry(i: number): ExitEntry | undefined {
+    return this.entries !== null ? this.entries[i] : undefined;
+  }
+
+  setEntry(i: number, e: ExitEntry | undefined): void {
+    if (e !== undefined) (this.entries ??= new Array<ExitEntry | undefined>(this.size))[i] = e;
+    else if (this.entries !== null) this.entries[i] = undefined;
   }
 }
 
@@ -148,7 +180,7 @@ export class ExitLog {
       Object.defineProperty(entry, 'summary', { enumerable: true, configurable: true, get: () => (cached ??= summary()) });
     }
     const c = this.push(e.reason, e.name, e.rip, e.bits, e.icount, e.outcome, e.note, instructionsSinceEntry);
-    c.entries[this.at] = entry;
+    c.setEntry(this.at, entry);
     if (this.onExit !== null) this.onExit(entry);
     return entry;
   }
@@ -181,13 +213,13 @@ export class ExitLog {
     if (this.kept < this.capacity) this.kept++;
     const c = this.locate(slot), i = this.at;
     c.reasons[i] = reason;
-    c.names[i] = name;
+    c.setName(i, name);
     c.rips[i] = rip;
     c.bits[i] = bits;
     c.icounts[i] = icount;
     c.outcomes[i] = outcomeCode(outcome);
-    c.notes[i] = note;
-    c.entries[i] = undefined;
+    c.setNote(i, note);
+    c.setEntry(i, undefined);
     let s = this.lastStatsReason === reason ? this.lastStats : this.byReason.get(reason);
     if (s === undefined || s === null) { s = { name, count: 0, instructions: 0 }; this.byReason.set(reason, s); }
     this.lastStats = s;
@@ -200,22 +232,22 @@ export class ExitLog {
   /** The entry of exit `n` (kept), built on first use. */
   private entryAt(n: number): ExitEntry {
     const c = this.locate((n - 1) % this.capacity), i = this.at;
-    const have = c.entries[i];
+    const have = c.entry(i);
     if (have !== undefined) return have;
     const reason = c.reasons[i];
     const lo = c.qualLo[i], hi = c.qualHi[i];
     const q = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
     const at = i * MAX_BYTES;
     const entry = {
-      n, reason, name: c.names[i], qualification: `0x${q.toString(16)}`, rip: c.rips[i],
+      n, reason, name: c.name(i), qualification: `0x${q.toString(16)}`, rip: c.rips[i],
       bytes: Array.from(c.byteData.subarray(at, at + c.byteLen[i])), bits: c.bits[i] as 16 | 32 | 64,
-      icount: c.icounts[i], outcome: OUTCOMES[c.outcomes[i]], note: c.notes[i],
+      icount: c.icounts[i], outcome: OUTCOMES[c.outcomes[i]], note: c.note(i),
     } as ExitEntry;
     let cached: string | undefined;
     Object.defineProperty(entry, 'summary', {
       enumerable: true, configurable: true, get: () => (cached ??= decodeExitQualification(reason, q)?.summary ?? ''),
     });
-    c.entries[i] = entry;
+    c.setEntry(i, entry);
     return entry;
   }
 
@@ -223,9 +255,9 @@ export class ExitLog {
   annotateLast(text: string): void {
     if (this.kept === 0) return;
     const c = this.locate((this.total - 1) % this.capacity), i = this.at;
-    const e = c.entries[i];
+    const e = c.entry(i);
     if (e !== undefined) e.note = e.note ? `${e.note}; ${text}` : text;
-    else { const note = c.notes[i]; c.notes[i] = note ? `${note}; ${text}` : text; }
+    else { const note = c.note(i); c.setNote(i, note ? `${note}; ${text}` : text); }
   }
 
   /** Exits numbered `from` … `to` that are still kept, oldest first (views page through a long log with this). */
@@ -288,8 +320,8 @@ export class ExitLog {
 
   private noteOf(n: number): string | undefined {
     const c = this.locate((n - 1) % this.capacity), i = this.at;
-    const e = c.entries[i];
-    return e !== undefined ? e.note : c.notes[i];
+    const e = c.entry(i);
+    return e !== undefined ? e.note : c.note(i);
   }
 
   loadState(s: unknown): void {
@@ -321,8 +353,8 @@ export class ExitLog {
     this.lastStatsReason = -1;
     if (this.kept > 0) {
       const c = this.locate((total - 1) % this.capacity), i = this.at;
-      c.notes[i] = lastNote;
-      const e = c.entries[i];
+      c.setNote(i, lastNote);
+      const e = c.entry(i);
       if (e !== undefined) e.note = lastNote;
     }
   }
@@ -342,9 +374,9 @@ export class ExitLog {
       const e = ring[k];
       const c = this.locate((o.total - ring.length + k) % this.capacity), i = this.at;
       c.reasons[i] = e.reason;
-      c.names[i] = e.name;
-      c.notes[i] = e.note;
-      c.entries[i] = e;
+      c.setName(i, e.name);
+      c.setNote(i, e.note);
+      c.setEntry(i, e);
     }
   }
 }

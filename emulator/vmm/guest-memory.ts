@@ -99,6 +99,14 @@ export class GuestMemory {
     return out;
   }
 
+  /** peek() into `out[at …]` byte by byte (no allocation; for a few bytes, e.g. an instruction). */
+  peekInto(gpa: number, out: Uint8Array, at: number, len: number): void {
+    for (let i = 0; i < len; i++) {
+      const h = this.toHost(gpa + i);
+      out[at + i] = h < 0 ? 0xff : this.host.read8(h);
+    }
+  }
+
   fill0(gpa: number, len: number): void {
     const h = this.toHost(gpa);
     if (h >= 0 && this.isRam(gpa, len)) this.host.fill0(h, len);

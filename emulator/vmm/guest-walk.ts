@@ -1,4 +1,5 @@
 // The hypervisor's software walk of the guest's own page tables (GVA → GPA), as KVM's gva_to_gpa does for instruction emulation.
+import { POW2 } from '../mem/pow2.js';
 import type { GuestMemory } from './guest-memory.js';
 
 /** The guest paging state a walk needs (from the VMCS guest-state area). */
@@ -55,13 +56,13 @@ export function guestLinearToPhysical(mem: GuestMemory, s: GuestPagingState, lin
   }
   for (let level = levels; level >= 1; level--) {
     const shift = 12 + 9 * (level - 1);
-    const a = table + (Math.floor(lin48 / 2 ** shift) % 512) * 8;
+    const a = table + (Math.floor(lin48 / POW2[shift]) % 512) * 8;
     const lo = mem.read32(a), hi = mem.read32(a + 4);
     steps?.push({ level, entryGpa: a, lo, hi });
     if ((lo & 1) === 0) return -1;
     const frame = (hi & 0xfffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
     if (level === 1 || ((lo & 0x80) !== 0 && level <= 3)) {
-      const size = 2 ** shift;
+      const size = POW2[shift];
       return frame - (frame % size) + (lin48 % size);
     }
     table = frame;

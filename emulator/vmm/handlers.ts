@@ -4,7 +4,7 @@ import { EXIT_REASON } from '../vmx/exit-reasons.js';
 import type { ExitHandler, VcpuApi, GprName } from './api.js';
 import { GPR_NAMES } from './api.js';
 import type { ExitOutcome } from './exit-log.js';
-import { emulateMmio, type MmioBus } from './mmio.js';
+import { emulateMmio, type FetchedInstruction, type MmioBus } from './mmio.js';
 
 /** The hypervisor's hypercall ABI (VMCALL): function number in RAX, arguments in RBX, RCX, RDX; result in RAX. */
 export const HYPERCALL = {
@@ -58,6 +58,11 @@ export interface HandlerContext {
   isRam(gpa: number): boolean;
   /** The VM-entry check that failed, for INVALID_STATE exits. */
   entryCheck(): string | undefined;
+  /**
+   * The bytes at the guest's CS:RIP through its page tables, as VcpuApi.readGuestVirtual gives them (15 bytes, or
+   * 1 where the 15 cross into an unmapped page), into a reused buffer: null when RIP is not mapped.
+   */
+  fetchInstruction(): FetchedInstruction | null;
 }
 
 /** Bits 31:0 of a 64-bit value as a number (no BigInt arithmetic when the value fits 32 bits). */
@@ -419,7 +424,8 @@ function eptViolation(ctx: HandlerContext): ExitHandler {
     }
     // Device or unassigned space: emulate the access. Guest RAM whose EPT entry denies the access
     // (a hypervisor or student restricted it) is treated like ROM: writes dropped, reads all ones.
-    const r = emulateMmio(vcpu, ctx.bus, gpa);
+    const fetched = ctx.fetchInstruction();
+    const r = emulateMmio(vcpu, ctx.bus, gpa, fetched ?? undefined);
     if (!r.ok) { vcpu.endRun('error', r.reason); return 'ended'; }
     vcpu.note(ram ? `${r.note.replace('unassigned', 'EPT-protected RAM')} (treated like ROM)` : r.note);
     return 'emulated';

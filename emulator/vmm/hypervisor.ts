@@ -248,6 +248,7 @@ export class Hypervisor {
       tscAux: () => this.cpu.tscAux,
       entryCheck: () => this.vmx.lastEntryCheck,
       isRam: (gpa) => this.guest.isRam(gpa),
+      fetchInstruction: () => this.fetchInstruction(),
     };
     for (const [reason, h] of defaultHandlers(ctx)) this.handlers.set(reason, h);
     this.setupVmx();
@@ -702,6 +703,33 @@ export class Hypervisor {
 
   translate(gva: number): number {
     return guestLinearToPhysical(this.guest, this.pagingState(), gva);
+  }
+
+  /** The reused buffer of fetchInstruction. */
+  private readonly fetched = { bytes: new Uint8Array(15), length: 0 };
+
+  /** HandlerContext.fetchInstruction: 15 bytes at CS:RIP, or the first one when the 15 cross into an unmapped page. */
+  private fetchInstruction(): { bytes: Uint8Array; length: number } | null {
+    const f = this.fetched;
+    const at = this.csBase() + this.vmx.guestRip();
+    let n = this.readGuestVirtualInto(at, f.bytes, 15);
+    if (n < 15) n = n >= 1 ? 1 : 0;
+    if (n === 0) return null;
+    f.length = n;
+    return f;
+  }
+
+  /** readGuestVirtual into `out` (no allocation): the number of bytes read before the first unmapped page. */
+  private readGuestVirtualInto(gva: number, out: Uint8Array, length: number): number {
+    let k = 0;
+    while (k < length) {
+      const g = this.translate(gva + k);
+      if (g < 0) return k;
+      const n = Math.min(length - k, 4096 - ((gva + k) & 0xfff));
+      this.guest.peekInto(g, out, k, n);
+      k += n;
+    }
+    return k;
   }
 
   readGuestVirtual(gva: number, length: number): Uint8Array | null {
