@@ -676,7 +676,36 @@ export class Cpu {
     if (pagingStructure && e.adEnabled) access = ACC_WRITE;
     const h = e.translate(this.mem, gpa, access);
     if (h >= 0) return h;
+    // A data access of softRead/softWrite: the exit without unwinding (-1, vmexitPending set).
+    if (this.softEpt && !pagingStructure) return this.vmx!.eptExitNoUnwind(this, gpa, access, lin);
     return this.vmx!.eptFault(this, gpa, access, lin, true, pagingStructure);
+  }
+
+  /** Set while softRead/softWrite translate: an EPT violation on the data page returns -1 instead of throwing. */
+  private softEpt = false;
+
+  /**
+   * The slow path of a MOV load in translated code (jit/codegen.ts), for `size` (1, 2 or 4) bytes within one page
+   * at a valid linear address: what read8/16/32 do after a TLB miss, except that an EPT violation on the data
+   * page (an MMIO register, typically) is a VM exit performed without unwinding, since V8 makes a throw cost
+   * microseconds: then -1 with vmexitPending set, and the instruction has had no effect. Faults still throw.
+   */
+  softRead(lin: number, size: number): number {
+    this.softEpt = true;
+    let pa: number;
+    try { pa = this.tr(lin, ACC_READ, this.needRead); } finally { this.softEpt = false; }
+    if (pa < 0) return -1;
+    return size === 4 ? this.physRead32(pa) : size === 2 ? this.physRead16(pa) : this.physRead8(pa);
+  }
+
+  /** As softRead for a MOV store of the low `size` bytes of `v`: false after such a VM exit (nothing written). */
+  softWrite(lin: number, size: number, v: number): boolean {
+    this.softEpt = true;
+    let pa: number;
+    try { pa = this.tr(lin, ACC_WRITE, this.needWrite); } finally { this.softEpt = false; }
+    if (pa < 0) return false;
+    if (size === 4) this.physWrite32(pa, v); else if (size === 2) this.physWrite16(pa, v); else this.physWrite8(pa, v);
+    return true;
   }
 
   /** TLB permission bits EPT allowed for the last translation (intersected into the combined TLB entry). */
@@ -818,6 +847,7 @@ export class Cpu {
     if (this.tlbTag[k] === vpn && (this.tlbPerm[k] & need) === need) return this.tlbPa[k] + (lin - vpn * 4096);
     if (this.pagingMode === PG_NONE) {
       const pa = this.ept === null ? lin : this.gpa2hpa(lin, access, lin, false);
+      if (pa < 0) return pa; // softRead/softWrite: the exit was performed
       const page = pa - (lin - vpn * 4096);
       // With EPT the entry may only allow what EPT allowed for this access; refill on others.
       this.tlbFill(vpn, page, this.ept === null ? 0xff : this.eptTlbMask(), access);

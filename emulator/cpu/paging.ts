@@ -170,6 +170,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
     setBits(leafAddr, 0x20);
   }
   const hpa = cpu.gpa2hpa(pa, access, lin, false);
+  if (hpa < 0) return hpa; // Cpu.softRead/softWrite: the EPT exit was performed
   if (dirty) perm |= TLB_DIRTY;
   if (cpu.ept !== null) perm &= cpu.eptTlbMask();
   // The TLB caches 4 KiB translations even for large pages.

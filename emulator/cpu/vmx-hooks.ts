@@ -56,6 +56,8 @@ export interface VmxHooks {
   tripleFault(c: Cpu): void;
   /** EPT violation or misconfiguration at `gpa` (SDM §29.3.3). */
   eptFault(c: Cpu, gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): never;
+  /** The EPT violation or misconfiguration of a data access by Cpu.softRead/softWrite: the exit is performed with vmexitPending set and -1 returned (no unwinding). */
+  eptExitNoUnwind(c: Cpu, gpa: number, access: number, lin: number): number;
   /** Run-loop check at an instruction boundary when `boundaryPending` is set: windows, MTF, preemption timer, pending events. */
   boundary(c: Cpu): void;
   /** True when boundary() must run before the next instruction. */

@@ -1102,6 +1102,13 @@ export class Vmx implements VmxHooks {
     throw VM_EXIT;
   }
 
+  /** The EPT exit of Cpu.softRead/softWrite (a data access of translated code): performed, not unwound; returns -1. */
+  eptExitNoUnwind(c: Cpu, gpa: number, access: number, lin: number): number {
+    this.eptExit(gpa, access, lin, true, false);
+    c.vmexitPending = true;
+    return -1;
+  }
+
   /** Record the EPT exit (a method that returns, so V8 optimizes it; see ioExit). */
   private eptExit(gpa: number, access: number, lin: number, linValid: boolean, pagingStructure: boolean): void {
     const fault = this.ept.fault;

@@ -280,6 +280,11 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     return `((v = ${off}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) % ${TWO32} : NaN)`;
   }
 
+  /** Whether L (computed, possibly NaN) is an address the soft slow path may take for `bytes` within one page. */
+  function softOk(bytes: number): string {
+    return `L === L && o <= ${4096 - bytes}${is64 ? ` && L >= -${CANON} && L < ${CANON}` : ''}`;
+  }
+
   /** linear() with RIP-relative operands resolved against `next`. */
   function linearAt(i: Insn, bytes: number, write: boolean, next: number): string | null {
     if (is64 && i.ripRel && i.hasModrm && i.mod !== 3 && i.seg !== FS && i.seg !== GS) {
@@ -325,6 +330,9 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       const load = nb === 1 ? 'p[o]' : nb === 2 ? '(p[o] | (p[o + 1] << 8))' : rd32('o');
       emit(`L = ${L}; ${tlbIndex()}`);
       emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { lo[${r}] = ${load}; hi[${r}] = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
+      // A TLB miss within the page: the Cpu's translation, with an EPT violation (an MMIO register) as a VM exit
+      // that returns instead of unwinding (Cpu.softRead).
+      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} v = c.softRead(L, ${nb}); if (v < 0) return; lo[${r}] = v; hi[${r}] = 0; ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     }
@@ -335,6 +343,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       const vhi = op === 0x89 ? `hi[${i.reg}]` : String(i.imm < 0 ? 0xffffffff : 0);
       emit(`L = ${L}; ${tlbIndex()}`);
       emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = twr[kk]) !== undefined) { ${wr32('o', vlo)} ${s === 64 ? wr32('o + 4', vhi) : ''} }`);
+      if (bytes <= 4) emit(`else if (${softOk(bytes)}) { ${syncKeep(k)} if (!c.softWrite(L, ${bytes}, ${vlo})) return; ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     }
