@@ -53,6 +53,7 @@ const OFF = {
   GUEST_IA32_EFER: VmcsAccess.offset('GUEST_IA32_EFER'),
   GUEST_CR0: VmcsAccess.offset('GUEST_CR0'),
   GUEST_CR4: VmcsAccess.offset('GUEST_CR4'),
+  GUEST_CR3: VmcsAccess.offset('GUEST_CR3'),
   VM_EXIT_REASON: VmcsAccess.offset('VM_EXIT_REASON'),
   EXIT_QUALIFICATION: VmcsAccess.offset('EXIT_QUALIFICATION'),
   VM_EXIT_INSTRUCTION_LEN: VmcsAccess.offset('VM_EXIT_INSTRUCTION_LEN'),
@@ -701,8 +702,16 @@ export class Hypervisor {
     return { cr0: v.get32('GUEST_CR0'), cr3: v.getNum('GUEST_CR3'), cr4: v.get32('GUEST_CR4'), efer: v.get32('GUEST_IA32_EFER') };
   }
 
+  /** The paging state translate() walks with (reused: read at once, kept by nobody). */
+  private readonly walkState = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
+
   translate(gva: number): number {
-    return guestLinearToPhysical(this.guest, this.pagingState(), gva);
+    const v = this.vmx.vmcs, s = this.walkState;
+    s.cr0 = v.r32(OFF.GUEST_CR0);
+    // Paging off (CR0.PG or PE clear): the linear address is the guest-physical one; nothing else is read.
+    if ((s.cr0 & 0x80000001) !== 0x80000001) return gva < 0 ? -1 : gva % 4294967296;
+    s.cr3 = v.rNum(OFF.GUEST_CR3); s.cr4 = v.r32(OFF.GUEST_CR4); s.efer = v.r32(OFF.GUEST_IA32_EFER);
+    return guestLinearToPhysical(this.guest, s, gva);
   }
 
   /** The reused buffer of fetchInstruction. */
