@@ -143,9 +143,10 @@ export class Machine {
         tscOffset: () => Number(BigInt.asIntN(64, hv.vmr('TSC_OFFSET'))),
       });
       this.pc = pc;
+      // The platform's own functions (arrows over its devices): asked at every VM entry, so no wrapper call.
       hv.interrupts = {
-        pending: () => pc.interrupts.pending(),
-        acknowledge: () => pc.interrupts.acknowledge(),
+        pending: pc.interrupts.pending,
+        acknowledge: pc.interrupts.acknowledge,
         nextDeadline: () => pc.nextDeadline(),
         poll: (now) => pc.poll(now),
       };

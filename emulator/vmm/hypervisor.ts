@@ -579,11 +579,13 @@ export class Hypervisor {
       qLo = Number(BigInt.asUintN(32, info.qualification));
       qHi = Number(BigInt.asUintN(32, info.qualification >> 32n));
     } else {
-      reason = v.r32(OFF.VM_EXIT_REASON) & 0xffff;
+      // VM-exit information fields are never held by the processor: the region's words are their values.
+      const w = v.words();
+      reason = w[OFF.VM_EXIT_REASON >>> 2] & 0xffff;
       // The qualification's two words for the log (read from the VMCS with the exit information: no BigInt work).
-      qLo = v.r32(OFF.EXIT_QUALIFICATION);
-      qHi = v.r32(OFF.EXIT_QUALIFICATION + 4);
-      instrLen = v.r32(OFF.VM_EXIT_INSTRUCTION_LEN);
+      qLo = w[OFF.EXIT_QUALIFICATION >>> 2];
+      qHi = w[(OFF.EXIT_QUALIFICATION >>> 2) + 1];
+      instrLen = w[OFF.VM_EXIT_INSTRUCTION_LEN >>> 2];
       if (this.exitBreak !== null) {
         info = this.exitInfo();
         if (this.exitBreak(info, 'before', this.log.total + 1)) {
