@@ -252,7 +252,8 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
    * Mirrors Cpu.ea + Cpu.segLinear (SDM vol. 1 §3.7.5, vol. 3A §5.3).
    */
   function linear(i: Insn, bytes: number, write: boolean): string | null {
-    if (!i.hasModrm || i.mod === 3) return null; // moffs forms: the handler
+    if (!i.hasModrm && i.opcode >= 0xa0 && i.opcode <= 0xa3) return moffsLinear(i, bytes, write);
+    if (!i.hasModrm || i.mod === 3) return null;
     const sc = 1 << i.scale;
     if (is64) {
       if (i.seg === FS || i.seg === GS || i.ripRel) return null; // FS/GS bases, RIP-relative: linearAt
@@ -283,6 +284,22 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   /** Whether L (computed, possibly NaN) is an address the soft slow path may take for `bytes` within one page. */
   function softOk(bytes: number): string {
     return `L === L && o <= ${4096 - bytes}${is64 ? ` && L >= -${CANON} && L < ${CANON}` : ''}`;
+  }
+
+  /** linear() of MOV AL/eAX ↔ moffs (A0-A3): the offset is the instruction's address field (SDM vol. 2B MOV). */
+  function moffsLinear(i: Insn, bytes: number, write: boolean): string | null {
+    if (is64) {
+      if (i.seg === FS || i.seg === GS) return null;
+      if (i.addrSize === 32) return String(i.disp >>> 0);
+      if (i.addrSize !== 64) return null;
+      const a = (i.dispHi | 0) * TWO32 + (i.disp >>> 0);
+      return canonical(a) ? String(a) : null;
+    }
+    if (i.addrSize !== 32) return null;
+    const s = i.seg;
+    if (s === CS) return null;
+    segsUsed.add(s);
+    return `((v = ${i.disp >>> 0}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) % ${TWO32} : NaN)`;
   }
 
   /** linear() with RIP-relative operands resolved against `next`. */
@@ -317,9 +334,24 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     }
-    if (i.mod === 3 || !i.hasModrm) return false;
     if (s !== 32 && s !== 64) return false;
     const bytes = s >>> 3;
+    // MOV eAX, moffs (A1) and MOV moffs, eAX (A3): the forms assemblers give absolute addresses with EAX/RAX.
+    if (op === 0xa1 || op === 0xa3) {
+      const L = linear(i, bytes, op === 0xa3);
+      if (L === null) return false;
+      emit(`L = ${L}; ${tlbIndex()}`);
+      if (op === 0xa1) {
+        emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = trd[kk]) !== undefined) { lo[0] = ${rd32('o')}; hi[0] = ${s === 64 ? rd32('o + 4') : '0'}; }`);
+        if (bytes === 4) emit(`else if (${softOk(4)}) { ${syncKeep(k)} v = c.softRead(L, 4); if (v < 0) return; lo[0] = v; hi[0] = 0; ${exitCheck(k, next)} }`);
+      } else {
+        emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = twr[kk]) !== undefined) { ${wr32('o', 'lo[0]')} ${s === 64 ? wr32('o + 4', 'hi[0]') : ''} }`);
+        if (bytes === 4) emit(`else if (${softOk(4)}) { ${syncKeep(k)} if (!c.softWrite(L, 4, lo[0])) return; ${exitCheck(k, next)} }`);
+      }
+      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
+      return true;
+    }
+    if (i.mod === 3 || !i.hasModrm) return false;
     const hiOf = (x: string): string => (s === 64 ? x : '0');
     // MOV r, m (8B) and MOV m, r (89), MOV m, imm32 (C7 /0).
     if (op === 0x8b || (op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7)) {
