@@ -2,6 +2,7 @@
 import type {
   EptAccess, EptMappingsView, EptTableView, EptTranslateView, ExitStatsView, ExitsView, PageWalkView, VirtioView, VmcsView,
 } from '../emulator/debug/views.js';
+import type { HistoryView } from '../emulator/debug/api.js';
 
 /** `launch` arguments of a `vmscope` configuration (the CLI's fields plus the debugger's). */
 export interface VmscopeLaunchArguments {
@@ -52,14 +53,7 @@ export interface GotoExitArguments { index: number }
 export interface GotoExitResponseBody { icount: number; rip: number }
 
 // ---- vmscope/history: how far the run's history reaches (instruction counts) and what it holds, for the timeline cursor.
-export interface HistoryResponseBody {
-  oldestIcount: number;
-  currentIcount: number;
-  newestIcount: number;
-  bytes: number;
-  budgetBytes: number;
-  snapshots: number;
-}
+export type HistoryResponseBody = HistoryView;
 
 
 // ---- vmscope/vmcs: every VMCS field, grouped as SDM Vol. 3C §25.3-25.9 groups them, controls decoded (views.ts vmcsView).

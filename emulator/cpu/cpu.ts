@@ -318,7 +318,7 @@ export class Cpu {
   /** Materialize RFLAGS. */
   getFlags(): number {
     if (this.lop === LF_NONE) return this.flagsRaw;
-    const f = (this.flagsRaw & ~STATUS_FLAGS) | this.cfBit() | this.pfBit() | this.afBit() | this.zfBit() | this.sfBit() | this.ofBit();
+    const f = this.peekFlags();
     this.flagsRaw = f;
     this.lop = LF_NONE;
     return f;
@@ -684,6 +684,12 @@ export class Cpu {
   /** Set while softRead/softWrite translate: an EPT violation on the data page returns -1 instead of throwing. */
   private softEpt = false;
 
+  /** tr() with softEpt set: -1 after an EPT exit on the data page. */
+  private softTr(lin: number, access: number, need: number): number {
+    this.softEpt = true;
+    try { return this.tr(lin, access, need); } finally { this.softEpt = false; }
+  }
+
   /**
    * The slow path of a MOV load in translated code (jit/codegen.ts), for `size` (1, 2 or 4) bytes within one page
    * at a valid linear address: what read8/16/32 do after a TLB miss, except that an EPT violation on the data
@@ -691,18 +697,14 @@ export class Cpu {
    * microseconds: then -1 with vmexitPending set, and the instruction has had no effect. Faults still throw.
    */
   softRead(lin: number, size: number): number {
-    this.softEpt = true;
-    let pa: number;
-    try { pa = this.tr(lin, ACC_READ, this.needRead); } finally { this.softEpt = false; }
+    const pa = this.softTr(lin, ACC_READ, this.needRead);
     if (pa < 0) return -1;
     return size === 4 ? this.physRead32(pa) : size === 2 ? this.physRead16(pa) : this.physRead8(pa);
   }
 
   /** As softRead for a MOV store of the low `size` bytes of `v`: false after such a VM exit (nothing written). */
   softWrite(lin: number, size: number, v: number): boolean {
-    this.softEpt = true;
-    let pa: number;
-    try { pa = this.tr(lin, ACC_WRITE, this.needWrite); } finally { this.softEpt = false; }
+    const pa = this.softTr(lin, ACC_WRITE, this.needWrite);
     if (pa < 0) return false;
     if (size === 4) this.physWrite32(pa, v); else if (size === 2) this.physWrite16(pa, v); else this.physWrite8(pa, v);
     return true;

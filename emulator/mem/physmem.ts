@@ -144,16 +144,23 @@ export class PhysicalMemory {
   /** Copy bytes out without side effects (debugger peek). Unbacked pages read as zero. */
   peek(addr: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
+    this.peekInto(addr, out, 0, len);
+    return out;
+  }
+
+  /** peek() into `out[at …]`, a page at a time (no allocation). */
+  peekInto(addr: number, out: Uint8Array, at: number, len: number): void {
     let i = 0;
     while (i < len) {
       const a = addr + i;
       const o = a & PAGE_MASK;
       const n = Math.min(PAGE_SIZE - o, len - i);
       const p = this.pages[Math.floor(a / PAGE_SIZE)];
-      if (p !== undefined) out.set(p.subarray(o, o + n), i);
+      if (p === undefined) out.fill(0, at + i, at + i + n);
+      else if (n > 64) out.set(p.subarray(o, o + n), at + i);
+      else for (let k = 0; k < n; k++) out[at + i + k] = p[o + k]; // a few bytes (an instruction): no view object
       i += n;
     }
-    return out;
   }
 
   /** Write bytes (loader or debugger poke). Goes through the code-page listener. */

@@ -80,33 +80,37 @@ class Chunk {
   }
 
   name(i: number): string {
-    const n = this.names !== null ? this.names[i] : undefined;
+    const n = this.names?.[i];
     return n !== undefined ? n : exitReasonName(this.reasons[i]);
   }
 
   /** Set slot i's name (after its reason). */
   setName(i: number, name: string): void {
-    if (name !== exitReasonName(this.reasons[i])) (this.names ??= new Array<string | undefined>(this.size))[i] = name;
-    else if (this.names !== null) this.names[i] = undefined;
+    this.names = setSparse(this.names, this.size, i, name !== exitReasonName(this.reasons[i]) ? name : undefined);
   }
 
   note(i: number): string | undefined {
-    return this.notes !== null ? this.notes[i] : undefined;
+    return this.notes?.[i];
   }
 
   setNote(i: number, note: string | undefined): void {
-    if (note !== undefined) (this.notes ??= new Array<string | undefined>(this.size))[i] = note;
-    else if (this.notes !== null) this.notes[i] = undefined;
+    this.notes = setSparse(this.notes, this.size, i, note);
   }
 
   entry(i: number): ExitEntry | undefined {
-    return this.entries !== null ? this.entries[i] : undefined;
+    return this.entries?.[i];
   }
 
   setEntry(i: number, e: ExitEntry | undefined): void {
-    if (e !== undefined) (this.entries ??= new Array<ExitEntry | undefined>(this.size))[i] = e;
-    else if (this.entries !== null) this.entries[i] = undefined;
+    this.entries = setSparse(this.entries, this.size, i, e);
   }
+}
+
+/** Store `v` at slot i of an array allocated (with `size` slots) only once something other than undefined is stored. */
+function setSparse<T>(a: Array<T | undefined> | null, size: number, i: number, v: T | undefined): Array<T | undefined> | null {
+  if (v !== undefined) (a ??= new Array<T | undefined>(size))[i] = v;
+  else if (a !== null) a[i] = undefined;
+  return a;
 }
 
 /**

@@ -87,23 +87,20 @@ export class GuestMemory {
 
   /** Side-effect-free copy out; bytes outside RAM read as 0xFF. */
   peek(gpa: number, len: number): Uint8Array {
-    const out = new Uint8Array(len).fill(0xff);
-    for (let i = 0; i < len;) {
-      const h = this.toHost(gpa + i);
-      if (h < 0) { i++; continue; }
-      const r = this.ranges.find((x) => gpa + i >= x.gpa && gpa + i < x.gpa + x.size)!;
-      const n = Math.min(len - i, r.gpa + r.size - (gpa + i));
-      out.set(this.host.peek(h, n), i);
-      i += n;
-    }
+    const out = new Uint8Array(len);
+    this.peekInto(gpa, out, 0, len);
     return out;
   }
 
-  /** peek() into `out[at …]` byte by byte (no allocation; for a few bytes, e.g. an instruction). */
+  /** peek() into `out[at …]` (no allocation): RAM a range at a time, 0xFF outside RAM. */
   peekInto(gpa: number, out: Uint8Array, at: number, len: number): void {
-    for (let i = 0; i < len; i++) {
+    for (let i = 0; i < len;) {
       const h = this.toHost(gpa + i);
-      out[at + i] = h < 0 ? 0xff : this.host.read8(h);
+      if (h < 0) { out[at + i] = 0xff; i++; continue; }
+      const r = this.ranges.find((x) => gpa + i >= x.gpa && gpa + i < x.gpa + x.size)!;
+      const n = Math.min(len - i, r.gpa + r.size - (gpa + i));
+      this.host.peekInto(h, out, at + i, n);
+      i += n;
     }
   }
 

@@ -656,7 +656,7 @@ export class Hypervisor {
   private exitInstructionBytes(reason: number, instructionLength: number, rip: number): number {
     const out = this.exitBytes;
     if (instructionLength > 0) {
-      const lin = this.csBase() + rip, len = Math.min(15, instructionLength);
+      const lin = this.vmx.guestCsBase() + rip, len = Math.min(15, instructionLength);
       // The processor just fetched it: its TLB (tagged by the VPID, kept across exits) has the translation.
       const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
       const page = hpa >= 0 && hpa + len <= this.host.size ? this.host.pageOrNull(Math.floor(hpa / 4096)) : undefined;
@@ -672,7 +672,7 @@ export class Hypervisor {
       return raw.length;
     }
     if (reason !== 48 && reason !== 0) return 0;
-    const at = this.csBase() + rip;
+    const at = this.vmx.guestCsBase() + rip;
     // As above: when the 15 bytes lie in one page the processor's TLB maps (it fetched the instruction), read them
     // there; else through a guest page walk.
     const hpa = (at & 0xfff) + 15 <= 0x1000 ? this.cpu.tlbPeek(at) : -1;
@@ -694,26 +694,22 @@ export class Hypervisor {
     return n;
   }
 
-  private csBase(): number {
-    return this.vmx.guestCsBase();
-  }
-
   /** The guest's paging state from the VMCS (CR0/CR4 as the guest really has them, not the shadows). */
   pagingState(): { cr0: number; cr3: number; cr4: number; efer: number } {
+    return this.readPagingState({ cr0: 0, cr3: 0, cr4: 0, efer: 0 });
+  }
+
+  private readPagingState<S extends { cr0: number; cr3: number; cr4: number; efer: number }>(s: S): S {
     const v = this.vmx.vmcs;
-    return { cr0: v.get32('GUEST_CR0'), cr3: v.getNum('GUEST_CR3'), cr4: v.get32('GUEST_CR4'), efer: v.get32('GUEST_IA32_EFER') };
+    s.cr0 = v.r32(OFF.GUEST_CR0); s.cr3 = v.rNum(OFF.GUEST_CR3); s.cr4 = v.r32(OFF.GUEST_CR4); s.efer = v.r32(OFF.GUEST_IA32_EFER);
+    return s;
   }
 
   /** The paging state translate() walks with (reused: read at once, kept by nobody). */
   private readonly walkState = { cr0: 0, cr3: 0, cr4: 0, efer: 0 };
 
   translate(gva: number): number {
-    const v = this.vmx.vmcs, s = this.walkState;
-    s.cr0 = v.r32(OFF.GUEST_CR0);
-    // Paging off (CR0.PG or PE clear): the linear address is the guest-physical one; nothing else is read.
-    if ((s.cr0 & 0x80000001) !== 0x80000001) return gva < 0 ? -1 : gva % 4294967296;
-    s.cr3 = v.rNum(OFF.GUEST_CR3); s.cr4 = v.r32(OFF.GUEST_CR4); s.efer = v.r32(OFF.GUEST_IA32_EFER);
-    return guestLinearToPhysical(this.guest, s, gva);
+    return guestLinearToPhysical(this.guest, this.readPagingState(this.walkState), gva);
   }
 
   /** The reused buffer of fetchInstruction. */
@@ -722,7 +718,7 @@ export class Hypervisor {
   /** HandlerContext.fetchInstruction: 15 bytes at CS:RIP, or the first one when the 15 cross into an unmapped page. */
   private fetchInstruction(): { bytes: Uint8Array; length: number } | null {
     const f = this.fetched;
-    const at = this.csBase() + this.vmx.guestRip();
+    const at = this.vmx.guestCsBase() + this.vmx.guestRip();
     let n = this.readGuestVirtualInto(at, f.bytes, 15);
     if (n < 15) n = n >= 1 ? 1 : 0;
     if (n === 0) return null;
@@ -734,6 +730,7 @@ export class Hypervisor {
   private readGuestVirtualInto(gva: number, out: Uint8Array, length: number): number {
     let k = 0;
     while (k < length) {
+      // One walk per guest page touched.
       const g = this.translate(gva + k);
       if (g < 0) return k;
       const n = Math.min(length - k, 4096 - ((gva + k) & 0xfff));
@@ -745,16 +742,7 @@ export class Hypervisor {
 
   readGuestVirtual(gva: number, length: number): Uint8Array | null {
     const out = new Uint8Array(length);
-    let k = 0;
-    while (k < length) {
-      // One walk per guest page touched.
-      const g = this.translate(gva + k);
-      if (g < 0) return null;
-      const n = Math.min(length - k, 4096 - ((gva + k) & 0xfff));
-      out.set(this.guest.peek(g, n), k);
-      k += n;
-    }
-    return out;
+    return this.readGuestVirtualInto(gva, out, length) === length ? out : null;
   }
 
   private apiObject: (VcpuApi & { exit: ExitInfo }) | null = null;
@@ -802,11 +790,11 @@ export class Hypervisor {
       },
       gpr32(index) {
         if (index === 4) return v.r32(OFF.GUEST_RSP);
-        return hv.vmx.gpr32(index);
+        return hv.vmx.gprLo[index & 15];
       },
       setGpr32(index, value) {
         if (index === 4) { v.wNum(OFF.GUEST_RSP, value >>> 0); return; }
-        hv.vmx.setGpr32(index, value);
+        hv.vmx.gprLo[index & 15] = value; hv.vmx.gprHi[index & 15] = 0;
       },
       vmread: (field) => hv.vmr(field),
       vmwrite: (field, value) => hv.vmw(field, value),

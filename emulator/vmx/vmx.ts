@@ -644,17 +644,6 @@ export class Vmx implements VmxHooks {
     return this.vmcs.cached !== null && (this.liveDirty & bit) === 0;
   }
 
-  /** Bits 31:0 of guest GPR `index` from the save area (the processor's register while it holds the context). */
-  gpr32(index: number): number {
-    return this.guestLive ? this.cpu.lo[index & 15] : this.saveLo[index & 15];
-  }
-
-  /** Store a 32-bit value in guest GPR `index` of the save area, bits 63:32 cleared. */
-  setGpr32(index: number, value: number): void {
-    const r = index & 15;
-    if (this.guestLive) { this.cpu.lo[r] = value; this.cpu.hi[r] = 0; } else { this.saveLo[r] = value; this.saveHi[r] = 0; }
-  }
-
   /** GUEST_CR4. */
   guestCr4(): number {
     return this.vmcs.cached !== null ? this.cpu.cr4 >>> 0 : this.vmcs.r32(GUEST_CR4);

@@ -1,15 +1,15 @@
 // Time travel over DAP (stdio, DebugClient): stepBack, reverseContinue, vmscope/gotoExit and vmscope/history on hello.elf and the probe guest.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { HELLO, buildGuest, ensureAdapter, objdumpBytes } from '../dap/build.js';
+import { startClient, type SessionOutput } from '../dap/client.js';
 import type { ExitsResponseBody, GotoExitResponseBody, HistoryResponseBody, VmcsResponseBody } from '../../debug-adapter/protocol.js';
 
 let adapter = '';
 let probe = '';
 let dc: DebugClient;
-let stdout = '';
-let consoleText = '';
+const out: SessionOutput = { stdout: '', console: '' };
 
 beforeAll(() => {
   adapter = ensureAdapter();
@@ -21,15 +21,7 @@ afterEach(async () => {
 });
 
 async function start(config: Record<string, unknown>, filterOptions: DebugProtocol.ExceptionFilterOptions[] = []): Promise<DebugProtocol.StoppedEvent> {
-  dc = new DebugClient('node', adapter, 'vmscope');
-  dc.defaultTimeout = 20_000;
-  stdout = '';
-  consoleText = '';
-  dc.on('output', (e: DebugProtocol.OutputEvent) => {
-    if (e.body.category === 'stdout') stdout += e.body.output;
-    else consoleText += e.body.output;
-  });
-  await dc.start();
+  dc = await startClient(adapter, out);
   const init = await dc.initializeRequest({ adapterID: 'vmscope', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
   expect(init.body?.supportsStepBack).toBe(true);
   const initialized = dc.waitForEvent('initialized');
@@ -90,7 +82,7 @@ describe('time travel over DAP', () => {
     // Nothing before the entry: reason 'entry', and the debug console says why.
     const first = await stopAfter(() => dc.customRequest('stepBack', { threadId: 1, granularity: 'instruction' }));
     expect(first.body.reason).toBe('entry');
-    expect(consoleText).toMatch(/nothing earlier in the recorded history/);
+    expect(out.console).toMatch(/nothing earlier in the recorded history/);
     // Forward again: the same states.
     for (let k = 1; k < 4; k++) {
       await stopAfter(() => dc.nextRequest({ threadId: 1, granularity: 'instruction' }));
@@ -115,7 +107,7 @@ describe('time travel over DAP', () => {
     const log = (await dc.customRequest('vmscope/exits', { count: 10 })).body as ExitsResponseBody;
     expect(log.entries.map((e) => e.n)).toEqual([1, 2, 3]);
     expect(stops.every((s) => outs.includes(s.rip))).toBe(true);
-    expect(stdout).toBe('Hel');
+    expect(out.stdout).toBe('Hel');
 
     // Back to the previous exit of the filter, twice.
     for (const k of [2, 1]) {
@@ -161,7 +153,7 @@ describe('time travel over DAP', () => {
     const exited = dc.waitForEvent('exited') as Promise<DebugProtocol.ExitedEvent>;
     await dc.continueRequest({ threadId: 1 });
     expect((await exited).body.exitCode).toBe(0);
-    expect(stdout).toBe('Hello, world!\n');
+    expect(out.stdout).toBe('Hello, world!\n');
   }, 60_000);
 
   it('reverseContinue with nothing to stop at goes to the start of history and says so', async () => {
@@ -169,7 +161,7 @@ describe('time travel over DAP', () => {
     for (let k = 0; k < 3; k++) await stopAfter(() => dc.nextRequest({ threadId: 1, granularity: 'instruction' }));
     const s = await stopAfter(() => dc.customRequest('reverseContinue', { threadId: 1 }));
     expect(s.body.reason).toBe('entry');
-    expect(consoleText).toMatch(/reverse continue: no breakpoint, data breakpoint or VM-exit filter would have stopped the run/);
+    expect(out.console).toMatch(/reverse continue: no breakpoint, data breakpoint or VM-exit filter would have stopped the run/);
     const h = (await dc.customRequest('vmscope/history', {})).body as HistoryResponseBody;
     expect(h.currentIcount).toBe(h.oldestIcount);
   });

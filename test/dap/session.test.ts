@@ -1,16 +1,16 @@
 // DAP sessions against dist/adapter.js over stdio (DebugClient): hello.elf and a nasm guest, checked against objdump, addr2line, nm and the image bytes.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { runImage } from '../../emulator/index.js';
 import { HELLO, addr2line, buildGuest, ensureAdapter, nmSymbols, objdumpBytes } from './build.js';
+import { startClient, type SessionOutput } from '../dap/client.js';
 
 let adapter = '';
 let probe = '';
 let dc: DebugClient;
-let stdout = '';
-let consoleText = '';
+const out: SessionOutput = { stdout: '', console: '' };
 
 beforeAll(() => {
   adapter = ensureAdapter();
@@ -18,15 +18,7 @@ beforeAll(() => {
 });
 
 async function client(): Promise<DebugClient> {
-  dc = new DebugClient('node', adapter, 'vmscope');
-  dc.defaultTimeout = 20_000;
-  stdout = '';
-  consoleText = '';
-  dc.on('output', (e: DebugProtocol.OutputEvent) => {
-    if (e.body.category === 'stdout') stdout += e.body.output;
-    else consoleText += e.body.output;
-  });
-  await dc.start();
+  dc = await startClient(adapter, out);
   return dc;
 }
 
@@ -90,7 +82,7 @@ describe('DAP over stdio: hello.elf', () => {
     expect(s.body.reason).toBe('exception');
     expect(s.body.description).toBe('VM exit: IO_INSTRUCTION (30)');
     expect(s.body.text).toMatch(/0xe9/);
-    expect(stdout).toBe('He');
+    expect(out.stdout).toBe('He');
 
     st = await dc.stackTraceRequest({ threadId: 1 });
     expect(st.body.stackFrames[0]).toMatchObject({ name: 'hypervisor: IO_INSTRUCTION handler', presentationHint: 'subtle' });
@@ -154,8 +146,8 @@ describe('DAP over stdio: hello.elf', () => {
     await dc.continueRequest({ threadId: 1 });
     expect((await exited).body.exitCode).toBe(0);
     await terminated;
-    expect(stdout).toBe('HeXYo, world!\n');
-    expect(consoleText).toMatch(/guest halted/);
+    expect(out.stdout).toBe('HeXYo, world!\n');
+    expect(out.console).toMatch(/guest halted/);
     // The adapter still answers after the run ended.
     const threads = await dc.threadsRequest();
     expect(threads.body.threads).toEqual([{ id: 1, name: 'vCPU 0' }]);
@@ -190,7 +182,7 @@ describe('DAP over stdio: hello.elf', () => {
     expect(s.body.reason).toBe('breakpoint');
     expect(s.body.hitBreakpointIds).toEqual([bp.body.breakpoints[0].id]);
     expect(await rip()).toBe(target);
-    expect(stdout).toBe('Hell');
+    expect(out.stdout).toBe('Hell');
   });
 });
 
@@ -216,7 +208,7 @@ describe('DAP over stdio: a nasm guest', () => {
     await dc.continueRequest({ threadId: 1 });
     expect((await stop).body.reason).toBe('breakpoint');
     expect(await rip()).toBe(syms.get('compute'));
-    expect(stdout).toBe('QA');
+    expect(out.stdout).toBe('QA');
     // gas syntax from the launch configuration.
     const dis = await dc.disassembleRequest({ memoryReference: `0x${syms.get('compute')!.toString(16)}`, instructionCount: 2 });
     expect(dis.body!.instructions.map((i) => i.instruction)).toEqual(['push %rbp', 'mov %rsp,%rbp']);
@@ -267,6 +259,6 @@ describe('DAP over stdio: a nasm guest', () => {
     await dc.setDataBreakpointsRequest({ breakpoints: [] });
     await dc.continueRequest({ threadId: 1 });
     expect((await exited).body.exitCode).toBe(0);
-    expect(stdout).toBe('QAB\nZ');
+    expect(out.stdout).toBe('QAB\nZ');
   });
 });

@@ -336,48 +336,42 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     }
     if (s !== 32 && s !== 64) return false;
     const bytes = s >>> 3;
-    // MOV eAX, moffs (A1) and MOV moffs, eAX (A3): the forms assemblers give absolute addresses with EAX/RAX.
-    if (op === 0xa1 || op === 0xa3) {
-      const L = linear(i, bytes, op === 0xa3);
-      if (L === null) return false;
+    /** A load of `nb` bytes at L into register r (zero-extended), or the handler; a TLB miss within the page translates
+     * through Cpu.softRead, where an EPT violation (an MMIO register) is a VM exit that returns instead of unwinding. */
+    const load = (L: string, r: number, nb: number): true => {
+      const value = nb === 1 ? 'p[o]' : nb === 2 ? '(p[o] | (p[o + 1] << 8))' : rd32('o');
       emit(`L = ${L}; ${tlbIndex()}`);
-      if (op === 0xa1) {
-        emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = trd[kk]) !== undefined) { lo[0] = ${rd32('o')}; hi[0] = ${s === 64 ? rd32('o + 4') : '0'}; }`);
-        if (bytes === 4) emit(`else if (${softOk(4)}) { ${syncKeep(k)} v = c.softRead(L, 4); if (v < 0) return; lo[0] = v; hi[0] = 0; ${exitCheck(k, next)} }`);
-      } else {
-        emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = twr[kk]) !== undefined) { ${wr32('o', 'lo[0]')} ${s === 64 ? wr32('o + 4', 'hi[0]') : ''} }`);
-        if (bytes === 4) emit(`else if (${softOk(4)}) { ${syncKeep(k)} if (!c.softWrite(L, 4, lo[0])) return; ${exitCheck(k, next)} }`);
-      }
-      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
-      return true;
-    }
-    if (i.mod === 3 || !i.hasModrm) return false;
-    const hiOf = (x: string): string => (s === 64 ? x : '0');
-    // MOV r, m (8B) and MOV m, r (89), MOV m, imm32 (C7 /0).
-    if (op === 0x8b || (op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7)) {
-      const nb = op === 0x8b ? bytes : op === MAP_0F + 0xb6 ? 1 : 2;
-      const L = linearAt(i, nb, false, next);
-      if (L === null) return false;
-      const r = i.reg;
-      const load = nb === 1 ? 'p[o]' : nb === 2 ? '(p[o] | (p[o + 1] << 8))' : rd32('o');
-      emit(`L = ${L}; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { lo[${r}] = ${load}; hi[${r}] = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
-      // A TLB miss within the page: the Cpu's translation, with an EPT violation (an MMIO register) as a VM exit
-      // that returns instead of unwinding (Cpu.softRead).
+      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { lo[${r}] = ${value}; hi[${r}] = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
       if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} v = c.softRead(L, ${nb}); if (v < 0) return; lo[${r}] = v; hi[${r}] = 0; ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
-    }
-    if (op === 0x89 || (op === 0xc7 && (i.reg & 7) === 0)) {
-      const L = linearAt(i, bytes, true, next);
-      if (L === null) return false;
-      const vlo = op === 0x89 ? `lo[${i.reg}]` : String(i.imm >>> 0);
-      const vhi = op === 0x89 ? `hi[${i.reg}]` : String(i.imm < 0 ? 0xffffffff : 0);
+    };
+    /** A store of `bytes` bytes (vlo, and vhi for 8) at L, or the handler; the slow path as load's, through Cpu.softWrite. */
+    const store = (L: string, vlo: string, vhi: string): true => {
       emit(`L = ${L}; ${tlbIndex()}`);
       emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = twr[kk]) !== undefined) { ${wr32('o', vlo)} ${s === 64 ? wr32('o + 4', vhi) : ''} }`);
       if (bytes <= 4) emit(`else if (${softOk(bytes)}) { ${syncKeep(k)} if (!c.softWrite(L, ${bytes}, ${vlo})) return; ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
+    };
+    // MOV eAX, moffs (A1) and MOV moffs, eAX (A3): the forms assemblers give absolute addresses with EAX/RAX.
+    if (op === 0xa1 || op === 0xa3) {
+      const L = linear(i, bytes, op === 0xa3);
+      if (L === null) return false;
+      return op === 0xa1 ? load(L, 0, bytes) : store(L, 'lo[0]', 'hi[0]');
+    }
+    if (i.mod === 3 || !i.hasModrm) return false;
+    const hiOf = (x: string): string => (s === 64 ? x : '0');
+    // MOV r, m (8B), MOVZX r, m8/m16 (0F B6/B7); MOV m, r (89), MOV m, imm32 (C7 /0).
+    if (op === 0x8b || (op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7)) {
+      const nb = op === 0x8b ? bytes : op === MAP_0F + 0xb6 ? 1 : 2;
+      const L = linearAt(i, nb, false, next);
+      return L !== null && load(L, i.reg, nb);
+    }
+    if (op === 0x89 || (op === 0xc7 && (i.reg & 7) === 0)) {
+      const L = linearAt(i, bytes, true, next);
+      if (L === null) return false;
+      return op === 0x89 ? store(L, `lo[${i.reg}]`, `hi[${i.reg}]`) : store(L, String(i.imm >>> 0), String(i.imm < 0 ? 0xffffffff : 0));
     }
     // ALU r, m (03 0B 23 2B 33 3B), CMP m, r (39), TEST m, r (85), CMP m, imm (81/83 /7): a load, then the
     // register form inline. The slow path loads through the Cpu's methods (readRM's path) and leaves
