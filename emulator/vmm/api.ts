@@ -40,6 +40,23 @@ export interface VcpuApi {
   setGpr32(index: number, value: number): void;
   vmread(field: VmcsFieldName): bigint;
   vmwrite(field: VmcsFieldName, value: bigint | number): void;
+  /**
+   * VMREAD of bits 31:0 of a field as an unsigned number: vmread() without BigInt, for handlers on hot paths (the whole
+   * value of a 16- or 32-bit field, e.g. GUEST_CS_AR_BYTES; the low half of a wider one, e.g. GUEST_CR0's bits 31:0).
+   */
+  vmread32(field: VmcsFieldName): number;
+  /**
+   * VMREAD of a 64-bit or natural-width field as a number without BigInt: bits 63:32 taken as signed, so it is exact
+   * for values below 2^53 and for canonical addresses (an address with bits 63:47 set comes out negative, e.g.
+   * GUEST_RIP 0xffffffff80001000 as -0x7ffff000), and rounded beyond those.
+   */
+  vmreadNumber(field: VmcsFieldName): number;
+  /**
+   * VMWRITE from an integer number without BigInt: a negative value is its 64-bit two's complement (so what
+   * vmreadNumber gave writes back unchanged), cut to the field's width as vmwrite() does. A value that is not an
+   * integer in [-2^63, 2^64) is a RangeError (as vmwrite's BigInt conversion would be).
+   */
+  vmwriteNumber(field: VmcsFieldName, value: number): void;
   readGuestPhysical(gpa: number, length: number): Uint8Array;
   /** Whether a guest-physical address is RAM (not MMIO or unassigned). */
   isRam(gpa: number): boolean;

@@ -798,6 +798,18 @@ export class Hypervisor {
       },
       vmread: (field) => hv.vmr(field),
       vmwrite: (field, value) => hv.vmw(field, value),
+      // The number forms read and write the same storage as vmr/vmw (the processor-held fields included), without BigInt.
+      vmread32: (field) => { v.region = HOST_LAYOUT.vmcs; return v.get32(field) >>> 0; },
+      vmreadNumber: (field) => { v.region = HOST_LAYOUT.vmcs; return v.getNum(field); },
+      vmwriteNumber(field, value) {
+        if (!Number.isInteger(value) || value < -(2 ** 63) || value >= 2 ** 64) throw new RangeError(`VMWRITE ${field}: ${value} is not a 64-bit integer`);
+        if (!hv.launched) { hv.vmw(field, value); return; }
+        v.region = HOST_LAYOUT.vmcs;
+        const width = vmcsField(field).width; // cut to the field's width as vmw's setBig does
+        if (width === '16') v.set32(field, value & 0xffff);
+        else if (width === '32') v.set32(field, value >>> 0);
+        else v.setNum(field, value);
+      },
       readGuestPhysical: (gpa, length) => hv.guest.peek(gpa, length),
       isRam: (gpa) => hv.guest.isRam(gpa),
       writeGuestPhysical: (gpa, data) => hv.guest.poke(gpa, data),

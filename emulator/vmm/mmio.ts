@@ -29,8 +29,6 @@ export interface MmioBus {
 
 export type MmioResult = { ok: true; note: string } | { ok: false; reason: string };
 
-const insn = new Insn();
-
 function reg(vcpu: VcpuApi, r: number): bigint {
   return vcpu.reg(GPR_NAMES[r] as GprName);
 }
@@ -228,6 +226,78 @@ function operandLinear(vcpu: VcpuApi, i: Insn, mode: number, nextRip: number): n
 }
 const SEG_BASE = ['GUEST_ES_BASE', 'GUEST_CS_BASE', 'GUEST_SS_BASE', 'GUEST_DS_BASE', 'GUEST_FS_BASE', 'GUEST_GS_BASE'] as const;
 
+/**
+ * Bits 11:0 of the linear address of the instruction's memory operand (SDM vol. 1 §3.7.5), all that decides whether
+ * the access crosses a page, from the registers' low words (the bits above cannot carry into them: the address is a
+ * sum, wrapped at 16, 32 or 64 bits); -1 without a memory operand. operandLinear without BigInt for the fast path.
+ */
+function operandPageOffset(vcpu: VcpuApi, i: Insn, mode: number, nextRip: number): number {
+  const moffs = i.opcode >= 0xa0 && i.opcode <= 0xa3;
+  if (!moffs && (!i.hasModrm || i.mod === 3)) return -1;
+  let ea = i.disp & 0xfff;
+  if (!moffs) {
+    if (i.ripRel) ea += nextRip & 0xfff; // & on an integer below 2^53 in magnitude: its two's-complement low bits
+    if (i.base >= 0) ea += low32(vcpu, i.base) & 0xfff;
+    if (i.index >= 0) ea += (low32(vcpu, i.index) & 0xfff) * (1 << i.scale);
+  }
+  if (mode !== 64 || i.seg >= 4) ea += vcpu.vmread32(SEG_BASE[i.seg]) & 0xfff; // 64-bit mode: only FS and GS have a base
+  return ea & 0xfff;
+}
+
+/**
+ * Decoded instructions by guest code bytes: a driver touches its device registers from the same few instructions,
+ * so each is decoded once. An entry is used only when the bytes the decoder read for it (as fetchInsnByte gave them:
+ * zeros past the fetched ones) and the code size are the same now, so it is never stale: a guest that rewrites the
+ * instruction (self-modifying code), or another instruction at the same RIP, is decoded anew. Entries are placed by
+ * RIP (a direct-mapped table of MEMO_SIZE); the key is the bytes. No allocation after the first decode of a slot.
+ */
+const MEMO_SIZE = 16;
+const memoInsn: Insn[] = Array.from({ length: MEMO_SIZE }, () => new Insn());
+/** Code size of the entry (0: empty). */
+const memoMode = new Uint8Array(MEMO_SIZE);
+/** How many bytes the decoder read for the entry, and those bytes (15 per entry). */
+const memoLen = new Uint8Array(MEMO_SIZE);
+const memoBytes = new Uint8Array(MEMO_SIZE * 15);
+/** Decodes (or misses) since the module was loaded: for the tests. */
+export const mmioDecodeStats = { decodes: 0, hits: 0 };
+
+/** The decoded instruction in insnBytes[0 .. insnCount) for code size `mode`, from the memo or decoded now; null when decoding fails. */
+function decodeMemo(rip: number, mode: 16 | 32 | 64): Insn | null {
+  const slot = ((rip | 0) ^ ((rip | 0) >>> 4)) & (MEMO_SIZE - 1);
+  const at = slot * 15;
+  if (memoMode[slot] === mode) {
+    const n = memoLen[slot];
+    let k = 0;
+    while (k < n && (k < insnCount ? insnBytes[k] : 0) === memoBytes[at + k]) k++;
+    if (k === n) { mmioDecodeStats.hits++; return memoInsn[slot]; }
+  }
+  const target = memoInsn[slot];
+  memoMode[slot] = 0;
+  fetchedMax = 0;
+  try {
+    decode(target, fetchInsnByte, mode);
+  } catch {
+    return null;
+  }
+  mmioDecodeStats.decodes++;
+  const n = Math.min(fetchedMax, 15);
+  for (let k = 0; k < n; k++) memoBytes[at + k] = k < insnCount ? insnBytes[k] : 0;
+  memoLen[slot] = n;
+  memoMode[slot] = mode; // the decoder reads at most 15 bytes (SDM vol. 2A §2.1: the longest instruction), all in the key
+  return target;
+}
+
+/**
+ * The instruction in `bytes[0 .. count)` (at most 15 used; zeros read past them) at `rip` for code size `mode`, through
+ * the same memo as emulateMmio, so that the exit log's decode of an EPT violation's instruction and the emulation's
+ * share one decode. The Insn is the memo's: read it at once, never change or keep it. Null when decoding fails.
+ */
+export function decodeInstructionCached(bytes: Uint8Array, count: number, rip: number, mode: 16 | 32 | 64): Insn | null {
+  insnBytes = bytes;
+  insnCount = Math.min(count, bytes.length, 15);
+  return decodeMemo(rip, mode);
+}
+
 /** The bytes of the instruction at CS:RIP when the caller has already read them (e.g. for the exit log). */
 export interface FetchedInstruction {
   /** At most 15 bytes from CS:RIP: fewer only where the rest is not mapped (then as many as readGuestVirtual gives). */
@@ -244,37 +314,34 @@ export interface FetchedInstruction {
  * page tables here). A successful result is one reused object, valid until the next call.
  */
 export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number, fetched?: FetchedInstruction): MmioResult {
-  const ripValue = vcpu.reg('rip');
-  const rip = ripValue < 0x8000000000000000n ? Number(ripValue) : Number(BigInt.asIntN(64, ripValue));
-  const ar = Number(vcpu.vmread('GUEST_CS_AR_BYTES'));
-  const efer = Number(vcpu.vmread('GUEST_IA32_EFER'));
-  const cr0 = Number(vcpu.vmread('GUEST_CR0'));
+  // VMCS reads as numbers (no BigInt): RIP signed (exact for canonical addresses), the mode's three fields' low words.
+  const rip = vcpu.vmreadNumber('GUEST_RIP');
+  const ar = vcpu.vmread32('GUEST_CS_AR_BYTES');
+  const efer = vcpu.vmread32('GUEST_IA32_EFER');
+  const cr0 = vcpu.vmread32('GUEST_CR0');
   const mode: 16 | 32 | 64 = (efer & 0x400) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (cr0 & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
   let bytes: Uint8Array | null;
   if (fetched !== undefined && fetched.length > 0) {
     bytes = fetched.bytes;
     insnCount = Math.min(fetched.length, bytes.length, 15);
   } else {
-    const csBase = mode === 64 ? 0 : Number(vcpu.vmread('GUEST_CS_BASE'));
+    const csBase = mode === 64 ? 0 : vcpu.vmreadNumber('GUEST_CS_BASE');
     bytes = vcpu.readGuestVirtual(csBase + rip, 15) ?? vcpu.readGuestVirtual(csBase + rip, 1);
     if (bytes === null) return { ok: false, reason: `cannot read the instruction at rip=0x${rip.toString(16)}` };
     insnCount = bytes.length;
   }
   insnBytes = bytes;
-  try {
-    decode(insn, fetchInsnByte, mode);
-  } catch {
-    return { ok: false, reason: 'instruction decode failed' };
-  }
-  const i = insn;
+  const memo = decodeMemo(rip, mode);
+  if (memo === null) return { ok: false, reason: 'instruction decode failed' };
+  const i = memo;
   const op = i.opcode;
-  const lin = operandLinear(vcpu, i, mode, rip + i.length);
   const next = rip + i.length;
-  const nextRip = next >= 0 && next <= Number.MAX_SAFE_INTEGER ? next : BigInt.asUintN(64, BigInt(next));
-  if (moveNumber(vcpu, bus, gpa, lin, i)) {
-    vcpu.setReg('rip', nextRip);
+  // The common device-register move: only the operand's page offset is needed (does it cross a page?), in numbers.
+  if (moveNumber(vcpu, bus, gpa, operandPageOffset(vcpu, i, mode, next), i)) {
+    vcpu.vmwriteNumber('GUEST_RIP', next);
     return succeeded(accessNote);
   }
+  const lin = operandLinear(vcpu, i, mode, next);
   const full = (o: number) => ((o & 1) === 0 ? 8 : i.opSize);
   let result: { value: bigint; note: string };
   switch (op) {
@@ -329,7 +396,7 @@ export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number, fetched?: 
       return { ok: false, reason: `MMIO access at 0x${gpa.toString(16)} by an instruction the MMIO emulator does not handle (${hex})` };
     }
   }
-  vcpu.setReg('rip', nextRip);
+  vcpu.vmwriteNumber('GUEST_RIP', next);
   return succeeded(result.note);
 }
 
@@ -343,16 +410,20 @@ function succeeded(note: string): MmioResult {
 /** The instruction bytes emulateMmio decodes (module-level so that decoding allocates no closure). */
 let insnBytes: Uint8Array = new Uint8Array(0);
 let insnCount = 0;
+/** One past the highest offset the decoder asked for (the memo's key length). */
+let fetchedMax = 0;
 function fetchInsnByte(k: number): number {
+  if (k >= fetchedMax) fetchedMax = k + 1;
   return k < insnCount ? insnBytes[k] : 0;
 }
 
 /**
  * The MOV forms (88/89/8A/8B, C6/C7, A0-A3, MOVZX/MOVSX) with a memory operand of 1, 2 or 4 bytes that does not
  * cross a page, in numbers: the common device-register access. Same semantics as the general cases below; false
- * when the instruction is not such a move (nothing done then).
+ * when the instruction is not such a move (nothing done then). `pageOffset`: bits 11:0 of the operand's linear
+ * address (operandPageOffset), -1 when not known.
  */
-function moveNumber(vcpu: VcpuApi, bus: MmioBus, gpa: number, lin: number | null, i: Insn): boolean {
+function moveNumber(vcpu: VcpuApi, bus: MmioBus, gpa: number, pageOffset: number, i: Insn): boolean {
   const op = i.opcode;
   let size: number;
   if (op === 0x88 || op === 0x8a || op === 0xc6 || op === 0xa0 || op === 0xa2 || op === MAP_0F + 0xb6 || op === MAP_0F + 0xbe) size = 8;
@@ -361,7 +432,7 @@ function moveNumber(vcpu: VcpuApi, bus: MmioBus, gpa: number, lin: number | null
   else return false;
   if (size > 32) return false;
   const bytes = (size / 8) as 1 | 2 | 4;
-  if (lin !== null && 4096 - (((lin % 4096) + 4096) % 4096) < bytes) return false; // crosses a page: spanAccess splits it
+  if (pageOffset >= 0 && 4096 - pageOffset < bytes) return false; // crosses a page: spanAccess splits it
   const mask = size === 32 ? 0xffffffff : (1 << size) - 1;
   switch (op) {
     case 0x88: case 0x89: // MOV r/m, r

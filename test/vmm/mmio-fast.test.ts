@@ -36,9 +36,17 @@ function vcpu(code: Uint8Array, gpr: bigint[]): VcpuApi & { gpr: bigint[]; rip: 
     gpr32: (r: number) => Number(regs[r]! & 0xffffffffn),
     setGpr32: (r: number, v: number) => { regs[r] = BigInt(v >>> 0); },
     vmread(field: string): bigint {
+      if (field === 'GUEST_RIP') return self.rip;
       if (field === 'GUEST_CS_AR_BYTES') return 0xc09bn; // 32-bit code (D/B = 1)
       if (field === 'GUEST_CR0') return 0x11n; // PE, no paging
       return 0n; // EFER, segment bases
+    },
+    // The number forms, defined by the BigInt ones as the handler API documents them.
+    vmread32: (field: string) => Number(self.vmread(field) & 0xffffffffn),
+    vmreadNumber: (field: string) => Number(BigInt.asIntN(64, self.vmread(field))),
+    vmwriteNumber(field: string, v: number) {
+      if (field !== 'GUEST_RIP') throw new Error(`unexpected VMWRITE ${field}`);
+      self.rip = BigInt.asUintN(64, BigInt(v));
     },
     readGuestVirtual(gva: number, length: number) {
       const out = new Uint8Array(length);

@@ -2,7 +2,7 @@
 import { asRecord, intField } from '../bus.js';
 import { VirtioMmioDevice } from './mmio.js';
 import type { Request } from './mmio.js';
-import { gatherReadable, gatherReadableInto, scatterWritable, VirtqueueError, writeWritableByte } from './queue.js';
+import { gatherReadable, gatherReadableInto, scatterWritable, scatterWritableFrom, VirtqueueError, writeWritableByte } from './queue.js';
 import type { BlockBackend } from './disk.js';
 import { SECTOR_SIZE } from './disk.js';
 import type { VirtioHost } from './types.js';
@@ -112,9 +112,11 @@ export class VirtioBlk extends VirtioMmioDevice {
           for (let off = 0; off < dataIn; off += CHUNK) {
             const n = Math.min(CHUNK, dataIn - off);
             const first = sector + off / SECTOR_SIZE;
-            // Zero-copy from the disk's bytes where the backend can lend them (a run with nothing written over it).
-            const src = this.backend.view?.(first, n / SECTOR_SIZE) ?? this.backend.read(first, n / SECTOR_SIZE);
-            scatterWritable(dma, c, off, src);
+            // Straight from the disk's bytes where the backend lends them (a run with nothing written over it): one copy
+            // per guest page, no view made; else a copy of the sectors.
+            const store = this.backend.source?.(first, n / SECTOR_SIZE) ?? null;
+            if (store !== null) scatterWritableFrom(dma, c, off, store, first * SECTOR_SIZE, n);
+            else scatterWritable(dma, c, off, this.backend.view?.(first, n / SECTOR_SIZE) ?? this.backend.read(first, n / SECTOR_SIZE));
           }
           written = dataIn;
           this.reads++;

@@ -15,6 +15,12 @@ export interface BlockBackend {
    * checked the bounds; it only reads the view, and only until the next write); null when it cannot.
    */
   view?(sector: number, count: number): Uint8Array | null;
+  /**
+   * Optional: the array that holds these sectors contiguously, sector `s` at byte `s * 512` of it (e.g. the image), so
+   * the caller copies from it without a view made per request; null when it cannot (some were written since). The
+   * caller checked the bounds and only reads it, and only until the next write.
+   */
+  source?(sector: number, count: number): Uint8Array | null;
   /** Whole sectors (data.length a multiple of 512) at `sector` (the caller checked the bounds and readOnly). */
   write(sector: number, data: Uint8Array): void;
   flush(): void;
@@ -96,12 +102,16 @@ export class MemoryDisk implements BlockBackend {
   }
 
   view(sector: number, count: number): Uint8Array | null {
+    return this.source(sector, count)?.subarray(sector * SECTOR_SIZE, (sector + count) * SECTOR_SIZE) ?? null;
+  }
+
+  source(sector: number, count: number): Uint8Array | null {
     this.check(sector, count);
     const start = sector * SECTOR_SIZE, end = start + count * SECTOR_SIZE;
     if (this.overlay.size > 0) {
       for (let pn = Math.floor(start / DISK_PAGE); pn * DISK_PAGE < end; pn++) if (this.overlay.has(pn)) return null;
     }
-    return this.image.subarray(start, end);
+    return this.image;
   }
 
   write(sector: number, data: Uint8Array): void {

@@ -49,6 +49,11 @@ export interface DmaMemory {
   write(gpa: number, data: Uint8Array): void;
   /** Copies `dst.length` bytes at `gpa` into `dst` (no allocation). */
   readInto(gpa: number, dst: Uint8Array): void;
+  /**
+   * write(gpa, src.subarray(srcOffset, srcOffset + length)) without making that view where it can: one copy per host
+   * page the range touches (e.g. a 4 KiB disk block straight from the disk's bytes into guest RAM).
+   */
+  writeFrom(gpa: number, src: Uint8Array, srcOffset: number, length: number): void;
   read16(gpa: number): number;
   read32(gpa: number): number;
   write8(gpa: number, v: number): void;
@@ -100,6 +105,9 @@ export function dmaFromRanges(host: PhysicalMemory, ranges: readonly DmaRange[])
   return new RangeDma(host, ranges);
 }
 
+/** Copies of at most this many bytes go byte by byte (making a subarray view costs more than the loop). */
+const SMALL_COPY = 64;
+
 /** dmaFromRanges' adapter: the range lookup is a loop over a few numbers, allocation-free. */
 class RangeDma implements DmaMemory {
   private readonly gpa: Float64Array;
@@ -142,7 +150,7 @@ class RangeDma implements DmaMemory {
       const n = Math.min(PAGE_SIZE - o, dst.length - i);
       const p = host.pageOrNull(Math.floor(a / PAGE_SIZE));
       if (p === undefined) dst.fill(0, i, i + n);
-      else if (n <= 8) for (let k = 0; k < n; k++) dst[i + k] = p[o + k];
+      else if (n <= SMALL_COPY) for (let k = 0; k < n; k++) dst[i + k] = p[o + k]; // a descriptor, a header: no view object
       else dst.set(p.subarray(o, o + n), i);
       i += n;
     }
@@ -150,6 +158,28 @@ class RangeDma implements DmaMemory {
 
   write(gpa: number, data: Uint8Array): void {
     this.host.poke(this.must(gpa, data.length), data);
+  }
+
+  writeFrom(gpa: number, src: Uint8Array, srcOffset: number, length: number): void {
+    if (srcOffset < 0 || length < 0 || srcOffset + length > src.length) throw new RangeError(`DMA source range ${srcOffset}+${length} outside ${src.length} bytes`);
+    const h = this.must(gpa, length);
+    const host = this.host;
+    for (let i = 0; i < length;) {
+      const a = h + i;
+      const o = a & (PAGE_SIZE - 1);
+      const n = Math.min(PAGE_SIZE - o, length - i);
+      const from = srcOffset + i;
+      // Through writablePage as poke's writes go (dirty for snapshots); a page holding decoded code goes through poke,
+      // which invalidates that code (undefined here).
+      const p = host.writablePage(Math.floor(a / PAGE_SIZE));
+      if (p !== undefined && n <= SMALL_COPY) for (let k = 0; k < n; k++) p[o + k] = src[from + k];
+      else {
+        const part = from === 0 && n === src.length ? src : src.subarray(from, from + n);
+        if (p !== undefined) p.set(part, o);
+        else host.poke(a, part);
+      }
+      i += n;
+    }
   }
 
   read16(gpa: number): number {
