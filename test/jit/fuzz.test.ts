@@ -21,7 +21,40 @@ function randomInsn(next: () => number): number[] {
   const imm32 = () => { const v = next(); return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; };
   const imm8 = () => [next() & 0xff];
   const disp8 = () => [next() & 0xf8];
-  switch (next() % 22) {
+  switch (next() % 30) {
+    case 22: { // 8-bit ALU/MOV/TEST register forms, without REX (AH..BH) or with one (SPL..DIL, R8B..: never SPL as destination)
+      const op = pick([0x00, 0x02, 0x08, 0x0a, 0x20, 0x22, 0x28, 0x2a, 0x30, 0x32, 0x38, 0x3a, 0x84, 0x88, 0x8a]);
+      if (next() % 2) return [op, modrm(3, pick([0, 1, 2, 3, 5, 6, 7]), pick([0, 1, 2, 3, 5, 6, 7]))];
+      return [rex(d, s), op, op & 2 ? modrm(3, d, s) : modrm(3, s, d)];
+    }
+    case 23: { // 16-bit ALU/MOV/TEST register forms and imm forms
+      const op = pick([0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85, 0x89, 0x8b]);
+      if (next() % 3 === 0) { const o = pick([0x83, 0x81]); return [0x66, 0x40 | ((d & 8) >> 3), o, modrm(3, next() % 8, d), ...(o === 0x83 ? imm8() : imm32().slice(0, 2))]; }
+      return [0x66, rex(d, s) & ~8, op, op & 2 ? modrm(3, d, s) : modrm(3, s, d)];
+    }
+    case 24: { // byte/word/dword/qword memory forms through R15: loads, stores, ALU, RMW, TEST/CMP imm
+      const pre = pick([[], [0x66], [0x48]]) as number[];
+      const rx = (pre[0] === 0x48 ? 0x49 : 0x41) | ((d & 8) >> 1);
+      const op = pick([0x00, 0x01, 0x02, 0x03, 0x08, 0x0b, 0x20, 0x23, 0x28, 0x29, 0x30, 0x33, 0x38, 0x39, 0x3a, 0x84, 0x85, 0x88, 0x89, 0x8a, 0x8b]);
+      return [...(pre[0] === 0x66 ? [0x66] : []), rx, op, modrm(1, d, 15), ...disp8()];
+    }
+    case 25: { // Grp1/Grp3/Grp4-5/C6-C7 with a memory operand through R15, every size
+      const pre = pick([[], [0x66], [0x48]]) as number[];
+      const rx = pre[0] === 0x48 ? 0x49 : 0x41;
+      const form = pick([[0x80, next() % 8, 1], [0x83, next() % 8, 1], [0x81, next() % 8, 4], [0xf6, 0, 1], [0xf7, 0, 4], [0xfe, next() % 2, 0], [0xff, next() % 2, 0], [0xc6, 0, 1], [0xc7, 0, 4]]);
+      const size = form[0] === 0x81 || form[0] === 0xf7 || form[0] === 0xc7 ? (pre[0] === 0x66 ? 2 : 4) : form[2];
+      const imm = imm32().slice(0, size);
+      return [...(pre[0] === 0x66 ? [0x66] : []), rx, form[0], modrm(1, form[1], 15), ...disp8(), ...imm];
+    }
+    case 26: { // SETcc r/m8, CMOVcc r, m; MOVZX/MOVSX r, m8/m16
+      const k = next() % 3;
+      if (k === 0) return next() % 2 ? [0x41, 0x0f, 0x90 + (next() % 16), modrm(1, 0, 15), ...disp8()] : [rex(0, d), 0x0f, 0x90 + (next() % 16), modrm(3, 0, d)];
+      if (k === 1) return [...(next() % 2 ? [0x66] : []), rex(d, 15) | 1, 0x0f, 0x40 + (next() % 16), modrm(1, d, 15), ...disp8()];
+      return [...(next() % 2 ? [0x66] : []), rex(d, 15) | 1, 0x0f, pick([0xb6, 0xb7, 0xbe, 0xbf]), modrm(1, d, 15), ...disp8()];
+    }
+    case 27: return [0x49 | ((d & 8) >> 1), pick([0x8b, 0x89, 0x01, 0x3b]), modrm(2, d, 15), 0xfd, 0x0f, 0, 0]; // [r15 + 0xffd]: crosses a page
+    case 28: return [0xe8, 2, 0, 0, 0, 0xeb, 1, 0xc3]; // CALL f; JMP over; f: RET
+    case 29: return [0x66, 0x40 | ((d & 8) >> 3), 0xff, modrm(3, next() % 2, d)]; // INC/DEC r16
     case 0: case 1: case 2: { // ALU r/m, r and r, r/m (ADD OR ADC SBB AND SUB XOR CMP), TEST
       const op = pick([0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85]);
       const dst = op & 2 ? d : d; const src = s === 4 ? 0 : s;
@@ -73,14 +106,35 @@ function randomLoop(next: () => number, iterations: number): Uint8Array {
 /** Registers random 32-bit instructions may write: EAX ECX EDX EBX EBP (ESI counts, EDI points at data, ESP is the stack). */
 const DEST32 = [0, 1, 2, 3, 5];
 
-/** One random 32-bit protected-mode instruction: register and memory ALU forms, INC/DEC 40+r, shifts, LEA, moves, the stack, CALL/RET. */
+/** One random 32-bit protected-mode instruction: register and memory ALU forms of 8/16/32 bits (RMW too), INC/DEC 40+r, shifts, LEA, moves, SETcc/CMOVcc, the stack, CALL/RET. */
 function randomInsn32(next: () => number): number[] {
   const pick = <T>(a: T[]): T => a[next() % a.length];
   const d = pick(DEST32), s = pick([0, 1, 2, 3, 5, 6, 7]);
   const modrm = (mod: number, r: number, b: number) => (mod << 6) | ((r & 7) << 3) | (b & 7);
   const imm32 = () => { const v = next(); return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; };
   const disp8 = () => [next() & 0x7c];
-  switch (next() % 18) {
+  const anyReg = () => next() % 8; // byte registers: 4..7 are AH..BH
+  switch (next() % 27) {
+    case 18: return [pick([0x00, 0x02, 0x08, 0x0a, 0x20, 0x22, 0x28, 0x2a, 0x30, 0x32, 0x38, 0x3a, 0x84, 0x88, 0x8a]), modrm(3, anyReg(), anyReg())];
+    case 19: { const op = pick([0x01, 0x03, 0x21, 0x29, 0x31, 0x39, 0x3b, 0x85, 0x89, 0x8b]); return [0x66, op, op & 2 ? modrm(3, d, s) : modrm(3, s, d)]; }
+    case 20: return [...(next() % 2 ? [0x66] : []), pick([0x00, 0x01, 0x02, 0x03, 0x08, 0x0b, 0x20, 0x23, 0x28, 0x29, 0x30, 0x33, 0x38, 0x39, 0x3a, 0x84, 0x85, 0x88, 0x89, 0x8a]), modrm(1, d, 7), ...disp8()];
+    case 21: { // Grp1/Grp3/Grp4-5/C6-C7 on [edi + d8], every size
+      const o16 = next() % 2 === 0;
+      const form = pick([[0x80, next() % 8, 1], [0x83, next() % 8, 1], [0x81, next() % 8, 4], [0xf6, 0, 1], [0xf7, 0, 4], [0xfe, next() % 2, 0], [0xff, next() % 2, 0], [0xc6, 0, 1], [0xc7, 0, 4]]);
+      const size = form[0] === 0x81 || form[0] === 0xf7 || form[0] === 0xc7 ? (o16 ? 2 : 4) : form[2];
+      return [...(o16 ? [0x66] : []), form[0], modrm(1, form[1], 7), ...disp8(), ...imm32().slice(0, size)];
+    }
+    case 22: { // SETcc r/m8, CMOVcc r, m, MOVZX/MOVSX r, m
+      const k = next() % 3;
+      if (k === 0) return next() % 2 ? [0x0f, 0x90 + (next() % 16), modrm(3, 0, anyReg())] : [0x0f, 0x90 + (next() % 16), modrm(1, 0, 7), ...disp8()];
+      if (k === 1) return [...(next() % 2 ? [0x66] : []), 0x0f, 0x40 + (next() % 16), modrm(1, d, 7), ...disp8()];
+      const o16 = next() % 2 ? [0x66] : [], op = pick([0xb6, 0xb7, 0xbe, 0xbf]);
+      return next() % 2 ? [...o16, 0x0f, op, modrm(1, d, 7), ...disp8()] : [...o16, 0x0f, op, modrm(3, d, anyReg())];
+    }
+    case 23: return next() % 2 ? [0x6a, next() & 0xff, 0x58 + d] : [0x68, ...imm32(), 0x58 + d]; // PUSH imm; POP r
+    case 24: return [0xe8, 2, 0, 0, 0, 0xeb, 1, 0xc3]; // CALL f; JMP over; f: RET
+    case 25: return [pick([0x8b, 0x89, 0x01, 0x3b]), modrm(2, d, 7), 0xfe, 0x0f, 0, 0]; // [edi + 0xffe]: crosses a page
+    case 26: return [0x66, pick([0x40, 0x48]) + d]; // INC/DEC r16
     case 0: case 1: { const op = pick([0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85]); return [op, op & 2 ? modrm(3, d, s) : modrm(3, s, d)]; }
     case 2: return [0x83, modrm(3, next() % 8, d), next() & 0xff];
     case 3: return [0x81, modrm(3, next() % 8, d), ...imm32()];

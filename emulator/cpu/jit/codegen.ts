@@ -1,6 +1,6 @@
-// JavaScript source for a translated block: integer register ALU ops, moves, shifts, near branches inlined with the lazy-flags protocol, memory operands and the stack through an inline TLB fast path; every other instruction (and every slow path) calls its interpreter handler.
+// JavaScript source for a translated block: integer ALU ops (8/16/32/64-bit, register, memory source and read-modify-write), moves, SETcc/CMOVcc, shifts, near branches inlined with the lazy-flags protocol, memory operands and the stack through an inline TLB fast path; every other instruction (and every slow path) calls its interpreter handler.
 import type { Insn } from '../insn.js';
-import { CS, FS, GS, MAP_0F, RSP } from '../insn.js';
+import { CS, FS, GS, MAP_0F, PFX_REP, RSP, SS } from '../insn.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu.js';
 import { MID, isRelBranch, placement, type Block } from './block.js';
 
@@ -27,7 +27,8 @@ interface Pending {
 function flagExpr(p: Pending, flag: 'cf' | 'zf' | 'sf' | 'of' | 'pf'): string {
   const w = p.size === 64;
   // The top bit of a (lo, hi) pair over the operation size.
-  const top = (lo: string, hi: string): string => (w ? `((${hi}) | 0) < 0` : `((${lo}) | 0) < 0`);
+  const top = (lo: string, hi: string): string =>
+    (w ? `((${hi}) | 0) < 0` : p.size === 32 ? `((${lo}) | 0) < 0` : `((${lo}) & ${p.size === 16 ? 0x8000 : 0x80}) !== 0`);
   switch (flag) {
     case 'zf': return w ? `(${p.r} | ${p.rh}) === 0` : `${p.r} === 0`;
     case 'sf': return top(p.r, p.rh);
@@ -53,16 +54,18 @@ function condExpr(cc: number, p: Pending | null): string {
   if (p === null) return `cond(c, ${cc})`;
   const f = (x: 'cf' | 'zf' | 'sf' | 'of' | 'pf'): string => `(${flagExpr(p, x)})`;
   let e: string;
-  const sub32 = p.lop === LF_SUB && p.size === 32;
+  // A SUB/CMP of at most 32 bits compares its (masked) operands directly: unsigned as they are, signed after sign extension.
+  const sub = p.lop === LF_SUB && p.size <= 32;
+  const sgn = (x: string): string => (p.size === 32 ? `(${x} | 0)` : `((${x} << ${32 - p.size}) >> ${32 - p.size})`);
   switch (cc >>> 1) {
     case 0: e = f('of'); break;
     case 1: e = f('cf'); break;
     case 2: e = f('zf'); break;
-    case 3: e = sub32 ? `${p.a} <= ${p.b}` : `(${f('cf')} || ${f('zf')})`; break;
+    case 3: e = sub ? `${p.a} <= ${p.b}` : `(${f('cf')} || ${f('zf')})`; break;
     case 4: e = f('sf'); break;
     case 5: e = f('pf'); break;
-    case 6: e = sub32 ? `(${p.a} | 0) < (${p.b} | 0)` : `(${f('sf')} !== ${f('of')})`; break;
-    default: e = sub32 ? `(${p.a} | 0) <= (${p.b} | 0)` : `(${f('zf')} || ${f('sf')} !== ${f('of')})`; break;
+    case 6: e = sub ? `${sgn(p.a)} < ${sgn(p.b)}` : `(${f('sf')} !== ${f('of')})`; break;
+    default: e = sub ? `${sgn(p.a)} <= ${sgn(p.b)}` : `(${f('zf')} || ${f('sf')} !== ${f('of')})`; break;
   }
   return (cc & 1) !== 0 ? `!(${e})` : e;
 }
@@ -70,6 +73,25 @@ function condExpr(cc: number, p: Pending | null): string {
 /** A little-endian load of 32 bits from page `p` at offset expression `o`. */
 const rd32 = (o: string): string => `((p[${o}] | (p[${o} + 1] << 8) | (p[${o} + 2] << 16) | (p[${o} + 3] << 24)) >>> 0)`;
 const wr32 = (o: string, v: string): string => `p[${o}] = ${v}; p[${o} + 1] = ${v} >>> 8; p[${o} + 2] = ${v} >>> 16; p[${o} + 3] = ${v} >>> 24;`;
+/** Loads and stores of 1, 2 or 4 bytes at offset `o` of page `p` (8: the low half; the caller adds the high one). */
+const rdN = (nb: number): string => (nb === 1 ? 'p[o]' : nb === 2 ? '(p[o] | (p[o + 1] << 8))' : rd32('o'));
+const wrN = (nb: number, v: string): string => (nb === 1 ? `p[o] = ${v};` : nb === 2 ? `p[o] = ${v}; p[o + 1] = ${v} >>> 8;` : wr32('o', v));
+
+/** General register r of `size` bits as a JS expression of its value (masked; SDM vol. 1 §3.4.1: AH..BH without REX). */
+function regRd(r: number, size: number, rex: number): string {
+  if (size === 8) return r < 4 || rex !== 0 ? `(lo[${r}] & 0xff)` : `((lo[${r - 4}] >>> 8) & 0xff)`;
+  return size === 16 ? `(lo[${r}] & 0xffff)` : `lo[${r}]`;
+}
+const regRdHi = (r: number, size: number): string => (size === 64 ? `hi[${r}]` : '0');
+/** Statements writing `v` (masked to size; `vh` the high half of 64) to register r as Cpu.setReg/setReg8 do: 8/16 keep the rest, 32 zero-extends. */
+function regWr(r: number, size: number, rex: number, v: string, vh: string): string {
+  if (size === 8) return r < 4 || rex !== 0 ? `lo[${r}] = (lo[${r}] & 0xffffff00) | ${v};` : `lo[${r - 4}] = (lo[${r - 4}] & 0xffff00ff) | (${v} << 8);`;
+  if (size === 16) return `lo[${r}] = (lo[${r}] & 0xffff0000) | ${v};`;
+  return size === 32 ? `lo[${r}] = ${v}; hi[${r}] = 0;` : `lo[${r}] = ${v}; hi[${r}] = ${vh};`;
+}
+/** An immediate as an operand of `size` (sign-extended from the instruction's int32). */
+const immLo = (i: Insn, size: number): string => String(size === 8 ? i.imm & 0xff : size === 16 ? i.imm & 0xffff : i.imm >>> 0);
+const immHi = (i: Insn, size: number): string => (size === 64 && i.imm < 0 ? '4294967295' : '0');
 
 /**
  * Generate the factory source of block `b`; the factory takes (I, H, cond, PARITY) and returns the
@@ -86,6 +108,8 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   const lastNext = b.rips[n - 1] + last.length;
   /** Segments whose base and fast-path limits the prologue loads (32-bit blocks). */
   const segsUsed = new Set<number>();
+  /** Whether a 32-bit block uses the inline stack path (SS base and limits, CS.limit for RET). */
+  let stackUsed = false;
   // A block whose final branch goes back to its start loops inside the function.
   let selfLoop = false;
   if (allowSelfLoop && last.immSize !== 0 && isRelBranch(last) && branchOk(last, lastNext) && relTarget(lastNext, last) === b.rip) selfLoop = true;
@@ -129,7 +153,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   const deadAtStart = deadAfter(-1);
 
   emit('const lo = c.lo, hi = c.hi, tt = c.tlbTag, trd = c.tlbRd, twr = c.tlbWr; let ic = c.icount; const ep = c.codeEpoch;');
-  emit('let p, L = 0, vpn = 0, kk = 0, o = 0, v = 0, vh = 0, sl = false;');
+  emit('let p, L = 0, vpn = 0, kk = 0, o = 0, v = 0, vh = 0, x = 0, sl = false;');
   const prologueAt = out.length;
   if (selfLoop) emit('for (;;) {');
   for (let k = 0; k < n; k++) {
@@ -159,8 +183,10 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
           emit(`if (tt[kk] === vpn && o <= 4088 && (p = twr[kk]) !== undefined) { ${wr32('o', String(next >>> 0))} ${wr32('o + 4', String(Math.floor(next / TWO32) >>> 0))} ${setRsp('L')} }`);
           emit(`else { ${syncKeep(k)} c.push(64, ${next >>> 0}, ${Math.floor(next / TWO32) >>> 0}); ${exitCheck(k, t)} }`);
         } else {
-          sync(k);
-          emit(`c.push(32, ${next}, 0); ${exitCheck(k, t)}`);
+          // CALL rel32 with a 32-bit stack: the same through SS's fast-path limit (a 16-bit stack takes c.push).
+          emit(push32());
+          emit(`if (tt[kk] === vpn && o <= 4092 && (p = twr[kk]) !== undefined) { ${wr32('o', String(next >>> 0))} lo[4] = x; hi[4] = 0; }`);
+          emit(`else { ${syncKeep(k)} c.push(32, ${next}, 0); ${exitCheck(k, t)} }`);
         }
         if (!followed) { flush(); leave(k, t); }
       } else {
@@ -185,8 +211,11 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
         emit(`if (tt[kk] === vpn && o <= 4088 && (p = trd[kk]) !== undefined && (v = ((${rd32('o + 4')} | 0) * ${TWO32} + ${rd32('o')}), ${Number.isNaN(link) ? `v >= -${CANON} && v < ${CANON}` : `v === ${link}`})) { ${setRsp('L + 8')} }`);
         emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip; ${Number.isNaN(link) ? '' : `if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; }`} ${exitCheck(k, 'v')} }`);
       } else {
-        emit(`${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip;`);
-        if (!Number.isNaN(link)) emit(`if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; } ${exitCheck(k, 'v')}`);
+        // With a 32-bit stack: the pop through SS's fast-path limit, the target within CS.limit (SDM vol. 2B RET).
+        stackUsed = true;
+        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) % ${TWO32} : NaN; ${tlbIndex()}`);
+        emit(`if (tt[kk] === vpn && o <= 4092 && (p = trd[kk]) !== undefined && (v = ${rd32('o')}, ${Number.isNaN(link) ? 'v <= csl' : `v === ${link}`})) { lo[4] = (x + 4) >>> 0; hi[4] = 0; }`);
+        emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip; ${Number.isNaN(link) ? '' : `if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; }`} ${exitCheck(k, 'v')} }`);
       }
       if (Number.isNaN(link)) { flush(); emit(`c.rip = v; c.icount = ic + ${k + 1}; return;`); }
     } else if (memInline(i, k, next)) {
@@ -205,6 +234,8 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   // Segment bases and fast-path limits (32-bit blocks): fixed while the block runs (segment loads end blocks).
   const pro: string[] = [];
   for (const s of segsUsed) pro.push(`const sb${s} = c.segBase[${s}], slr${s} = c.segFastLimit(${s}, false), slw${s} = c.segFastLimit(${s}, true);`);
+  // The stack: 32-bit stack pointer only (SS.B; a 16-bit stack wraps SP), limits -1 otherwise (the slow path).
+  if (stackUsed) pro.push(`const sbS = c.segBase[${SS}], slrS = c.stackSize === 32 ? c.segFastLimit(${SS}, false) : -1, slwS = c.stackSize === 32 ? c.segFastLimit(${SS}, true) : -1, csl = c.segLimit[${CS}];`);
   out.splice(prologueAt, 0, ...pro);
   return [
     '/** A 64-bit register (lo, hi) as a number when it is within ±2^32 (else NaN: the slow path). */',
@@ -314,7 +345,9 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
 
   /**
    * Memory-operand and stack forms with an inline TLB fast path (a RAM page without code or watches
-   * already in the TLB, the access within the page); otherwise the handler runs the whole instruction.
+   * already in the TLB, the access within the page); otherwise a slow path: Cpu.softRead/softWrite for
+   * MOV-like loads and stores (an MMIO register exits without unwinding), else the handler for the whole
+   * instruction.
    */
   function memInline(i: Insn, k: number, next: number): boolean {
     const op = i.opcode;
@@ -334,70 +367,159 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     }
-    if (s !== 32 && s !== 64) return false;
-    const bytes = s >>> 3;
-    /** A load of `nb` bytes at L into register r (zero-extended), or the handler; a TLB miss within the page translates
-     * through Cpu.softRead, where an EPT violation (an MMIO register) is a VM exit that returns instead of unwinding. */
-    const load = (L: string, r: number, nb: number): true => {
-      const value = nb === 1 ? 'p[o]' : nb === 2 ? '(p[o] | (p[o + 1] << 8))' : rd32('o');
+    // PUSH r32 / POP r32 / PUSH imm32/imm8 with a 32-bit stack (SDM vol. 2B PUSH, POP; vol. 3A §5.3 the SS limit check).
+    if (!is64 && s === 32 && ((op >= 0x50 && op <= 0x5f) || op === 0x68 || op === 0x6a)) {
+      stackUsed = true;
+      if (op >= 0x58 && op <= 0x5f) {
+        const r = i.reg;
+        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) % ${TWO32} : NaN; ${tlbIndex()}`);
+        emit(`if (tt[kk] === vpn && o <= 4092 && (p = trd[kk]) !== undefined) { v = ${rd32('o')}; lo[4] = (x + 4) >>> 0; hi[4] = 0; lo[${r}] = v; hi[${r}] = 0; }`);
+      } else {
+        emit(`v = ${op <= 0x57 ? `lo[${i.reg}]` : String(i.imm >>> 0)}; ${push32()}`);
+        emit(`if (tt[kk] === vpn && o <= 4092 && (p = twr[kk]) !== undefined) { ${wr32('o', 'v')} lo[4] = x; hi[4] = 0; }`);
+      }
+      emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
+      return true;
+    }
+    if (s !== 16 && s !== 32 && s !== 64) return false;
+    /**
+     * A load of `nb` bytes at L: `commit` writes the value in locals v (and vh for 8 bytes) where it goes. A TLB miss
+     * within the page translates through Cpu.softRead, where an EPT violation (an MMIO register) is a VM exit that
+     * returns instead of unwinding; anything else runs the handler.
+     */
+    const load = (L: string, nb: number, commit: string): true => {
       emit(`L = ${L}; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { lo[${r}] = ${value}; hi[${r}] = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
-      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} v = c.softRead(L, ${nb}); if (v < 0) return; lo[${r}] = v; hi[${r}] = 0; ${exitCheck(k, next)} }`);
+      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { v = ${rdN(Math.min(nb, 4))}; vh = ${nb === 8 ? rd32('o + 4') : '0'}; ${commit} }`);
+      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} v = c.softRead(L, ${nb}); if (v < 0) return; vh = 0; ${commit} ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     };
-    /** A store of `bytes` bytes (vlo, and vhi for 8) at L, or the handler; the slow path as load's, through Cpu.softWrite. */
-    const store = (L: string, vlo: string, vhi: string): true => {
+    /** A store of `nb` bytes (vlo, and vhi for 8) at L; the slow paths as load's, through Cpu.softWrite. */
+    const store = (L: string, nb: number, vlo: string, vhi: string): true => {
       emit(`L = ${L}; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = twr[kk]) !== undefined) { ${wr32('o', vlo)} ${s === 64 ? wr32('o + 4', vhi) : ''} }`);
-      if (bytes <= 4) emit(`else if (${softOk(bytes)}) { ${syncKeep(k)} if (!c.softWrite(L, ${bytes}, ${vlo})) return; ${exitCheck(k, next)} }`);
+      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = twr[kk]) !== undefined) { ${wrN(Math.min(nb, 4), vlo)} ${nb === 8 ? wr32('o + 4', vhi) : ''} }`);
+      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} if (!c.softWrite(L, ${nb}, ${vlo})) return; ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     };
-    // MOV eAX, moffs (A1) and MOV moffs, eAX (A3): the forms assemblers give absolute addresses with EAX/RAX.
-    if (op === 0xa1 || op === 0xa3) {
-      const L = linear(i, bytes, op === 0xa3);
+    // MOV AL/eAX, moffs (A0/A1) and MOV moffs, AL/eAX (A2/A3): the forms assemblers give absolute addresses with eAX.
+    if (op >= 0xa0 && op <= 0xa3 && !i.hasModrm) {
+      const size = (op & 1) === 0 ? 8 : s, nb = size >>> 3;
+      const L = linear(i, nb, op >= 0xa2);
       if (L === null) return false;
-      return op === 0xa1 ? load(L, 0, bytes) : store(L, 'lo[0]', 'hi[0]');
+      return op <= 0xa1 ? load(L, nb, regWr(0, size, 0, 'v', 'vh')) : store(L, nb, regRd(0, size, 0), regRdHi(0, size));
     }
     if (i.mod === 3 || !i.hasModrm) return false;
-    const hiOf = (x: string): string => (s === 64 ? x : '0');
-    // MOV r, m (8B), MOVZX r, m8/m16 (0F B6/B7); MOV m, r (89), MOV m, imm32 (C7 /0).
-    if (op === 0x8b || (op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7)) {
-      const nb = op === 0x8b ? bytes : op === MAP_0F + 0xb6 ? 1 : 2;
+    // MOV r, m (8A/8B), MOVZX/MOVSX r, m8/m16 (0F B6/B7/BE/BF), CMOVcc r, m (0F 40-4F: the operand is read whatever the
+    // condition, and a 32-bit destination is zero-extended even when it is false; SDM vol. 2A CMOVcc).
+    if (op === 0x8a || op === 0x8b) {
+      const size = op === 0x8a ? 8 : s, nb = size >>> 3;
       const L = linearAt(i, nb, false, next);
-      return L !== null && load(L, i.reg, nb);
+      return L !== null && load(L, nb, regWr(i.reg, size, i.rex, 'v', 'vh'));
     }
-    if (op === 0x89 || (op === 0xc7 && (i.reg & 7) === 0)) {
-      const L = linearAt(i, bytes, true, next);
+    if (op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7 || op === MAP_0F + 0xbe || op === MAP_0F + 0xbf) {
+      const from = (op & 1) === 0 ? 8 : 16;
+      const L = linearAt(i, from >>> 3, false, next);
       if (L === null) return false;
-      return op === 0x89 ? store(L, `lo[${i.reg}]`, `hi[${i.reg}]`) : store(L, String(i.imm >>> 0), String(i.imm < 0 ? 0xffffffff : 0));
+      let val = 'v', valh = '0';
+      if (op >= MAP_0F + 0xbe) {
+        const sxv = `((v << ${32 - from}) >> ${32 - from})`;
+        val = s === 16 ? `(${sxv} & 0xffff)` : `(${sxv} >>> 0)`;
+        valh = `(${sxv} < 0 ? 4294967295 : 0)`;
+      }
+      return load(L, from >>> 3, regWr(i.reg, s, i.rex, val, valh));
     }
-    // ALU r, m (03 0B 23 2B 33 3B), CMP m, r (39), TEST m, r (85), CMP m, imm (81/83 /7): a load, then the
-    // register form inline. The slow path loads through the Cpu's methods (readRM's path) and leaves
-    // after the instruction when a check could fire.
-    let aluOp = -1, dst = -1, src: 'R' | 'I' | 'M' = 'M', srcReg = -1, write = true, memIsA = false;
-    if (op < 0x40 && (op & 7) === 3 && ((op >> 3) & 7) !== 2 && ((op >> 3) & 7) !== 3) { aluOp = (op >> 3) & 7; dst = i.reg; write = aluOp !== 7; }
-    else if (op === 0x39) { aluOp = 7; memIsA = true; src = 'R'; srcReg = i.reg; write = false; }
-    else if (op === 0x85) { aluOp = 4; memIsA = true; src = 'R'; srcReg = i.reg; write = false; }
-    else if ((op === 0x81 || op === 0x83) && (i.reg & 7) === 7) { aluOp = 7; memIsA = true; src = 'I'; write = false; }
-    if (aluOp < 0) return false;
-    const L = linearAt(i, bytes, false, next);
+    if (op >= MAP_0F + 0x40 && op <= MAP_0F + 0x4f) {
+      const L = linearAt(i, s >>> 3, false, next);
+      if (L === null) return false;
+      const set = regWr(i.reg, s, i.rex, 'v', 'vh');
+      return load(L, s >>> 3, `if (${condExpr(op & 0xf, pending)}) { ${set} }${s === 32 ? ` else hi[${i.reg}] = 0;` : ''}`);
+    }
+    // MOV m, r (88/89), MOV m, imm (C6/C7 /0), SETcc m8 (0F 90-9F).
+    if (op === 0x88 || op === 0x89) {
+      const size = op === 0x88 ? 8 : s, nb = size >>> 3;
+      const L = linearAt(i, nb, true, next);
+      return L !== null && store(L, nb, regRd(i.reg, size, i.rex), regRdHi(i.reg, size));
+    }
+    if ((op === 0xc6 || op === 0xc7) && (i.reg & 7) === 0) {
+      const size = op === 0xc6 ? 8 : s, nb = size >>> 3;
+      const L = linearAt(i, nb, true, next);
+      return L !== null && store(L, nb, immLo(i, size), immHi(i, size));
+    }
+    if (op >= MAP_0F + 0x90 && op <= MAP_0F + 0x9f) {
+      const L = linearAt(i, 1, true, next);
+      return L !== null && store(L, 1, `(${condExpr(op & 0xf, pending)} ? 1 : 0)`, '0');
+    }
+    // ALU r, m (02/03 ... 32/33, 3A/3B), CMP m, r (38/39), TEST m, r (84/85), CMP m, imm (80/81/83 /7), TEST m, imm (F6/F7 /0):
+    // a load, then the register form inline. The slow path loads through the Cpu's methods (readRM's path) and
+    // leaves after the instruction when a check could fire.
+    let aluOp = -1, size = s, dst = -1, src: 'R' | 'I' | 'M' = 'M', srcReg = -1, memIsA = false;
+    if (op < 0x40 && ((op & 7) === 2 || (op & 7) === 3)) { aluOp = (op >> 3) & 7; dst = i.reg; size = (op & 1) === 0 ? 8 : s; }
+    else if (op === 0x38 || op === 0x39 || op === 0x84 || op === 0x85) { aluOp = op <= 0x39 ? 7 : 4; memIsA = true; src = 'R'; srcReg = i.reg; size = (op & 1) === 0 ? 8 : s; }
+    else if ((op === 0x80 || op === 0x81 || op === 0x83) && (i.reg & 7) === 7) { aluOp = 7; memIsA = true; src = 'I'; size = op === 0x80 ? 8 : s; }
+    else if ((op === 0xf6 || op === 0xf7) && (i.reg & 7) === 0) { aluOp = 4; memIsA = true; src = 'I'; size = op === 0xf6 ? 8 : s; }
+    if (aluOp === 2 || aluOp === 3) return false; // ADC/SBB: handler
+    if (aluOp >= 0) {
+      const nb = size >>> 3;
+      const L = linearAt(i, nb, false, next);
+      if (L === null) return false;
+      const m = `m${k}`, mh = `mh${k}`;
+      emit(`let ${m}, ${mh}; L = ${L}; ${tlbIndex()}`);
+      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { ${m} = ${rdN(Math.min(nb, 4))}; ${mh} = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
+      emit(`else { ${syncKeep(k)} ${m} = c.readSize(c.memLinear(I[${k}], ${size}, false), ${size}); ${mh} = ${size === 64 ? 'c.vh' : '0'}; sl = true; }`);
+      const srcLo = src === 'R' ? regRd(srcReg, size, i.rex) : immLo(i, size), srcHi = src === 'R' ? regRdHi(srcReg, size) : immHi(i, size);
+      const mHi = size === 64 ? mh : '0';
+      const g = memIsA
+        ? aluGen(aluOp, size, m, mHi, srcLo, srcHi, null, k)
+        : aluGen(aluOp, size, regRd(dst, size, i.rex), regRdHi(dst, size), m, mHi, aluOp !== 7 ? (r, rh) => regWr(dst, size, i.rex, r, rh) : null, k);
+      if (g === null) return false;
+      if (pending !== null) pending = null; // every status flag is replaced
+      emit(`${g.decl} ${g.code}`);
+      if (g.lcf !== undefined) emit(`c.lcf = ${g.lcf};`);
+      pending = g.pending;
+      emit(`if (sl) { sl = false; ${exitCheck(k, next)} }`);
+      return true;
+    }
+    // Read-modify-write: ALU m, r (00/01 ... 30/31), ALU m, imm (80/81/83 /0 /1 /4 /5 /6), INC/DEC m (FE/FF /0 /1).
+    let gen: ((m: string, mh: string, wb: (r: string, rh: string) => string) => AluGen | null) | null = null;
+    if (op < 0x38 && (op & 7) <= 1) {
+      size = (op & 1) === 0 ? 8 : s;
+      const sz = size;
+      gen = (m, mh, wb) => aluGen((op >> 3) & 7, sz, m, mh, regRd(i.reg, sz, i.rex), regRdHi(i.reg, sz), wb, k);
+    } else if ((op === 0x80 || op === 0x81 || op === 0x83) && (i.reg & 7) !== 7) {
+      size = op === 0x80 ? 8 : s;
+      const sz = size;
+      gen = (m, mh, wb) => aluGen(i.reg & 7, sz, m, mh, immLo(i, sz), immHi(i, sz), wb, k);
+    } else if ((op === 0xfe || op === 0xff) && (i.reg & 7) <= 1) {
+      size = op === 0xfe ? 8 : s;
+      const sz = size;
+      gen = (m, mh, wb) => incdecGen((i.reg & 7) === 1, sz, m, mh, wb, k);
+    }
+    if (gen === null) return false;
+    const nb = size >>> 3;
+    const L = linearAt(i, nb, true, next);
     if (L === null) return false;
     const m = `m${k}`, mh = `mh${k}`;
-    emit(`let ${m}, ${mh}; L = ${L}; ${tlbIndex()}`);
-    emit(`if (tt[kk] === vpn && o <= ${4096 - bytes} && (p = trd[kk]) !== undefined) { ${m} = ${rd32('o')}; ${mh} = ${s === 64 ? rd32('o + 4') : '0'}; }`);
-    emit(`else { ${syncKeep(k)} ${m} = c.readSize(c.memLinear(I[${k}], ${s}, false), ${s}); ${mh} = ${s === 64 ? 'c.vh' : '0'}; sl = true; }`);
-    const g = memIsA
-      ? aluGen(i, aluOp, m, hiOf(mh), src === 'R' ? `lo[${srcReg}]` : String(i.imm >>> 0), src === 'R' ? hiOf(`hi[${srcReg}]`) : String(i.imm < 0 ? 0xffffffff : 0), -1, k)
-      : aluGen(i, aluOp, `lo[${dst}]`, hiOf(`hi[${dst}]`), m, hiOf(mh), write ? dst : -1, k);
+    const g = gen(m, size === 64 ? mh : '0', (r, rh) => `${wrN(Math.min(nb, 4), r)} ${nb === 8 ? wr32('o + 4', rh) : ''}`);
     if (g === null) return false;
-    if (pending !== null) pending = null; // every status flag is replaced
-    emit(g.code);
+    emit(`let ${m}, ${mh}; ${g.decl} L = ${L}; ${tlbIndex()}`);
+    emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = twr[kk]) !== undefined) { ${m} = ${rdN(Math.min(nb, 4))}; ${mh} = ${nb === 8 ? rd32('o + 4') : '0'}; ${g.code} }`);
+    // The slow path: the handler does the whole instruction; the flags it left are taken back into the locals.
+    const np = g.pending;
+    const back = ([[np.a, 'la'], [np.ah, 'lah'], [np.b, 'lb'], [np.bh, 'lbh'], [np.r, 'lres'], [np.rh, 'lresh'], [np.lcf ?? '0', 'lcf']] as const)
+      .filter(([x]) => /^[a-z]/.test(x)).map(([x, f]) => `${x} = c.${f};`).join(' ');
+    emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${back} sl = true; }`);
+    if (pending !== null) pending = null;
     if (g.lcf !== undefined) emit(`c.lcf = ${g.lcf};`);
-    pending = g.pending!;
+    pending = np;
     emit(`if (sl) { sl = false; ${exitCheck(k, next)} }`);
     return true;
+  }
+
+  /** x ← ESP - 4 and L ← its linear address in SS (NaN when the fast path does not apply), then the TLB index. */
+  function push32(): string {
+    stackUsed = true;
+    return `x = (lo[4] - 4) >>> 0; L = x <= slwS - 3 ? (sbS + x) % ${TWO32} : NaN; ${tlbIndex()}`;
   }
 
   /** Inline forms of register-only instructions (no memory access, no fault). */
@@ -406,24 +528,51 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     const s = i.opSize;
     const reg = i.mod === 3;
     const w = s === 64;
-    if (s !== 32 && s !== 64) return null;
-    // ALU Ev,Gv / Gv,Ev (00-3B odd forms), rAX,Iz, Grp1 Ev,Iz/Ib, TEST.
-    if (op < 0x40 && (op & 7) === 1 && reg) return alu(i, (op >> 3) & 7, i.rm, `R`, i.reg, k);
-    if (op < 0x40 && (op & 7) === 3 && reg) return alu(i, (op >> 3) & 7, i.reg, 'R', i.rm, k);
-    if (op < 0x40 && (op & 7) === 5) return alu(i, (op >> 3) & 7, 0, 'I', 0, k);
-    if ((op === 0x81 || op === 0x83) && reg) return alu(i, i.reg & 7, i.rm, 'I', 0, k);
-    if (op === 0x85 && reg) return alu(i, 4, i.rm, 'R', i.reg, k, false);
-    if (op === 0xa9) return alu(i, 4, 0, 'I', 0, k, false);
-    // MOV
-    if ((op === 0x89 && reg) || (op === 0x8b && reg)) {
-      const d = op === 0x89 ? i.rm : i.reg, src = op === 0x89 ? i.reg : i.rm;
-      return { code: w ? `lo[${d}] = lo[${src}]; hi[${d}] = hi[${src}];` : `lo[${d}] = lo[${src}]; hi[${d}] = 0;` };
+    if (s !== 16 && s !== 32 && s !== 64) return null;
+    // NOP (90 without REP, i.e. not PAUSE, nor XCHG r8, rAX with REX.B) and the hint NOPs 0F 18-1F (SDM vol. 2B NOP).
+    if ((op === 0x90 && i.reg === 0 && (i.prefixes & PFX_REP) === 0) || (op >= MAP_0F + 0x18 && op <= MAP_0F + 0x1f)) return { code: '' };
+    // ALU Eb/Ev,Gb/Gv, Gb/Gv,Eb/Ev, AL/rAX,Ib/Iz (00-3D), Grp1 Eb/Ev,Ib/Iz (80 81 83), TEST (84 85 A8 A9 F6/F7 /0).
+    if (op < 0x40 && (op & 7) <= 5) {
+      const aop = (op >> 3) & 7, size = (op & 1) === 0 ? 8 : s;
+      if ((op & 7) >= 4) return alu(i, aop, size, 0, 'I', 0, k);
+      if (!reg) return null;
+      return (op & 2) === 0 ? alu(i, aop, size, i.rm, 'R', i.reg, k) : alu(i, aop, size, i.reg, 'R', i.rm, k);
     }
-    if (op >= 0xb8 && op <= 0xbf) return { code: `lo[${i.reg}] = ${i.imm >>> 0}; hi[${i.reg}] = ${w ? i.immHi >>> 0 : 0};` };
-    if (op === 0xc7 && reg && (i.reg & 7) === 0) return { code: `lo[${i.rm}] = ${i.imm >>> 0}; hi[${i.rm}] = ${w ? (i.imm < 0 ? 0xffffffff : 0) : 0};` };
-    // INC/DEC Ev (FF /0 /1) and, outside 64-bit mode, 40+r / 48+r: CF is kept (read before the new lazy state).
-    if (op === 0xff && reg && (i.reg & 7) <= 1) return incdec(i, (i.reg & 7) === 1, i.rm, k);
-    if (!is64 && op >= 0x40 && op <= 0x4f) return incdec(i, op >= 0x48, op & 7, k);
+    if ((op === 0x80 || op === 0x81 || op === 0x83) && reg) return alu(i, i.reg & 7, op === 0x80 ? 8 : s, i.rm, 'I', 0, k);
+    if ((op === 0x84 || op === 0x85) && reg) return alu(i, 4, op === 0x84 ? 8 : s, i.rm, 'R', i.reg, k, false);
+    if (op === 0xa8 || op === 0xa9) return alu(i, 4, op === 0xa8 ? 8 : s, 0, 'I', 0, k, false);
+    if ((op === 0xf6 || op === 0xf7) && reg && (i.reg & 7) === 0) return alu(i, 4, op === 0xf6 ? 8 : s, i.rm, 'I', 0, k, false);
+    // MOV r/m, r and r, r/m (88-8B), r, imm (B0-BF), r/m, imm (C6/C7 /0).
+    if (op >= 0x88 && op <= 0x8b && reg) {
+      const size = (op & 1) === 0 ? 8 : s;
+      const d = op <= 0x89 ? i.rm : i.reg, src = op <= 0x89 ? i.reg : i.rm;
+      return { code: regWr(d, size, i.rex, regRd(src, size, i.rex), regRdHi(src, size)) };
+    }
+    if (op >= 0xb0 && op <= 0xb7) return { code: regWr(i.reg, 8, i.rex, String(i.imm & 0xff), '0') };
+    if (op >= 0xb8 && op <= 0xbf) return { code: regWr(i.reg, s, i.rex, String(s === 16 ? i.imm & 0xffff : i.imm >>> 0), String(w ? i.immHi >>> 0 : 0)) };
+    if ((op === 0xc6 || op === 0xc7) && reg && (i.reg & 7) === 0) {
+      const size = op === 0xc6 ? 8 : s;
+      return { code: regWr(i.rm, size, i.rex, immLo(i, size), immHi(i, size)) };
+    }
+    // INC/DEC Eb/Ev (FE/FF /0 /1) and, outside 64-bit mode, 40+r / 48+r: CF is kept (read before the new lazy state).
+    if ((op === 0xfe || op === 0xff) && reg && (i.reg & 7) <= 1) return incdec(i, (i.reg & 7) === 1, op === 0xfe ? 8 : s, i.rm, k);
+    if (!is64 && op >= 0x40 && op <= 0x4f) return incdec(i, op >= 0x48, s, op & 7, k);
+    // SETcc r8 (0F 90-9F), CMOVcc r, r (0F 40-4F; a 32-bit destination is zero-extended even when the condition is false).
+    if (op >= MAP_0F + 0x90 && op <= MAP_0F + 0x9f && reg) return { code: regWr(i.rm, 8, i.rex, `(${condExpr(op & 0xf, pending)} ? 1 : 0)`, '0'), readsCf: true };
+    if (op >= MAP_0F + 0x40 && op <= MAP_0F + 0x4f && reg) {
+      const set = regWr(i.reg, s, i.rex, regRd(i.rm, s, i.rex), regRdHi(i.rm, s));
+      return { code: `if (${condExpr(op & 0xf, pending)}) { ${set} }${s === 32 ? ` else hi[${i.reg}] = 0;` : ''}`, readsCf: true };
+    }
+    // MOVZX/MOVSX from registers (0F B6/B7/BE/BF), MOVSXD r64, r32 (63).
+    if ((op === MAP_0F + 0xb6 || op === MAP_0F + 0xb7 || op === MAP_0F + 0xbe || op === MAP_0F + 0xbf) && reg) {
+      const from = (op & 1) === 0 ? 8 : 16;
+      const x = regRd(i.rm, from, i.rex);
+      if (op <= MAP_0F + 0xb7) return { code: regWr(i.reg, s, i.rex, x, '0') };
+      const sxv = `((${x} << ${32 - from}) >> ${32 - from})`;
+      return { code: `{ const x = ${sxv}; ${regWr(i.reg, s, i.rex, s === 16 ? '(x & 0xffff)' : '(x >>> 0)', '(x < 0 ? 4294967295 : 0)')} }` };
+    }
+    if (op === 0x63 && reg && w && is64) return { code: `{ const x = lo[${i.rm}]; lo[${i.reg}] = x; hi[${i.reg}] = (x | 0) < 0 ? 0xffffffff : 0; }` };
+    if (s === 16) return null;
     // LEA: 64-bit results by the interpreter's own effective-address function (exact in every corner);
     // 32-bit results are the low 32 bits of the address sum (SDM vol. 2A LEA).
     if (op === 0x8d && i.mod !== 3) {
@@ -436,74 +585,82 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       if (i.index >= 0) terms.push(`lo[${i.index}] * ${1 << i.scale}`);
       return { code: `lo[${i.reg}] = (${terms.join(' + ')}) >>> 0; hi[${i.reg}] = 0;` };
     }
-    // MOVSXD r64, r32; MOVZX/MOVSX from registers.
-    if (op === 0x63 && reg && w && is64) return { code: `{ const x = lo[${i.rm}]; lo[${i.reg}] = x; hi[${i.reg}] = (x | 0) < 0 ? 0xffffffff : 0; }` };
-    if (op === MAP_0F + 0xb6 && reg && (i.rex !== 0 || i.rm < 4)) return { code: `lo[${i.reg}] = lo[${i.rm}] & 0xff; hi[${i.reg}] = 0;` };
-    if (op === MAP_0F + 0xb7 && reg) return { code: `lo[${i.reg}] = lo[${i.rm}] & 0xffff; hi[${i.reg}] = 0;` };
     // Shifts and rotates by an immediate or 1, 32-bit register (SDM vol. 2B SAL/SAR/SHL/SHR, ROL/ROR).
     if ((op === 0xc1 || op === 0xd1) && reg && s === 32) return shift(i, k, probe);
     return null;
   }
 
-  function alu(i: Insn, op: number, dst: number, srcKind: 'R' | 'I', src: number, k: number, write = op !== 7): Gen | null {
-    const w = i.opSize === 64;
-    const bExpr = srcKind === 'R' ? `lo[${src}]` : `${i.imm >>> 0}`;
-    const bhExpr = !w ? '0' : srcKind === 'R' ? `hi[${src}]` : `${i.imm < 0 ? 0xffffffff : 0}`;
-    return aluGen(i, op, `lo[${dst}]`, w ? `hi[${dst}]` : '0', bExpr, bhExpr, write ? dst : -1, k);
+  /** ALU op of `size` on register dst and a register or the immediate; the result to dst when `write`. */
+  function alu(i: Insn, op: number, size: number, dst: number, srcKind: 'R' | 'I', src: number, k: number, write = op !== 7): Gen | null {
+    const bExpr = srcKind === 'R' ? regRd(src, size, i.rex) : immLo(i, size);
+    const bhExpr = srcKind === 'R' ? regRdHi(src, size) : immHi(i, size);
+    const g = aluGen(op, size, regRd(dst, size, i.rex), regRdHi(dst, size), bExpr, bhExpr, write ? (r, rh) => regWr(dst, size, i.rex, r, rh) : null, k);
+    return g === null ? null : { code: `${g.decl} ${g.code}`, pending: g.pending, killsFlags: true, lcf: g.lcf };
   }
 
-  /** ALU op (0 ADD, 1 OR, 4 AND, 5 SUB, 6 XOR, 7 CMP) of operand expressions; the result goes to register `dst` (-1: none). */
-  function aluGen(i: Insn, op: number, aExpr: string, ahExpr: string, bExpr: string, bhExpr: string, dst: number, k: number): Gen | null {
+  /**
+   * ALU op (0 ADD, 1 OR, 4 AND, 5 SUB, 6 XOR, 7 CMP) of operand expressions of `size` bits (values masked to it);
+   * `wb` gives the statements storing the result (null: none). Locals a/b/r<k> are declared by `decl`, assigned by `code`.
+   */
+  function aluGen(op: number, size: number, aExpr: string, ahExpr: string, bExpr: string, bhExpr: string, wb: ((r: string, rh: string) => string) | null, k: number): AluGen | null {
     if (op === 2 || op === 3) return null; // ADC/SBB: handler
-    const w = i.opSize === 64;
-    const a = `a${k}`, ah = `ah${k}`, b = `b${k}`, bh = `bh${k}`, r = `r${k}`, rh = `rh${k}`;
+    const w = size === 64;
+    const a = `a${k}`, ah = `ah${k}`, b = `b${k}`, bh = `bh${k}`, r = `r${k}`, rh = `rh${k}`, t = `t${k}`;
+    const mask = (e: string): string => (size === 32 ? `(${e}) >>> 0` : `(${e}) & ${size === 16 ? 0xffff : 0xff}`);
     const code: string[] = [];
-    code.push(`const ${a} = ${aExpr}, ${b} = ${bExpr};`);
-    if (w) code.push(`const ${ah} = ${ahExpr}, ${bh} = ${bhExpr};`);
+    code.push(`${a} = ${aExpr}; ${b} = ${bExpr};`);
+    if (w) code.push(`${ah} = ${ahExpr}; ${bh} = ${bhExpr};`);
     let lop: number;
     let lcf: string | undefined;
     switch (op) {
       case 0:
         lop = LF_ADD;
-        if (w) { code.push(`const t${k} = ${a} + ${b}, ${r} = t${k} >>> 0, ${rh} = (${ah} + ${bh} + (t${k} >= ${TWO32} ? 1 : 0)) >>> 0;`); lcf = '0'; }
-        else code.push(`const ${r} = (${a} + ${b}) >>> 0;`);
+        if (w) { code.push(`${t} = ${a} + ${b}; ${r} = ${t} >>> 0; ${rh} = (${ah} + ${bh} + (${t} >= ${TWO32} ? 1 : 0)) >>> 0;`); lcf = '0'; }
+        else code.push(`${r} = ${mask(`${a} + ${b}`)};`);
         break;
       case 5: case 7:
         lop = LF_SUB;
-        if (w) { code.push(`const t${k} = ${a} - ${b}, ${r} = t${k} >>> 0, ${rh} = (${ah} - ${bh} - (t${k} < 0 ? 1 : 0)) >>> 0;`); lcf = '0'; }
-        else code.push(`const ${r} = (${a} - ${b}) >>> 0;`);
+        if (w) { code.push(`${t} = ${a} - ${b}; ${r} = ${t} >>> 0; ${rh} = (${ah} - ${bh} - (${t} < 0 ? 1 : 0)) >>> 0;`); lcf = '0'; }
+        else code.push(`${r} = ${mask(`${a} - ${b}`)};`);
         break;
       default: {
         lop = LF_LOGIC;
         const o = op === 1 ? '|' : op === 4 ? '&' : '^';
-        code.push(`const ${r} = (${a} ${o} ${b}) >>> 0;`);
-        if (w) code.push(`const ${rh} = (${ah} ${o} ${bh}) >>> 0;`);
+        code.push(`${r} = (${a} ${o} ${b}) >>> 0;`);
+        if (w) code.push(`${rh} = (${ah} ${o} ${bh}) >>> 0;`);
       }
     }
-    if (dst >= 0) code.push(w ? `lo[${dst}] = ${r}; hi[${dst}] = ${rh};` : `lo[${dst}] = ${r}; hi[${dst}] = 0;`);
+    if (wb !== null && op !== 7) code.push(wb(r, w ? rh : '0'));
     const logic = lop === LF_LOGIC;
     const p: Pending = {
-      lop, size: w ? 64 : 32,
+      lop, size,
       a: logic ? '0' : a, ah: logic || !w ? '0' : ah, b: logic ? '0' : b, bh: logic || !w ? '0' : bh, r, rh: w ? rh : '0',
     };
-    return { code: code.join(' '), pending: p, killsFlags: true, lcf };
+    return { decl: `let ${a}, ${b}, ${r}${w ? `, ${ah}, ${bh}, ${rh}, ${t}` : ''};`, code: code.join(' '), pending: p, lcf };
   }
 
-  function incdec(i: Insn, dec: boolean, d: number, k: number): Gen {
-    const w = i.opSize === 64;
-    const a = `a${k}`, ah = `ah${k}`, r = `r${k}`, rh = `rh${k}`;
+  /** INC/DEC of register d. */
+  function incdec(i: Insn, dec: boolean, size: number, d: number, k: number): Gen {
+    const g = incdecGen(dec, size, regRd(d, size, i.rex), regRdHi(d, size), (r, rh) => regWr(d, size, i.rex, r, rh), k);
+    return { code: `${g.decl} ${g.code}`, killsFlags: true, lcf: g.lcf, readsCf: true, pending: g.pending };
+  }
+
+  /** INC/DEC (SDM vol. 2A INC/DEC: CF unchanged) of an operand expression; the CF kept comes from pending flags or the Cpu. */
+  function incdecGen(dec: boolean, size: number, aExpr: string, ahExpr: string, wb: (r: string, rh: string) => string, k: number): AluGen {
+    const w = size === 64;
+    const a = `a${k}`, ah = `ah${k}`, r = `r${k}`, rh = `rh${k}`, t = `t${k}`;
     const cfv = `lcf${k}`;
     const cfE = pending === null ? 'c.cfBit()' : `(${flagExpr(pending, 'cf')} ? 1 : 0)`;
-    const code: string[] = [`const ${cfv} = ${cfE};`, `const ${a} = lo[${d}];`];
+    const code: string[] = [`${cfv} = ${cfE};`, `${a} = ${aExpr};`];
     if (w) {
-      code.push(`const ${ah} = hi[${d}], t${k} = ${a} ${dec ? '-' : '+'} 1, ${r} = t${k} >>> 0, ${rh} = (${ah} + ${dec ? `(t${k} < 0 ? -1 : 0)` : `(t${k} >= ${TWO32} ? 1 : 0)`}) >>> 0;`);
-      code.push(`lo[${d}] = ${r}; hi[${d}] = ${rh};`);
+      code.push(`${ah} = ${ahExpr}; ${t} = ${a} ${dec ? '-' : '+'} 1; ${r} = ${t} >>> 0; ${rh} = (${ah} + ${dec ? `(${t} < 0 ? -1 : 0)` : `(${t} >= ${TWO32} ? 1 : 0)`}) >>> 0;`);
     } else {
-      code.push(`const ${r} = (${a} ${dec ? '-' : '+'} 1) >>> 0;`, `lo[${d}] = ${r}; hi[${d}] = 0;`);
+      code.push(`${r} = (${a} ${dec ? '-' : '+'} 1) ${size === 32 ? '>>> 0' : `& ${size === 16 ? 0xffff : 0xff}`};`);
     }
+    code.push(wb(r, w ? rh : '0'));
     return {
-      code: code.join(' '), killsFlags: true, lcf: cfv, readsCf: true,
-      pending: { lop: dec ? LF_DEC : LF_INC, size: w ? 64 : 32, a, ah: w ? ah : '0', b: '1', bh: '0', r, rh: w ? rh : '0', lcf: cfv },
+      decl: `let ${cfv}, ${a}, ${r}${w ? `, ${ah}, ${rh}, ${t}` : ''};`, code: code.join(' '), lcf: cfv,
+      pending: { lop: dec ? LF_DEC : LF_INC, size, a, ah: w ? ah : '0', b: '1', bh: '0', r, rh: w ? rh : '0', lcf: cfv },
     };
   }
 
@@ -533,6 +690,14 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       readsC: true, setsC: true,
     };
   }
+}
+
+/** An ALU or INC/DEC computation: `decl` declares its locals, `code` computes (and stores) it. */
+interface AluGen {
+  decl: string;
+  code: string;
+  pending: Pending;
+  lcf?: string;
 }
 
 interface Gen {
