@@ -820,7 +820,12 @@ export class Cpu {
 
   /** Translate with checks; raises #PF. */
   translate(lin: number, access: number, user: boolean): number {
-    if (this.pagingMode === PG_NONE) return this.ept === null ? lin : this.gpa2hpa(lin, access, lin, false);
+    if (this.pagingMode === PG_NONE) {
+      if (this.ept === null) return lin;
+      // Under EPT the TLB caches guest-physical → host-physical as tr() fills it (EPT permissions, the dirty flag
+      // only once set): descriptor, IDT and TSS accesses then walk the EPT only on a miss, like every other access.
+      return this.tr(lin, access, access === ACC_READ ? TLB_READ : access === ACC_WRITE ? TLB_WRITE | TLB_DIRTY : TLB_EXEC);
+    }
     const vpn = Math.floor(lin / 4096);
     const k = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[k] === vpn) {
@@ -851,8 +856,9 @@ export class Cpu {
       const pa = this.ept === null ? lin : this.gpa2hpa(lin, access, lin, false);
       if (pa < 0) return pa; // softRead/softWrite: the exit was performed
       const page = pa - (lin - vpn * 4096);
-      // With EPT the entry may only allow what EPT allowed for this access; refill on others.
-      this.tlbFill(vpn, page, this.ept === null ? 0xff : this.eptTlbMask(), access);
+      // With EPT the entry may only allow what EPT allowed for this access; refill on others. Without EPT all is
+      // allowed, but an entry a read made lacks TLB_DIRTY, so the first write refills it with the page to write.
+      this.tlbFill(vpn, page, this.ept !== null ? this.eptTlbMask() : access === ACC_WRITE ? 0xff : 0xff & ~TLB_DIRTY, access);
       return pa;
     }
     return walk(this, lin, access, this.cpl === 3, false);
