@@ -408,8 +408,9 @@ function vmcall(): ExitHandler {
 /** EPT violation: MMIO emulation for device and unassigned guest-physical addresses. */
 function eptViolation(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
-    const gpa = Number(vcpu.exit.guestPhysical);
-    const q = low32(vcpu.exit.qualification);
+    // The exit's fields as numbers (no BigInt per MMIO access): a guest-physical address is below 2^52.
+    const gpa = vcpu.vmreadNumber('GUEST_PHYSICAL_ADDRESS');
+    const q = vcpu.vmread32('EXIT_QUALIFICATION');
     const ram = ctx.isRam(gpa);
     if ((q & 4) !== 0) {
       vcpu.endRun('error', ram

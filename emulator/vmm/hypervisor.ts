@@ -24,16 +24,8 @@ import { guestLinearToPhysical } from './guest-walk.js';
 import { ExitLog, type ExitOutcome } from './exit-log.js';
 import { type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
 import { defaultHandlers, HYPERVISOR_MSR_EXITS, isBuiltInHandler, type HandlerContext, type MsrPlatform } from './handlers.js';
+import { decodeInstructionCached } from './mmio.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
-import { decode } from '../cpu/decode.js';
-import { Insn } from '../cpu/insn.js';
-
-const logInsn = new Insn();
-/** The bytes exitInstructionBytes decodes (module-level: decoding allocates no closure). */
-let logBytes: Uint8Array = new Uint8Array(0);
-function logByte(k: number): number {
-  return k < logBytes.length ? logBytes[k] : 0;
-}
 
 /** Byte offsets of the VMCS fields the per-exit paths read and write (VMREAD/VMWRITE of known fields without a name lookup). */
 const OFF = {
@@ -597,6 +589,7 @@ export class Hypervisor {
     }
     const name = exitReasonName(reason);
     const rip = this.vmx.guestRip();
+    this.fetchedAt = -1; // bytes read for an earlier exit are not this one's (the mapping may have changed since)
     const byteCount = this.exitInstructionBytes(reason, instrLen, rip);
     this.note = reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
     const table = this.handlers;
@@ -643,15 +636,13 @@ export class Hypervisor {
     return this.exitInfo();
   }
 
-  /** Scratch for the 15 bytes at RIP read through the TLB (exitInstructionBytes). */
-  private readonly fetchScratch = new Uint8Array(15);
-
-  /** Scratch for the bytes of the exiting instruction (copied into the exit log). */
+  /** Scratch for the bytes of the instruction an exit happened at (copied into the exit log). */
   private readonly exitBytes = new Uint8Array(16);
 
   /**
    * The bytes of the instruction an exit happened at, for the log (into exitBytes; returns the count): VM_EXIT_INSTRUCTION_LEN where the
-   * SDM defines it, else (EPT violations and exceptions) the length the decoder finds.
+   * SDM defines it, else (EPT violations and exceptions) the length the decoder finds in the 15 bytes at CS:RIP, which
+   * fetchInstruction then gives the handler without reading them again.
    */
   private exitInstructionBytes(reason: number, instructionLength: number, rip: number): number {
     const out = this.exitBytes;
@@ -672,25 +663,13 @@ export class Hypervisor {
       return raw.length;
     }
     if (reason !== 48 && reason !== 0) return 0;
-    const at = this.vmx.guestCsBase() + rip;
-    // As above: when the 15 bytes lie in one page the processor's TLB maps (it fetched the instruction), read them
-    // there; else through a guest page walk.
-    const hpa = (at & 0xfff) + 15 <= 0x1000 ? this.cpu.tlbPeek(at) : -1;
-    let raw: Uint8Array | null;
-    if (hpa >= 0 && hpa + 15 <= this.host.size) {
-      raw = this.fetchScratch;
-      for (let k = 0; k < 15; k++) raw[k] = this.host.read8(hpa + k);
-    } else raw = this.readGuestVirtual(at, 15) ?? this.readGuestVirtual(at, 1);
-    if (raw === null) return 0;
-    logBytes = raw;
-    const bits = this.vmx.guestCodeBits();
-    try {
-      decode(logInsn, logByte, bits);
-    } catch {
-      return 0;
-    }
-    const n = Math.min(raw.length, logInsn.length);
-    out.set(raw.subarray(0, n));
+    const f = this.readInstruction();
+    if (f === null) return 0;
+    // The same decode as the MMIO emulation's (one memo: the handler's emulateMmio finds it there).
+    const insn = decodeInstructionCached(f.bytes, f.length, rip, this.vmx.guestCodeBits());
+    if (insn === null) return 0;
+    const n = Math.min(f.length, insn.length);
+    for (let k = 0; k < n; k++) out[k] = f.bytes[k];
     return n;
   }
 
@@ -712,17 +691,41 @@ export class Hypervisor {
     return guestLinearToPhysical(this.guest, this.readPagingState(this.walkState), gva);
   }
 
-  /** The reused buffer of fetchInstruction. */
+  /** The reused buffer of readInstruction / fetchInstruction. */
   private readonly fetched = { bytes: new Uint8Array(15), length: 0 };
+  /** The linear address and code epoch `fetched` was read at (-1: not valid): kept for the handler of the same exit. */
+  private fetchedAt = -1;
+  private fetchedEpoch = -1;
 
   /** HandlerContext.fetchInstruction: 15 bytes at CS:RIP, or the first one when the 15 cross into an unmapped page. */
   private fetchInstruction(): { bytes: Uint8Array; length: number } | null {
-    const f = this.fetched;
+    // Read for this exit's log already (same CS:RIP, no write to code since): the same bytes.
     const at = this.vmx.guestCsBase() + this.vmx.guestRip();
-    let n = this.readGuestVirtualInto(at, f.bytes, 15);
-    if (n < 15) n = n >= 1 ? 1 : 0;
-    if (n === 0) return null;
+    if (at === this.fetchedAt && this.fetchedEpoch === this.cpu.codeEpoch) return this.fetched;
+    return this.readInstruction();
+  }
+
+  /** Read the 15 bytes at CS:RIP into `fetched` (the first one only when the 15 cross into an unmapped page); null when none is mapped. */
+  private readInstruction(): { bytes: Uint8Array; length: number } | null {
+    const f = this.fetched, out = f.bytes;
+    const at = this.vmx.guestCsBase() + this.vmx.guestRip();
+    this.fetchedAt = -1;
+    // As exitInstructionBytes: when the 15 bytes lie in one page the processor's TLB maps (it fetched the
+    // instruction), read them there; else through a guest page walk.
+    const hpa = (at & 0xfff) + 15 <= 0x1000 ? this.cpu.tlbPeek(at) : -1;
+    const page = hpa >= 0 && hpa + 15 <= this.host.size ? this.host.pageOrNull(Math.floor(hpa / 4096)) : undefined;
+    let n: number;
+    if (page !== undefined) {
+      const o = hpa & 0xfff;
+      for (let k = 0; k < 15; k++) out[k] = page[o + k];
+      n = 15;
+    } else {
+      n = this.readGuestVirtualInto(at, out, 15);
+      if (n < 15) n = n >= 1 ? 1 : 0;
+      if (n === 0) return null;
+    }
     f.length = n;
+    this.fetchedAt = at; this.fetchedEpoch = this.cpu.codeEpoch;
     return f;
   }
 
