@@ -144,7 +144,7 @@ function hlt(ctx: HandlerContext): ExitHandler {
 /** I/O instructions: dispatch to the platform's port devices, string and REP forms included (SDM vol. 3C table 28-5). */
 function io(ctx: HandlerContext): ExitHandler {
   return (vcpu) => {
-    const q = low32(vcpu.exit.qualification);
+    const q = vcpu.vmread32('EXIT_QUALIFICATION'); // bits 31:0 hold all of it (SDM vol. 3C table 28-5)
     const size = ((q & 7) + 1) as 1 | 2 | 4;
     const input = (q & 8) !== 0, string = (q & 16) !== 0, rep = (q & 32) !== 0;
     const port = q >>> 16;

@@ -27,6 +27,12 @@ import { defaultHandlers, HYPERVISOR_MSR_EXITS, isBuiltInHandler, type HandlerCo
 import { decodeInstructionCached } from './mmio.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
 
+/** The exit log's note for an interrupt injected at entry, one string per vector (made once: no formatting per injection). */
+const INJECTED_NOTES: string[] = [];
+function injectedNote(vector: number): string {
+  return (INJECTED_NOTES[vector] ??= `→ injected vector 0x${vector.toString(16)} at entry`);
+}
+
 /** Byte offsets of the VMCS fields the per-exit paths read and write (VMREAD/VMWRITE of known fields without a name lookup). */
 const OFF = {
   CPU_BASED_VM_EXEC_CONTROL: VmcsAccess.offset('CPU_BASED_VM_EXEC_CONTROL'),
@@ -525,7 +531,7 @@ export class Hypervisor {
           changed = true;
           v.w32(OFF.VM_ENTRY_INTR_INFO_FIELD, (INTR_INFO_VALID_MASK | vector | (INTR_TYPE_EXT_INTR << 8)) >>> 0);
           this.injected.set(vector, (this.injected.get(vector) ?? 0) + 1);
-          this.log.annotateLast(`→ injected vector 0x${vector.toString(16)} at entry`);
+          this.log.annotateLast(injectedNote(vector));
           proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
         } else proc |= CPU_BASED_INTR_WINDOW_EXITING;
       } else proc &= ~CPU_BASED_INTR_WINDOW_EXITING;

@@ -137,8 +137,10 @@ const OF = {
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
 const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE'), GUEST_CR4 = O('GUEST_CR4');
-/** CS and SS: compared at a VM entry while the processor holds them (heldStateChanged). */
-const HELD_SEG = GUEST_SEG.filter((g) => g.seg === CS || g.seg === SS);
+/** CS and SS word indexes in the region: compared at a VM entry while the processor holds them (heldStateChanged). */
+const CS_SEL_W = O('GUEST_CS_SELECTOR') >>> 2, CS_BASE_W = O('GUEST_CS_BASE') >>> 2, CS_LIMIT_W = O('GUEST_CS_LIMIT') >>> 2, CS_AR_W = O('GUEST_CS_AR_BYTES') >>> 2;
+const SS_SEL_W = O('GUEST_SS_SELECTOR') >>> 2, SS_BASE_W = O('GUEST_SS_BASE') >>> 2, SS_LIMIT_W = O('GUEST_SS_LIMIT') >>> 2, SS_AR_W = O('GUEST_SS_AR_BYTES') >>> 2;
+const CR0_W = O('GUEST_CR0') >>> 2, CR3_W = O('GUEST_CR3') >>> 2, CR4_W = O('GUEST_CR4') >>> 2, EFER_W = O('GUEST_IA32_EFER') >>> 2;
 
 /**
  * The processor-held guest-state fields (vmcs-access.ts) as the processor holds them, by byte offset / 8: the
@@ -769,13 +771,14 @@ export class Vmx implements VmxHooks {
    */
   private heldStateChanged(): boolean {
     const c = this.cpu, w = this.liveWords();
-    if (w[OF.GUEST_CR0 >>> 2] !== c.cr0 >>> 0 || w[OF.GUEST_CR4 >>> 2] !== c.cr4 >>> 0 || ldNum(w, OF.GUEST_CR3) !== c.cr3) return true;
-    if (exitSaveIa32Efer(this.ctl.exit) && w[OF.GUEST_IA32_EFER >>> 2] !== c.efer >>> 0) return true;
-    for (let k = 0; k < HELD_SEG.length; k++) {
-      const g = HELD_SEG[k], s = g.seg;
-      if (w[g.sel >>> 2] !== c.sel[s] || ldNum(w, g.base) !== c.segBase[s] || w[g.limit >>> 2] !== c.segLimit[s] >>> 0 || w[g.ar >>> 2] !== c.segAr[s]) return true;
-    }
-    return false;
+    // Addresses compared as the region holds them, two words (ToUint32 of the number and of its floor / 2^32: exact below 2^53).
+    const cr3 = c.cr3, csBase = c.segBase[CS], ssBase = c.segBase[SS];
+    if (w[CR0_W] !== c.cr0 >>> 0 || w[CR4_W] !== c.cr4 >>> 0 || w[CR3_W] !== cr3 >>> 0 || w[CR3_W + 1] !== Math.floor(cr3 / TWO32) >>> 0) return true;
+    if (exitSaveIa32Efer(this.ctl.exit) && w[EFER_W] !== c.efer >>> 0) return true;
+    if (w[CS_SEL_W] !== c.sel[CS] || w[CS_LIMIT_W] !== c.segLimit[CS] >>> 0 || w[CS_AR_W] !== c.segAr[CS]
+      || w[CS_BASE_W] !== csBase >>> 0 || w[CS_BASE_W + 1] !== Math.floor(csBase / TWO32) >>> 0) return true;
+    return w[SS_SEL_W] !== c.sel[SS] || w[SS_LIMIT_W] !== c.segLimit[SS] >>> 0 || w[SS_AR_W] !== c.segAr[SS]
+      || w[SS_BASE_W] !== ssBase >>> 0 || w[SS_BASE_W + 1] !== Math.floor(ssBase / TWO32) >>> 0;
   }
 
   /** Write the processor's per-exit fields software did not write to the region (for the fast entry check). */

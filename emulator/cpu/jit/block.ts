@@ -1,4 +1,4 @@
-// Guest basic blocks for the translator: decoding a run (a trace through direct JMP/CALL and matching RET) of 32- or 64-bit instructions from one physical page and sorting each into inline, call-out or block-ending.
+// Guest basic blocks for the translator: decoding a run (a trace through direct JMP/CALL, matching RET and the fall-through of Jcc, whose taken side is a side exit) of 32- or 64-bit instructions from one physical page and sorting each into inline, call-out or block-ending.
 import { decode } from '../decode.js';
 import { DecodeFault, Insn, MAP_0F, PFX_REP } from '../insn.js';
 import type { InstructionHandler } from '../cpu.js';
@@ -7,6 +7,8 @@ import type { InstructionHandler } from '../cpu.js';
 export const MAX_BLOCK_INSNS = 32;
 /** Nesting of followed CALLs whose RET a block may inline. */
 const MAX_CALL_DEPTH = 4;
+/** A Jcc's taken target reached by a control transfer at least this often (of HOT_THRESHOLD) is the direction a block follows. */
+const TAKEN_HINT = 4;
 const TWO32 = 4294967296;
 
 /**
@@ -18,8 +20,8 @@ const TWO32 = 4294967296;
  * - END: anything else (branches, far transfers, STI/CLI/POPF/IRET, MOV Sreg/CRn, I/O, CPUID,
  *   HLT, string instructions, SSE, ...): executed by its handler as the block's last instruction,
  *   with the run loop's bookkeeping (vmexitPending, RIP ← nextRip, icount).
- * Direct JMP/CALL rel (and RET after such a CALL) are END too, but the builder may continue the
- * block at their target when it is on the same page (see `Block.links`).
+ * Direct JMP/CALL rel (and RET after such a CALL) and Jcc are END too, but the builder may continue the
+ * block at their target (a Jcc at its fall-through) when it is on the same page (see `Block.links`).
  */
 export const MID = 0, END = 1;
 
@@ -65,8 +67,9 @@ export interface Block {
   /** RIP of each instruction (a trace is not contiguous). */
   rips: number[];
   /**
-   * Per instruction: for a JMP/CALL rel the block continues at its target (1) or not (0); for a
-   * RET, the return address the block continues at when the popped value equals it (NaN: none).
+   * Per instruction: for a JMP/CALL rel the block continues at its target (1) or not (0); for a Jcc
+   * not last, 1 (the block continues at rips[k + 1], one of its two targets; the other is a side exit);
+   * for a RET, the return address the block continues at when the popped value equals it (NaN: none).
    */
   links: number[];
   /** The generated function, or null to run the block in threaded form. */
@@ -88,6 +91,13 @@ export function isRelBranch(i: Insn): boolean {
   return (op >= 0x70 && op <= 0x7f) || (op >= MAP_0F + 0x80 && op <= MAP_0F + 0x8f) || op === 0xeb || op === 0xe9 || op === 0xe8;
 }
 
+/** Jcc rel8/rel32 whose both directions a block may know (32-bit operand size outside 64-bit mode: a 16-bit one truncates EIP). */
+function isCondRel(i: Insn, mode: number): boolean {
+  const op = i.opcode;
+  if (!((op >= 0x70 && op <= 0x7f) || (op >= MAP_0F + 0x80 && op <= MAP_0F + 0x8f))) return false;
+  return i.immSize !== 0 && (mode === 64 || i.opSize === 32);
+}
+
 /** JMP rel8/rel32 and CALL rel32 whose target the block may follow. */
 function isDirect(i: Insn, mode: number): boolean {
   const op = i.opcode;
@@ -100,10 +110,12 @@ function isDirect(i: Insn, mode: number): boolean {
  * zeros), for RIP `rip` in code size `mode`. It ends after an END instruction, before an
  * instruction that crosses the page, does not decode, wraps EIP or has an instruction
  * breakpoint, and at MAX_BLOCK_INSNS. A direct JMP/CALL whose target lies on the same page (and
- * is not yet in the block) is followed; so is a RET that matches a followed CALL. Null when not
- * even the first instruction qualifies.
+ * is not yet in the block) is followed; so is a RET that matches a followed CALL, and a Jcc's
+ * fall-through (its taken target is a side exit; a Jcc back to `rip` ends the block), or its taken
+ * target when `hits` (the page's interpreter arrivals per offset) says control went there often. Null
+ * when not even the first instruction qualifies.
  */
-export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: number, mode: 32 | 64, breakpoints: ReadonlySet<number>, handlers: InstructionHandler[]): Block | null {
+export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: number, mode: 32 | 64, breakpoints: ReadonlySet<number>, handlers: InstructionHandler[], hits: Uint8Array | null = null): Block | null {
   const insns: Insn[] = [];
   const hs: InstructionHandler[] = [];
   const rips: number[] = [];
@@ -131,6 +143,23 @@ export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: numb
     const k = insns.length - 1;
     if (placement(i) === MID) { off += i.length; r = next; continue; }
     if (mode !== 64 && isRelBranch(i)) { const t = i.opSize === 16 ? (next + i.imm) & 0xffff : (next + i.imm) >>> 0; if (t > needLimit) needLimit = t; }
+    if (isCondRel(i, mode)) {
+      // Jcc (SDM vol. 2A Jcc): the block goes on at the fall-through (the static default prediction: Intel
+      // optimization reference manual §3.4.1.3, forward conditional branches not taken) and leaves at the taken target (a side exit).
+      // A Jcc back to the block's start ends it: the generated code loops there (the self-loop case).
+      // When the interpreter has often arrived at the taken target by a control transfer (its hit count, see
+      // jit.ts), the block goes on there instead and the fall-through is the side exit.
+      const t = mode === 64 ? next + i.imm : (next + i.imm) >>> 0;
+      if (t !== rip && (mode !== 64 || (t >= -140737488355328 && t < 140737488355328))) {
+        links[k] = 1;
+        const tOff = off + i.length + (t - next);
+        if (hits !== null && tOff >= 0 && tOff < 4096 && hits[tOff] >= TAKEN_HINT && !seen.has(tOff) && !(breakpoints.size !== 0 && breakpoints.has(t))) {
+          off = tOff; r = t;
+        } else { off += i.length; r = next; }
+        continue;
+      }
+      break;
+    }
     if (isDirect(i, mode)) {
       const t = mode === 64 ? next + i.imm : (next + i.imm) >>> 0;
       const tOff = off + i.length + (t - next);

@@ -1,4 +1,4 @@
-// JavaScript source for a translated block: integer ALU ops (8/16/32/64-bit, register, memory source and read-modify-write), moves, SETcc/CMOVcc, shifts, near branches inlined with the lazy-flags protocol, memory operands and the stack through an inline TLB fast path; every other instruction (and every slow path) calls its interpreter handler.
+// JavaScript source for a translated block: integer ALU ops (8/16/32/64-bit, register, memory source and read-modify-write), moves, SETcc/CMOVcc, shifts, near branches inlined with the lazy-flags protocol (mid-block Jcc as side exits), memory operands and the stack through an inline TLB fast path; every other instruction (and every slow path) calls its interpreter handler.
 import type { Insn } from '../insn.js';
 import { CS, FS, GS, MAP_0F, PFX_REP, RSP, SS } from '../insn.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu.js';
@@ -192,7 +192,12 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       } else {
         const cc = op & 0xf;
         emit(`const t${k} = ${condExpr(cc, pending)};`);
-        if (selfLoop && t === b.rip && deadAtStart) {
+        if (!isLast && b.links[k] === 1) {
+          // Mid-block Jcc: the block goes on in the direction it was built for; the other one is a side exit that
+          // stores the pending flags (they stay pending for the code after it) and retires k + 1 instructions.
+          const fall = b.rips[k + 1] === next;
+          emit(`if (${fall ? '' : '!'}t${k}) { ${storePending()} c.rip = ${fall ? t : next}; c.icount = ic + ${k + 1}; return; }`);
+        } else if (selfLoop && t === b.rip && deadAtStart) {
           // Looping back: the flags are replaced before anyone can see them, so they are stored only on the way out.
           const st = storePending();
           emit(`if (t${k}) { ic += ${k + 1}; if (ic + ${n} <= limit) continue; ${st} c.rip = ${t}; c.icount = ic; return; }`);
@@ -201,7 +206,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
           flush();
           emit(`if (t${k}) {`); leave(k, t); emit('}');
         }
-        leave(k, next);
+        if (isLast || b.links[k] !== 1) leave(k, next);
       }
     } else if (i.opcode === 0xc3 && i.opSize === mode) {
       // RET near: in a trace the block continues when the popped address is the one its CALL pushed.

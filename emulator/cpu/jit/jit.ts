@@ -99,7 +99,7 @@ export class Jit {
     if (this.blockCount >= MAX_BLOCKS) { this.flush(); return undefined; }
     const mode = c.codeSize;
     if (mode === 16) return undefined;
-    const b = buildBlock(c.mem.pageOrNull(page.ppn), off, rip, mode, c.breakpoints, Cpu_handlers(c));
+    const b = buildBlock(c.mem.pageOrNull(page.ppn), off, rip, mode, c.breakpoints, Cpu_handlers(c), page.hits);
     if (b === null) return undefined;
     if (this.generate) {
       try {
