@@ -131,6 +131,8 @@ export class Lapic implements MmioDevice, Snapshottable {
   private readonly isr = new Uint32Array(8);
   private readonly tmr = new Uint32Array(8);
   private readonly irr = new Uint32Array(8);
+  /** The highest vector set in IRR, or -1 (kept with every IRR change: asked before every VM entry). */
+  private irrTop = -1;
   private esr = 0;
   private esrPending = 0;
   private icrLow = 0;
@@ -173,6 +175,7 @@ export class Lapic implements MmioDevice, Snapshottable {
     this.isr.fill(0);
     this.tmr.fill(0);
     this.irr.fill(0);
+    this.irrTop = -1;
     this.esr = this.esrPending = 0;
     this.icrLow = this.icrHigh = 0;
     this.lvt.fill(LVT_MASKED);
@@ -211,7 +214,7 @@ export class Lapic implements MmioDevice, Snapshottable {
   /** Arbitration priority (SDM vol. 3A §11.6.2.4, P6 family definition). */
   private apr(): number {
     const isrv = Math.max(0, highestBit(this.isr));
-    const irrv = Math.max(0, highestBit(this.irr));
+    const irrv = Math.max(0, this.irrTop);
     if ((this.tpr & 0xf0) >= (irrv & 0xf0) && (this.tpr & 0xf0) > (isrv & 0xf0)) return this.tpr & 0xff;
     return Math.max(this.tpr & 0xf0, isrv & 0xf0, irrv & 0xf0);
   }
@@ -227,6 +230,7 @@ export class Lapic implements MmioDevice, Snapshottable {
       return;
     }
     setBit(this.irr, vector, true);
+    if (vector > this.irrTop) this.irrTop = vector;
     setBit(this.tmr, vector, level);
   }
 
@@ -311,16 +315,17 @@ export class Lapic implements MmioDevice, Snapshottable {
   /** Is an interrupt ready for the processor (before RFLAGS.IF)? Call poll() first so timers are current. */
   hasInterrupt(): boolean {
     if (!this.globallyEnabled) return false;
-    const v = highestBit(this.irr);
+    const v = this.irrTop;
     if (v >= 0 && (v & 0xf0) > (this.ppr() & 0xf0)) return true;
     return this.extIntPending();
   }
 
   /** INTA: the vector to deliver. Fixed interrupts first (ExtINT ignores priority and goes to the PIC, as in QEMU's cpu_get_pic_interrupt). */
   acknowledge(): number {
-    const v = highestBit(this.irr);
+    const v = this.irrTop;
     if (v >= 0 && (v & 0xf0) > (this.ppr() & 0xf0)) {
       setBit(this.irr, v, false);
+      this.irrTop = highestBit(this.irr);
       setBit(this.isr, v, true);
       return v;
     }
@@ -732,7 +737,7 @@ export class Lapic implements MmioDevice, Snapshottable {
   }
 
   irrVector(): number {
-    return highestBit(this.irr);
+    return this.irrTop;
   }
 
   // ---- snapshots ----
@@ -790,6 +795,7 @@ export class Lapic implements MmioDevice, Snapshottable {
     this.isr.set(isr);
     this.tmr.set(tmr);
     this.irr.set(irr);
+    this.irrTop = highestBit(this.irr);
     this.lvt.set(lvt);
     this.timerFired = timerFired;
     this.nmi = nmi;

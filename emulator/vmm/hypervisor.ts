@@ -607,11 +607,12 @@ export class Hypervisor {
     } else {
       if (info === null) {
         if (table.builtIn[reason] !== 0) {
-          const x = this.exitScratch, raw = v.r32(OFF.VM_EXIT_REASON);
-          x.reason = reason; x.name = name; x.entryFailure = (raw & EXIT_REASON_FAILED_VMENTRY) !== 0; x.instructionLength = instrLen;
+          // VM-exit information fields are never held by the processor: the region's words are their values.
+          const x = this.exitScratch, w = v.words();
+          x.reason = reason; x.name = name; x.entryFailure = (w[OFF.VM_EXIT_REASON >>> 2] & EXIT_REASON_FAILED_VMENTRY) !== 0; x.instructionLength = instrLen;
           x.qLo = qLo; x.qHi = qHi;
-          x.linLo = v.r32(OFF.GUEST_LINEAR_ADDRESS); x.linHi = v.r32(OFF.GUEST_LINEAR_ADDRESS + 4);
-          x.physLo = v.r32(OFF.GUEST_PHYSICAL_ADDRESS); x.physHi = v.r32(OFF.GUEST_PHYSICAL_ADDRESS + 4);
+          x.linLo = w[OFF.GUEST_LINEAR_ADDRESS >>> 2]; x.linHi = w[(OFF.GUEST_LINEAR_ADDRESS >>> 2) + 1];
+          x.physLo = w[OFF.GUEST_PHYSICAL_ADDRESS >>> 2]; x.physHi = w[(OFF.GUEST_PHYSICAL_ADDRESS >>> 2) + 1];
           info = x;
         } else info = this.exitInfo();
       }

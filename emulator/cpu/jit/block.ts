@@ -144,11 +144,11 @@ export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: numb
     if (placement(i) === MID) { off += i.length; r = next; continue; }
     if (mode !== 64 && isRelBranch(i)) { const t = i.opSize === 16 ? (next + i.imm) & 0xffff : (next + i.imm) >>> 0; if (t > needLimit) needLimit = t; }
     if (isCondRel(i, mode)) {
-      // Jcc (SDM vol. 2A Jcc): the block goes on at the fall-through (the static default prediction: Intel
-      // optimization reference manual §3.4.1.3, forward conditional branches not taken) and leaves at the taken target (a side exit).
-      // A Jcc back to the block's start ends it: the generated code loops there (the self-loop case).
-      // When the interpreter has often arrived at the taken target by a control transfer (its hit count, see
-      // jit.ts), the block goes on there instead and the fall-through is the side exit.
+      // Jcc (SDM vol. 2A Jcc): the block goes on at the fall-through (the static default prediction, Intel
+      // optimization reference manual §3.4.1.3: forward conditional branches not taken) and leaves at the
+      // taken target (a side exit). When the interpreter has often arrived at the taken target by a control
+      // transfer (the page's hit count, jit.ts), the block goes on there instead and the fall-through is
+      // the side exit. A Jcc back to the block's start ends it: the generated code loops there (self-loop).
       const t = mode === 64 ? next + i.imm : (next + i.imm) >>> 0;
       if (t !== rip && (mode !== 64 || (t >= -140737488355328 && t < 140737488355328))) {
         links[k] = 1;
