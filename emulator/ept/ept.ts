@@ -92,12 +92,16 @@ export class Ept {
     return this.walk(mem, gpa, access, peek, steps);
   }
 
+  /** Addresses of the entries a walk used (for their accessed flags): reused, no array per walk. */
+  private readonly touched = new Float64Array(5);
+
   private walk(mem: EptMemory, gpa: number, access: number, peek: boolean, steps?: EptStep[]): number {
     const physMask = POW2[this.maxPhys];
     const levels = ((this.eptp >>> EPTP_WALK_SHIFT) & 7) + 1;
     let table = (this.eptp - (this.eptp % 4096)) % physMask;
     let allowed = EPT_R | EPT_W | EPT_X;
-    const touched: number[] = [];
+    const touched = this.touched;
+    let nTouched = 0;
     for (let level = levels; level >= 1; level--) {
       const shift = 12 + 9 * (level - 1);
       const index = Math.floor(gpa / POW2[shift]) % 512;
@@ -120,7 +124,7 @@ export class Ept {
         if (level > 1 && (lo & (level === 3 ? 0x3ffff000 : 0x1ff000)) !== 0) return this.fail('misconfig', 0, level, addr);
       }
       allowed &= rwx;
-      touched.push(addr);
+      touched[nTouched++] = addr;
       const frame = (hi & 0x000fffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
       if (leaf) {
         if (((allowed >>> access) & 1) === 0) return this.fail('violation', allowed, level, addr);
@@ -129,7 +133,7 @@ export class Ept {
         if (peek || steps !== undefined) return hpa;
         let dirty = true;
         if (this.adEnabled) {
-          for (const a of touched) { const v = mem.read32(a); if ((v & EPT_A) === 0) mem.write32(a, v | EPT_A); }
+          for (let k = 0; k < nTouched; k++) { const a = touched[k]; const v = mem.read32(a); if ((v & EPT_A) === 0) mem.write32(a, v | EPT_A); }
           const v = mem.read32(addr);
           if (access === EPT_WRITE && (v & EPT_D) === 0) mem.write32(addr, v | EPT_D | EPT_A);
           dirty = access === EPT_WRITE || (v & EPT_D) !== 0;
