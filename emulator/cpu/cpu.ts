@@ -1366,7 +1366,9 @@ export class Cpu {
           const seq = this.wrapIp(this.rip + i.length);
           this.nextRip = seq;
           handlers[i.opcode](this, i);
-          this.jitLeader = this.nextRip !== seq;
+          // The next instruction may start a block after a control transfer, and after an instruction that crossed
+          // into the next page (no block starts at one: without this, the code after it ran interpreted until a branch).
+          this.jitLeader = this.nextRip !== seq || (((this.codeSize === 64 ? this.rip : this.segBase[CS] + this.rip) & 0xfff) + i.length > 0x1000);
           if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
           this.rip = this.nextRip;
           this.icount++;
