@@ -1288,6 +1288,7 @@ export class Cpu {
     this.eventError = err;
     deliverEvent(this, vector, hasErr, err, soft, returnRip);
     this.eventInfo = 0;
+    this.jitLeader = true; // a control transfer: the handler's first instruction may start a block
   }
 
   // ---------------------------------------------------------------- run loop
@@ -1328,14 +1329,17 @@ export class Cpu {
           // the instructions that could make them fire end blocks, and call-outs leave the block
           // when stopRequested, boundaryPending or a code page changed (jit/block.ts).
           const cs = this.codeSize;
+          let looked = false; // this instruction was looked up in its page's blocks (it has none: it runs interpreted)
           if (jit && tf === 0 && this.shadow === 0 && cs !== 16 && this.onInstruction === null
             && (this.intr === null || (this.flagsRaw & IF) === 0) && (this.vmx === null || !this.vmx.boundaryPending)) {
             const lin = cs === 64 ? this.rip : (this.segBase[CS] + this.rip) % TWO32;
             let d = lin - this.fpLin;
             // Control left the page of the last fetch (a call or jump to another page): switch to the new
             // page's blocks when the TLB maps it for fetching, so the block there runs (or gets counted).
-            if ((d < 0 || d >= 4096) && this.switchFetchPage(lin)) d = lin - this.fpLin;
+            // (Also when no page is current: fpLin is NaN after a mode update or a TLB flush, and NaN fails both tests.)
+            if (!(d >= 0 && d < 4096) && this.switchFetchPage(lin)) d = lin - this.fpLin;
             if (d >= 0 && d < 4096) {
+              looked = true;
               const page = this.fpBlk;
               const b = page.blocks[d];
               // A block is entered in the code size it was built for, and outside 64-bit mode only when
@@ -1366,9 +1370,11 @@ export class Cpu {
           const seq = this.wrapIp(this.rip + i.length);
           this.nextRip = seq;
           handlers[i.opcode](this, i);
-          // The next instruction may start a block after a control transfer, and after an instruction that crossed
-          // into the next page (no block starts at one: without this, the code after it ran interpreted until a branch).
-          this.jitLeader = this.nextRip !== seq || (((this.codeSize === 64 ? this.rip : this.segBase[CS] + this.rip) & 0xfff) + i.length > 0x1000);
+          // The next instruction may start a block after a control transfer, after an instruction that crossed into the
+          // next page (no block starts at one), and after one the translator did not look at (its page was not current:
+          // after a mode update or a TLB flush; an interrupt shadow; ...): else the code after it ran interpreted until
+          // the next branch.
+          this.jitLeader = this.nextRip !== seq || !looked || (((this.codeSize === 64 ? this.rip : this.segBase[CS] + this.rip) & 0xfff) + i.length > 0x1000);
           if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
           this.rip = this.nextRip;
           this.icount++;
