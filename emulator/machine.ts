@@ -42,6 +42,16 @@ export interface RunResult {
 /** Where the Multiboot information structure is written (below the kernel, above the IVT/BDA). */
 export const MULTIBOOT_INFO_ADDRESS = 0x9000;
 
+/** The exit log's note of a virtio QueueNotify. */
+function notifyNote(e: Extract<VirtioEvent, { kind: 'notify' }>): string {
+  return `${e.device} QueueNotify queue ${e.queue} #${e.seq} → request${e.requests.length === 1 ? '' : 's'} ${e.requests.join(', ') || 'none'}`;
+}
+
+/** The exit log's note of requests a virtio device completed. */
+function completeNote(e: Extract<VirtioEvent, { kind: 'complete' }>): string {
+  return `${e.device} completed ${e.requests.join(', ')} (used idx ${e.usedIdx})`;
+}
+
 /** Console output is kept up to this many bytes (the rest is counted, not kept). */
 const OUTPUT_LIMIT = 16 * 1024 * 1024;
 
@@ -235,8 +245,9 @@ export class Machine {
     const hv = this.hv;
     if (hv === null) return;
     switch (e.kind) {
-      case 'notify': hv.addNote(`${e.device} QueueNotify queue ${e.queue} #${e.seq} → request${e.requests.length === 1 ? '' : 's'} ${e.requests.join(', ') || 'none'}`); break;
-      case 'complete': hv.addNote(`${e.device} completed ${e.requests.join(', ')} (used idx ${e.usedIdx})`); break;
+      // A request's two notes are made from its events when the exit log is read (not formatted per request).
+      case 'notify': hv.addNoteDeferred(notifyNote, e); break;
+      case 'complete': hv.addNoteDeferred(completeNote, e); break;
       case 'needsReset': hv.addNote(`${e.device} DEVICE_NEEDS_RESET: ${e.reason}`); break;
       case 'featuresRejected': hv.addNote(`${e.device} FEATURES_OK rejected: ${e.reason}`); break;
       case 'notifyIgnored': hv.addNote(`${e.device} notify ignored: ${e.reason}`); break;

@@ -48,6 +48,51 @@ function outcomeCode(o: ExitOutcome): number {
 const MAX_BYTES = 16;
 
 /**
+ * A note whose text is made when it is first read (an entry built, a view, a snapshot): its parts are texts and
+ * (format, value) pairs, joined with "; " in order. An exit that happens often (a virtio QueueNotify) then keeps the
+ * data of its note instead of formatting it every time.
+ */
+export class DeferredNote {
+  private readonly formats: Array<((v: never) => string) | null> = [];
+  private readonly values: unknown[] = [];
+  private text: string | null = null;
+
+  /** A note made of `text` (when given) and nothing else yet. */
+  constructor(text?: string) {
+    if (text !== undefined) this.add(text);
+  }
+
+  add(text: string): void {
+    this.formats.push(null); this.values.push(text); this.text = null;
+  }
+
+  /** A part whose text is `format(value)`, made when the note is read (`value` must not change meanwhile). */
+  addFormatted<T>(format: (v: T) => string, value: T): void {
+    this.formats.push(format as (v: never) => string); this.values.push(value); this.text = null;
+  }
+
+  toString(): string {
+    if (this.text === null) {
+      const out: string[] = [];
+      for (let k = 0; k < this.formats.length; k++) { const f = this.formats[k]; out.push(f === null ? (this.values[k] as string) : f(this.values[k] as never)); }
+      this.text = out.join('; ');
+    }
+    return this.text;
+  }
+}
+
+/** A note as the log stores it: its text, or a DeferredNote. */
+export type NoteText = string | DeferredNote;
+
+/** `note` with `text` appended ("; " between): a DeferredNote grows, a string is joined. */
+export function appendNote(note: NoteText | undefined, text: string): NoteText {
+  if (note === undefined || note === '') return text;
+  if (typeof note === 'string') return `${note}; ${text}`;
+  note.add(text);
+  return note;
+}
+
+/**
  * The storage of `size` consecutive slots of the ring. Names, notes and built entries are JS arrays the garbage
  * collector traces, so each is allocated only when a slot first needs it: most exits have the reason's own name,
  * no note and no entry built.
@@ -64,7 +109,7 @@ class Chunk {
   readonly byteData: Uint8Array;
   /** Names other than exitReasonName(reason) (entries added with another name), by slot. */
   private names: Array<string | undefined> | null = null;
-  private notes: Array<string | undefined> | null = null;
+  private notes: Array<NoteText | undefined> | null = null;
   /** Entries built (or given to add()) per slot; undefined until asked for. */
   private entries: Array<ExitEntry | undefined> | null = null;
   constructor(readonly size: number) {
@@ -89,11 +134,21 @@ class Chunk {
     this.names = setSparse(this.names, this.size, i, name !== exitReasonName(this.reasons[i]) ? name : undefined);
   }
 
+  /** Slot i's note as text (a DeferredNote is made into its text here, once). */
   note(i: number): string | undefined {
+    const n = this.notes?.[i];
+    if (n === undefined || typeof n === 'string') return n;
+    const text = n.toString();
+    this.notes![i] = text;
+    return text;
+  }
+
+  /** Slot i's note as stored (a DeferredNote stays one). */
+  rawNote(i: number): NoteText | undefined {
     return this.notes?.[i];
   }
 
-  setNote(i: number, note: string | undefined): void {
+  setNote(i: number, note: NoteText | undefined): void {
     this.notes = setSparse(this.notes, this.size, i, note);
   }
 
@@ -196,7 +251,7 @@ export class ExitLog {
    */
   record(
     reason: number, name: string, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
-    icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number,
+    icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number,
   ): void {
     const c = this.push(reason, name, rip, bits, icount, outcome, note, instructionsSinceEntry);
     const i = this.at;
@@ -210,7 +265,7 @@ export class ExitLog {
   }
 
   /** Count exit total + 1 and store its common fields; returns its chunk (its index in `at`). */
-  private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: string | undefined, instructionsSinceEntry: number): Chunk {
+  private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number): Chunk {
     const n = ++this.total;
     if (n > this.high) this.high = n;
     const slot = (n - 1) % this.capacity;
@@ -261,7 +316,7 @@ export class ExitLog {
     const c = this.locate((this.total - 1) % this.capacity), i = this.at;
     const e = c.entry(i);
     if (e !== undefined) e.note = e.note ? `${e.note}; ${text}` : text;
-    else { const note = c.note(i); c.setNote(i, note ? `${note}; ${text}` : text); }
+    else c.setNote(i, appendNote(c.rawNote(i), text));
   }
 
   /** Exits numbered `from` … `to` that are still kept, oldest first (views page through a long log with this). */

@@ -21,7 +21,7 @@ import { EXIT_REASON_FAILED_VMENTRY, exitReasonName } from '../vmx/exit-reasons.
 import { EPT_A, EPT_PS, EPT_R, EPT_W, EPT_X, makeEptp } from '../ept/ept.js';
 import { GuestMemory } from './guest-memory.js';
 import { guestLinearToPhysical } from './guest-walk.js';
-import { ExitLog, type ExitOutcome } from './exit-log.js';
+import { appendNote, DeferredNote, ExitLog, type ExitOutcome, type NoteText } from './exit-log.js';
 import { type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
 import { defaultHandlers, HYPERVISOR_MSR_EXITS, isBuiltInHandler, type HandlerContext, type MsrPlatform } from './handlers.js';
 import { decodeInstructionCached } from './mmio.js';
@@ -213,7 +213,7 @@ export class Hypervisor {
   private pendingInjection = 0;
   private pendingInjectionError = 0;
   private pendingInjectionLength = 0;
-  private note: string | undefined;
+  private note: NoteText | undefined;
 
   constructor(opts: HypervisorOptions) {
     const ram = opts.guestRamBytes;
@@ -848,7 +848,7 @@ export class Hypervisor {
       ioRead: (port, size) => hv.bus.ioRead(port, size),
       ioWrite: (port, size, value) => hv.bus.ioWrite(port, size, value),
       console: (text) => hv.consoleOut(text),
-      note: (text) => { hv.note = hv.note ? `${hv.note}; ${text}` : text; },
+      note: (text) => { hv.note = appendNote(hv.note, text); },
       endRun: (status, message, exitCode) => { hv.ended = { status, message, exitCode }; },
       now: () => hv.now(),
       spend: (steps) => { if (steps > 0) hv.stepsSpent += steps; },
@@ -920,7 +920,15 @@ export class Hypervisor {
 
   /** Add a note to the VM exit being handled (devices explain what an access did). */
   addNote(text: string): void {
-    this.note = this.note ? `${this.note}; ${text}` : text;
+    this.note = appendNote(this.note, text);
+  }
+
+  /** addNote of `format(value)`, made only when the note is read (for notes of frequent exits; `value` must not change). */
+  addNoteDeferred<T>(format: (v: T) => string, value: T): void {
+    const n = this.note;
+    const d = n instanceof DeferredNote ? n : new DeferredNote(n === undefined || n === '' ? undefined : n);
+    d.addFormatted(format, value);
+    this.note = d;
   }
 
   /** Interrupts injected at VM entry, by vector (the platform's interrupts reaching the guest). */

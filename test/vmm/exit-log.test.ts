@@ -1,6 +1,6 @@
 // The exit log: it grows from its initial slots to its capacity, then keeps the newest exits; windows page through it; statistics count every exit.
 import { describe, expect, it } from 'vitest';
-import { EXIT_LOG_INITIAL, ExitLog } from '../../emulator/vmm/exit-log.js';
+import { appendNote, DeferredNote, EXIT_LOG_INITIAL, ExitLog } from '../../emulator/vmm/exit-log.js';
 
 const bytes = new Uint8Array([0x0f, 0xa2]);
 function log(n: number, capacity?: number): ExitLog {
@@ -39,5 +39,28 @@ describe('ExitLog', () => {
     b.record(10, 'CPUID', 0, 0, 0x9999, bytes, 2, 64, 1, 'emulated', undefined, 1);
     expect(b.last()).toMatchObject({ n: 6_001, rip: 0x9999 });
     expect(b.recent().length).toBe(6_001);
+  });
+
+  it('keeps a deferred note as data until it is read, then shows the same text a formatted note would', () => {
+    const l = new ExitLog();
+    let formatted = 0;
+    const event = { device: 'virtio-blk', seq: 7, requests: [41, 42] };
+    const fmt = (e: typeof event): string => { formatted++; return `${e.device} QueueNotify #${e.seq} → requests ${e.requests.join(', ')}`; };
+    const note = new DeferredNote('virtio-mmio QueueNotify ← 0x0');
+    note.addFormatted(fmt, event);
+    l.record(48, 'EPT_VIOLATION', 0x182, 0, 0x2000, bytes, 2, 32, 5, 'emulated', appendNote(note, 'device done'), 1);
+    l.annotateLast('→ injected vector 0x29 at entry'); // the entry after the exit: appended, still unformatted
+    expect(formatted).toBe(0);
+    const text = 'virtio-mmio QueueNotify ← 0x0; virtio-blk QueueNotify #7 → requests 41, 42; device done; → injected vector 0x29 at entry';
+    expect(l.last()!.note).toBe(text);
+    expect(l.window(1, 1)[0].note).toBe(text);
+    expect(formatted).toBe(1); // made once, then kept as text
+    // A string note is joined the same way.
+    expect(appendNote(appendNote(undefined, 'a'), 'b')).toBe('a; b');
+    // The saved state carries the text (a snapshot holds no formatter).
+    const saved = JSON.parse(JSON.stringify(l.saveState()));
+    const b = new ExitLog();
+    b.loadState(saved);
+    expect(b.last()!.note).toBe(text);
   });
 });
