@@ -48,34 +48,43 @@ function outcomeCode(o: ExitOutcome): number {
 const MAX_BYTES = 16;
 
 /**
- * A note whose text is made when it is first read (an entry built, a view, a snapshot): its parts are texts and
- * (format, value) pairs, joined with "; " in order. An exit that happens often (a virtio QueueNotify) then keeps the
- * data of its note instead of formatting it every time.
+ * A note whose text is made when it is first read (an entry built, a view, a snapshot): a chain of parts, each a
+ * text or a (format, value) pair, joined with "; " in order. An exit that happens often (a virtio QueueNotify) then
+ * keeps the data of its note instead of formatting it every time; one small object per part, no arrays.
  */
 export class DeferredNote {
-  private readonly formats: Array<((v: never) => string) | null> = [];
-  private readonly values: unknown[] = [];
   private text: string | null = null;
 
-  /** A note made of `text` (when given) and nothing else yet. */
-  constructor(text?: string) {
-    if (text !== undefined) this.add(text);
+  private constructor(
+    private readonly prev: DeferredNote | null,
+    private readonly format: ((v: never) => string) | null,
+    private readonly value: unknown,
+  ) {}
+
+  /** A note of `text` alone. */
+  static of(text: string): DeferredNote {
+    return new DeferredNote(null, null, text);
   }
 
-  add(text: string): void {
-    this.formats.push(null); this.values.push(text); this.text = null;
+  /** A note of `format(value)` (made when read; `value` must not change meanwhile), after `prev` when given. */
+  static formatted<T>(prev: NoteText | undefined, format: (v: T) => string, value: T): DeferredNote {
+    const p = prev === undefined || prev === '' ? null : typeof prev === 'string' ? DeferredNote.of(prev) : prev;
+    return new DeferredNote(p, format as (v: never) => string, value);
   }
 
-  /** A part whose text is `format(value)`, made when the note is read (`value` must not change meanwhile). */
-  addFormatted<T>(format: (v: T) => string, value: T): void {
-    this.formats.push(format as (v: never) => string); this.values.push(value); this.text = null;
+  /** This note with `text` appended. */
+  then(text: string): DeferredNote {
+    return new DeferredNote(this, null, text);
   }
 
   toString(): string {
     if (this.text === null) {
-      const out: string[] = [];
-      for (let k = 0; k < this.formats.length; k++) { const f = this.formats[k]; out.push(f === null ? (this.values[k] as string) : f(this.values[k] as never)); }
-      this.text = out.join('; ');
+      // Oldest part first; iteratively (a handler may add many parts to one exit's note).
+      const parts: string[] = [];
+      let n: DeferredNote | null = this;
+      for (; n !== null && n.text === null; n = n.prev) parts.push(n.format === null ? (n.value as string) : n.format(n.value as never));
+      if (n !== null) parts.push(n.text!);
+      this.text = parts.reverse().join('; ');
     }
     return this.text;
   }
@@ -84,12 +93,10 @@ export class DeferredNote {
 /** A note as the log stores it: its text, or a DeferredNote. */
 export type NoteText = string | DeferredNote;
 
-/** `note` with `text` appended ("; " between): a DeferredNote grows, a string is joined. */
+/** `note` with `text` appended ("; " between): a string is joined, a DeferredNote gets one more part (unformatted). */
 export function appendNote(note: NoteText | undefined, text: string): NoteText {
   if (note === undefined || note === '') return text;
-  if (typeof note === 'string') return `${note}; ${text}`;
-  note.add(text);
-  return note;
+  return typeof note === 'string' ? `${note}; ${text}` : note.then(text);
 }
 
 /**

@@ -925,10 +925,7 @@ export class Hypervisor {
 
   /** addNote of `format(value)`, made only when the note is read (for notes of frequent exits; `value` must not change). */
   addNoteDeferred<T>(format: (v: T) => string, value: T): void {
-    const n = this.note;
-    const d = n instanceof DeferredNote ? n : new DeferredNote(n === undefined || n === '' ? undefined : n);
-    d.addFormatted(format, value);
-    this.note = d;
+    this.note = DeferredNote.formatted(this.note, format, value);
   }
 
   /** Interrupts injected at VM entry, by vector (the platform's interrupts reaching the guest). */

@@ -46,8 +46,7 @@ describe('ExitLog', () => {
     let formatted = 0;
     const event = { device: 'virtio-blk', seq: 7, requests: [41, 42] };
     const fmt = (e: typeof event): string => { formatted++; return `${e.device} QueueNotify #${e.seq} → requests ${e.requests.join(', ')}`; };
-    const note = new DeferredNote('virtio-mmio QueueNotify ← 0x0');
-    note.addFormatted(fmt, event);
+    const note = DeferredNote.formatted('virtio-mmio QueueNotify ← 0x0', fmt, event);
     l.record(48, 'EPT_VIOLATION', 0x182, 0, 0x2000, bytes, 2, 32, 5, 'emulated', appendNote(note, 'device done'), 1);
     l.annotateLast('→ injected vector 0x29 at entry'); // the entry after the exit: appended, still unformatted
     expect(formatted).toBe(0);
