@@ -396,8 +396,9 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
   /** Budget of chains the current queue run may still take. */
   private budget = 0;
   private runNotify: number | null = null;
-  private runCompleted: number[] = [];
-  private runTaken: number[] = [];
+  /** Request ids completed and taken in the current queue run: reused buffers, copied at their exact length into the run's events. */
+  private readonly runCompleted: number[] = [];
+  private readonly runTaken: number[] = [];
   private running = false;
   private readonly deferredKicks = new Set<number>();
 
@@ -753,8 +754,8 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
     const oldUsed = q.usedIdx;
     this.budget = q.size;
     this.runNotify = seq;
-    this.runCompleted = [];
-    this.runTaken = [];
+    this.runCompleted.length = 0;
+    this.runTaken.length = 0;
     try {
       this.processQueue(qi);
     } catch (e) {
@@ -764,10 +765,10 @@ export abstract class VirtioMmioDevice implements MmioDevice, Snapshottable {
     this.budget = 0;
     if (this.needsResetReason === null) q.publishAvailEvent(dma);
     if (this.runCompleted.length > 0) {
-      this.emit({ kind: 'complete', device: this.name, queue: qi, requests: this.runCompleted, usedIdx: q.usedIdx });
+      this.emit({ kind: 'complete', device: this.name, queue: qi, requests: this.runCompleted.slice(), usedIdx: q.usedIdx });
       if (q.needsInterrupt(dma, oldUsed)) this.raise(VIRTIO_INT.USED_BUFFER);
     }
-    return this.runTaken;
+    return this.runTaken.slice();
   }
 
   /** Chains waiting in queue `qi` (throws VirtqueueError on a bad avail.idx). Only inside processQueue. */
