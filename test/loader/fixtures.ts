@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+export { prng } from '../prng.js';
 
 export const TMP = join(dirname(fileURLToPath(import.meta.url)), '..', '.tmp', 'loader');
 mkdirSync(TMP, { recursive: true });
@@ -172,14 +173,3 @@ export function addr2line(path: string, addrs: number[], tool = 'addr2line'): st
   return text.trim().split('\n').map((l) => l.replace(/ \(discriminator \d+\)$/, ''));
 }
 
-/** Deterministic PRNG (mulberry32) for the fuzz tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,19 +1,9 @@
-// A seeded hostile-and-plausible ring workload (as in fuzz.test.ts) recorded as text: per round a digest of the device's events, registers and guest RAM, and every DEVICE_NEEDS_RESET reason verbatim. The golden in golden/fuzz-trace.txt was recorded before the chain walk and DMA copies were reworked (golden.test.ts).
+// A seeded hostile-and-plausible ring workload (fuzz.test.ts runs it too) recorded as text: per round a digest of the device's events, registers and guest RAM, and every DEVICE_NEEDS_RESET reason verbatim. The golden in golden/fuzz-trace.txt was recorded before the chain walk and DMA copies were reworked (golden.test.ts).
 import type { VirtioMmioDevice } from '../../emulator/devices/virtio/index.js';
 import { MemoryDisk, VirtioBlk, VirtioConsole, VirtioRng } from '../../emulator/devices/virtio/index.js';
 import { MockDriver, REG, ST, TestHost } from './driver.js';
+import { prng } from '../prng.js';
 
-/** mulberry32: the test's own seeded generator. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FNV-1a over a string's UTF-16 units and then over bytes. */
 class Fnv {
@@ -24,14 +14,31 @@ class Fnv {
 
 const RAM = 1024 * 1024;
 
-export function fuzzTrace(rounds: number): string[] {
+/** One round of the workload, after the driver's last access (or its feature negotiation failed: `rejected`). */
+export interface FuzzRound {
+  round: number;
+  /** Which device (0 console, 1 blk, 2 rng). */
+  which: number;
+  dev: VirtioMmioDevice;
+  host: TestHost;
+  driver: MockDriver;
+  rejected: boolean;
+  /** A digest of what the driver read back this round. */
+  reads: number;
+}
+
+/**
+ * The seeded workload: `rounds` rounds, each on one of a console, a blk and an rng device, negotiating random feature
+ * sets, then four steps of well-formed chains with random contents or of random descriptors, indirect tables, ring
+ * indexes and register writes. `onRound` sees each round's end; `onConsole` the console's output.
+ */
+export function runFuzzWorkload(rounds: number, onRound: (r: FuzzRound) => void, onConsole: (b: Uint8Array) => void): { disk: MemoryDisk; hosts: TestHost[] } {
   const rnd = prng(0x7ace);
   const int = (n: number) => Math.floor(rnd() * n);
   const hosts = [new TestHost(RAM), new TestHost(RAM), new TestHost(RAM)];
   const disk = new MemoryDisk(new Uint8Array(64 * 1024).map((_, i) => (i * 7 + (i >>> 9)) & 0xff));
-  const consoleOut = new Fnv();
   const devs: [VirtioMmioDevice, number, TestHost][] = [
-    [new VirtioConsole(hosts[0], { output: (b) => consoleOut.bytes(b) }), 2, hosts[0]],
+    [new VirtioConsole(hosts[0], { output: onConsole }), 2, hosts[0]],
     [new VirtioBlk(hosts[1], { backend: disk }), 1, hosts[1]],
     [new VirtioRng(hosts[2], { seed: 1 }), 1, hosts[2]],
   ];
@@ -43,7 +50,6 @@ export function fuzzTrace(rounds: number): string[] {
     return [RAM - int(64), 0];
   };
   const len = () => (rnd() < 0.8 ? int(4096) : rnd() < 0.5 ? int(2 ** 32) : 16 * int(8));
-  const lines: string[] = [];
   for (let round = 0; round < rounds; round++) {
     const which = int(devs.length);
     const [dev, queueCount, host] = devs[which];
@@ -51,7 +57,7 @@ export function fuzzTrace(rounds: number): string[] {
     const d = new MockDriver(dev, host);
     const size = 1 << int(9);
     const accept = (o: bigint) => (rnd() < 0.9 ? o & (rnd() < 0.5 ? ~0n : ~(1n << 28n) & ~(1n << 29n)) : BigInt(int(2 ** 32)) << BigInt(int(33)));
-    if (!d.negotiate(accept)) { lines.push(`${round} features rejected`); continue; }
+    if (!d.negotiate(accept)) { onRound({ round, which, dev, host, driver: d, rejected: true, reads: 0 }); continue; }
     const qs = [];
     for (let qi = 0; qi < queueCount; qi++) qs.push(d.setupQueue(qi, size, 0x10000 + qi * 0x8000));
     d.w(REG.Status, ST.ACKNOWLEDGE | ST.DRIVER | ST.FEATURES_OK | ST.DRIVER_OK);
@@ -114,12 +120,23 @@ export function fuzzTrace(rounds: number): string[] {
       if (rnd() < 0.5) reads.text(String(d.ack()));
       reads.text(String(dev.mmioRead(4 * int(0x400), 4)));
     }
+    onRound({ round, which, dev, host, driver: d, rejected: false, reads: reads.h });
+  }
+  return { disk, hosts };
+}
+
+/** The workload recorded as text: per round a digest of the device's events, registers and guest RAM, and every DEVICE_NEEDS_RESET reason. */
+export function fuzzTrace(rounds: number): string[] {
+  const lines: string[] = [];
+  const consoleOut = new Fnv();
+  runFuzzWorkload(rounds, ({ round, which, dev, host, rejected, reads }) => {
+    if (rejected) { lines.push(`${round} features rejected`); return; }
     const f = new Fnv();
     f.text(JSON.stringify(host.events));
     f.text(JSON.stringify(dev.inspect()));
     if (round % 50 === 49) f.bytes(host.mem.peek(0, RAM));
-    lines.push(`${round} dev ${which} ${f.h.toString(16)} ${reads.h.toString(16)} ${consoleOut.h.toString(16)}`);
+    lines.push(`${round} dev ${which} ${f.h.toString(16)} ${reads.toString(16)} ${consoleOut.h.toString(16)}`);
     for (const e of host.events) if (e.kind === 'needsReset') lines.push(`${round} needsReset ${e.reason}`);
-  }
+  }, (b) => consoleOut.bytes(b));
   return lines;
 }

@@ -1,120 +1,19 @@
-// Fuzz: rings, descriptors, indirect tables and registers filled with seeded random contents — never a host exception, hang or unbounded allocation.
+// Fuzz: rings, descriptors, indirect tables and registers filled with seeded random contents (fuzz-trace.ts's workload) — never a host exception, hang or unbounded allocation; hostile inputs end in DEVICE_NEEDS_RESET, plausible ones are served.
 import { describe, expect, it } from 'vitest';
-import type { VirtioMmioDevice } from '../../emulator/devices/virtio/index.js';
-import { MemoryDisk, VirtioBlk, VirtioConsole, VirtioRng } from '../../emulator/devices/virtio/index.js';
-import { MockDriver, REG, ST, TestHost } from './driver.js';
-
-/** mulberry32: the test's own seeded generator. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { ST } from './driver.js';
+import { runFuzzWorkload } from './fuzz-trace.js';
 
 const RAM = 1024 * 1024;
 const ROUNDS = 3000;
 
 describe('virtio fuzz', () => {
   it(`survives ${ROUNDS} rounds of random rings on console, blk and rng`, () => {
-    const rnd = prng(0x5eed);
-    const int = (n: number) => Math.floor(rnd() * n);
-    const hosts = [new TestHost(RAM), new TestHost(RAM), new TestHost(RAM)]; // one interrupt line each
-    let outBytes = 0;
-    const disk = new MemoryDisk(new Uint8Array(64 * 1024));
-    const devs: [VirtioMmioDevice, number, TestHost][] = [
-      [new VirtioConsole(hosts[0], { output: (b) => { outBytes += b.length; } }), 2, hosts[0]],
-      [new VirtioBlk(hosts[1], { backend: disk }), 1, hosts[1]],
-      [new VirtioRng(hosts[2], { seed: 1 }), 1, hosts[2]],
-    ];
-    const addr = (): [number, number] => {
-      const k = rnd();
-      if (k < 0.7) return [0x20000 + int(RAM - 0x21000), 0];
-      if (k < 0.8) return [int(2 ** 32), 0];
-      if (k < 0.9) return [int(2 ** 32), int(2 ** 32)];
-      return [RAM - int(64), 0];
-    };
-    const len = () => (rnd() < 0.8 ? int(4096) : rnd() < 0.5 ? int(2 ** 32) : 16 * int(8));
     const stats = { needsReset: 0, completed: 0, rounds: 0, clean: 0 };
+    let outBytes = 0;
     const t0 = performance.now();
-    for (let round = 0; round < ROUNDS; round++) {
-      const [dev, queueCount, host] = devs[int(devs.length)];
-      const d = new MockDriver(dev, host);
-      const size = 1 << int(9); // 1..256
-      const accept = (o: bigint) => (rnd() < 0.9 ? o & (rnd() < 0.5 ? ~0n : ~(1n << 28n) & ~(1n << 29n)) : BigInt(int(2 ** 32)) << BigInt(int(33)));
-      if (!d.negotiate(accept)) continue;
-      const qs = [];
-      for (let qi = 0; qi < queueCount; qi++) qs.push(d.setupQueue(qi, size, 0x10000 + qi * 0x8000));
-      d.w(REG.Status, ST.ACKNOWLEDGE | ST.DRIVER | ST.FEATURES_OK | ST.DRIVER_OK);
-      const plausible = rnd() < 0.5;
-      for (let step = 0; step < 4; step++) {
-        const q = qs[int(qs.length)];
-        if (plausible) {
-          // Well-formed chains (readable then writable, in RAM) with random contents: requests of every kind.
-          const k = 1 + int(Math.min(size, 4));
-          for (let c = 0; c < k && (q.availIdx - q.lastUsed) < size; c++) {
-            const bufs = [];
-            const nr = int(3);
-            const nw = int(3);
-            for (let i = 0; i < nr + nw; i++) bufs.push({ addr: 0x80000 + int(0x60000), len: i === 0 && rnd() < 0.7 ? 16 : int(2048), write: i >= nr });
-            const hdr = bufs[0];
-            if (nr > 0 && hdr.len >= 16) {
-              host.mem.write32(hdr.addr, [0, 1, 4, 8, int(20)][int(5)]);
-              host.mem.write32(hdr.addr + 8, int(200));
-              host.mem.write32(hdr.addr + 12, rnd() < 0.9 ? 0 : int(2 ** 32));
-            }
-            if (bufs.length === 0 || bufs.length > size) continue;
-            q.add(bufs, rnd() < 0.3 ? { indirectAt: 0x40000 + 0x100 * int(256) } : {});
-          }
-          if (dev instanceof VirtioConsole && rnd() < 0.5) dev.pushInput(new Uint8Array(int(300)));
-          d.notify(q.index);
-          q.reap();
-          if (rnd() < 0.5) q.setUsedEvent(q.lastUsed);
-          if (rnd() < 0.7) d.ack();
-          continue;
-        }
-        // Random descriptors: mostly plausible, sometimes garbage.
-        const n = 1 + int(Math.min(size, 8));
-        for (let i = 0; i < n; i++) {
-          const [lo, hi] = addr();
-          const idx = int(size);
-          q.writeDesc(q.desc, idx, 0, 0, 0, 0);
-          host.mem.write32(q.desc + 16 * idx, lo);
-          host.mem.write32(q.desc + 16 * idx + 4, hi);
-          host.mem.write32(q.desc + 16 * idx + 8, len());
-          host.mem.write16(q.desc + 16 * idx + 12, rnd() < 0.9 ? int(8) : int(65536));
-          host.mem.write16(q.desc + 16 * idx + 14, rnd() < 0.9 ? int(size) : int(65536));
-        }
-        // Random indirect tables in a region the descriptors may point at.
-        const tbl = 0x40000 + 16 * int(0x1000);
-        for (let i = 0; i < 8; i++) {
-          const [lo, hi] = addr();
-          host.mem.write32(tbl + 16 * i, lo);
-          host.mem.write32(tbl + 16 * i + 4, hi);
-          host.mem.write32(tbl + 16 * i + 8, len());
-          host.mem.write32(tbl + 16 * i + 12, int(2 ** 32));
-        }
-        if (rnd() < 0.3) {
-          const idx = int(size);
-          q.writeDesc(q.desc, idx, tbl, 16 * (1 + int(8)), 4, 0);
-        }
-        const k = 1 + int(size);
-        for (let i = 0; i < k; i++) q.publishHead(rnd() < 0.95 ? int(size) : int(65536), false);
-        q.setAvailIdx(rnd() < 0.9 ? q.availIdx : int(65536));
-        if (rnd() < 0.3) q.setAvailFlags(int(4));
-        if (rnd() < 0.3) q.setUsedEvent(int(65536));
-        if (rnd() < 0.05) d.w(4 * int(0x40), int(2 ** 32)); // a random register write
-        if (rnd() < 0.05) dev.mmioWrite(0x100 + int(64), ([1, 2, 4] as const)[int(3)], int(2 ** 32));
-        if (dev instanceof VirtioConsole && rnd() < 0.5) dev.pushInput(new Uint8Array(int(300)));
-        d.notify(rnd() < 0.95 ? q.index : int(2 ** 32));
-        if (rnd() < 0.5) d.ack();
-        dev.mmioRead(4 * int(0x400), 4);
-      }
-      if ((d.status() & ST.DEVICE_NEEDS_RESET) !== 0) stats.needsReset++;
+    const { disk, hosts } = runFuzzWorkload(ROUNDS, ({ round, dev, driver, rejected }) => {
+      if (rejected) return;
+      if ((driver.status() & ST.DEVICE_NEEDS_RESET) !== 0) stats.needsReset++;
       else stats.clean++;
       stats.completed += dev.inspect().requests.filter((r) => r.state === 'completed').length > 0 ? 1 : 0;
       stats.rounds++;
@@ -124,7 +23,7 @@ describe('virtio fuzz', () => {
         dev.loadState(s);
         expect(dev.saveState()).toEqual(s);
       }
-    }
+    }, (b) => { outBytes += b.length; });
     const ms = performance.now() - t0;
     expect(stats.rounds).toBeGreaterThan(ROUNDS / 2);
     expect(stats.needsReset).toBeGreaterThan(stats.rounds / 10); // hostile inputs are caught
