@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT_REASON as R } from '../../emulator/vmx/exit-reasons.js';
 import { stateHash } from '../../emulator/history/state-hash.js';
-import { guest, type Mode } from '../vmx-exits/harness.js';
+import { countSoftPath, guest, type Mode } from '../vmx-exits/harness.js';
 
 /** MMIO accesses per iteration of `body`. */
 const PER_ITERATION = 11;
@@ -48,13 +48,9 @@ describe('MMIO from the translator\'s 8/16-bit and MOVSX forms', () => {
       const runs = [true, false].map((jit) => {
         const g = guest(`mmio-forms-${mode}`, mode, body(n, mode === 'long'));
         g.m.cpu.jit = jit;
-        let soft = 0;
-        const cpu = g.m.cpu as unknown as { softRead: (...a: number[]) => number; softWrite: (...a: number[]) => boolean };
-        const rd = cpu.softRead.bind(cpu), wr = cpu.softWrite.bind(cpu);
-        cpu.softRead = (...a) => { soft++; return rd(...a); };
-        cpu.softWrite = (...a) => { soft++; return wr(...a); };
+        const soft = countSoftPath(g.m.cpu);
         const r = g.run();
-        return { r, g, soft, hash: stateHash(g.m).all };
+        return { r, g, soft: soft.n, hash: stateHash(g.m).all };
       });
       const [on, off] = runs;
       expect(on.r.status).toBe('debug-exit');

@@ -211,3 +211,13 @@ idtr:
   dq idt
 `;
 }
+
+/** Count the processor's soft-path accesses (softRead/softWrite: MMIO from translated code without unwinding) from now on. */
+export function countSoftPath(cpu: object): { n: number } {
+  const count = { n: 0 };
+  const c = cpu as { softRead: (...a: number[]) => number; softWrite: (...a: number[]) => boolean };
+  const rd = c.softRead.bind(c), wr = c.softWrite.bind(c);
+  c.softRead = (...a) => { count.n++; return rd(...a); };
+  c.softWrite = (...a) => { count.n++; return wr(...a); };
+  return count;
+}

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT_REASON as R } from '../../emulator/vmx/exit-reasons.js';
 import { stateHash } from '../../emulator/history/state-hash.js';
-import { guest, type Mode } from './harness.js';
+import { countSoftPath, guest, type Mode } from './harness.js';
 
 /**
  * A hot loop of the MOV forms the translator inlines, on the local APIC (TPR at 0xFEE00080, version at
@@ -51,13 +51,9 @@ describe('MMIO in translated code', () => {
         // The RAM the loop wrote, read back after the run.
         const ram = () => Array.from({ length: n }, (_, k) => Array.from(g.m.guest.peek(0x300000 + k * 4096 + 8, 8)).join(',')).join(';');
         g.m.cpu.jit = jit;
-        let soft = 0;
-        const cpu = g.m.cpu as unknown as { softRead: (...a: number[]) => number; softWrite: (...a: number[]) => boolean };
-        const rd = cpu.softRead.bind(cpu), wr = cpu.softWrite.bind(cpu);
-        cpu.softRead = (...a) => { soft++; return rd(...a); };
-        cpu.softWrite = (...a) => { soft++; return wr(...a); };
+        const soft = countSoftPath(g.m.cpu);
         const r = g.run();
-        return { r, g, soft, hash: stateHash(g.m).all, ram: ram() };
+        return { r, g, soft: soft.n, hash: stateHash(g.m).all, ram: ram() };
       });
       const [on, off] = runs;
       expect(on.r.status).toBe('debug-exit');
