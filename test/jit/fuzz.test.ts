@@ -1,6 +1,18 @@
 // Random instruction loops run by the translator and by the interpreter in lockstep: after every slice (of random length, so blocks are cut by the budget) the whole processor state and memory must be equal.
 import { describe, expect, it } from 'vitest';
+import { isRelBranch } from '../../emulator/cpu/jit/block.js';
+import type { Jit } from '../../emulator/cpu/jit/jit.js';
 import { bareLongMode, bareMode, CODE, fingerprint } from './harness.js';
+
+/** Count, in `n.sides`, the Jcc the unit's blocks have before their last instruction (side exits). */
+function countSideExits(unit: Jit, n: { sides: number }): void {
+  const translate = unit.translate.bind(unit);
+  unit.translate = (c, page, off, rip) => {
+    const b = translate(c, page, off, rip);
+    if (b !== undefined) for (let k = 0; k < b.len - 1; k++) if (isRelBranch(b.insns[k]) && ![0xe8, 0xe9, 0xeb].includes(b.insns[k].opcode)) n.sides++;
+    return b;
+  };
+}
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -81,7 +93,7 @@ function randomInsn(next: () => number): number[] {
     case 18: return [rex(0, d), 0xf7, modrm(3, pick([2, 3, 4, 5]), d)]; // NOT NEG MUL IMUL
     case 19: return [0x48 | ((d & 8) >> 1) | ((s & 8) >> 3), 0x0f, 0xaf, modrm(3, d, s)]; // IMUL r, r/m
     case 20: return next() % 2 ? [pick([0xf8, 0xf9, 0xf5, 0x9c])] : [0xe8, 0, 0, 0, 0, 0x41, 0x58 + (next() % 6)]; // CLC STC CMC PUSHF; CALL next + POP r8..r13
-    default: return [0x70 + (next() % 16), 0]; // Jcc +0 (a block end either way)
+    default: return [0x70 + (next() % 16), 0]; // Jcc +0 (mid-block: a side exit to the next instruction)
   }
 }
 
@@ -175,10 +187,12 @@ describe('translator vs interpreter on random 32-bit protected-mode loops', () =
   it('match after every slice (150 loops, flat and paged)', () => {
     const next = rng(0x3232);
     let blocks = 0;
+    const side = { sides: 0 };
     for (let n = 0; n < 150; n++) {
       const code = randomLoop32(next, 20 + (next() % 40));
       const mode = n % 2 === 0 ? 'protected' : 'paged32';
       const a = bareMode(code, true, mode), b = bareMode(code, false, mode);
+      countSideExits(a.cpu.jitUnit, side);
       for (const x of [a, b]) {
         const seed = rng(n + 7);
         for (const r of DEST32) x.cpu.lo[r] = seed();
@@ -194,6 +208,7 @@ describe('translator vs interpreter on random 32-bit protected-mode loops', () =
       expect(b.cpu.jitUnit.compiled).toBe(0);
     }
     expect(blocks).toBeGreaterThan(150);
+    expect(side.sides).toBeGreaterThan(150); // Jcc mid-block: side exits
   });
 });
 
@@ -201,9 +216,11 @@ describe('translator vs interpreter on random loops', () => {
   it('match after every slice (300 loops)', () => {
     const next = rng(0x11d);
     let blocks = 0, faults = 0;
+    const side = { sides: 0 };
     for (let n = 0; n < 300; n++) {
       const code = randomLoop(next, 20 + (next() % 40));
       const a = bareLongMode(code, true, 4 * 1024 * 1024), b = bareLongMode(code, false, 4 * 1024 * 1024);
+      countSideExits(a.cpu.jitUnit, side);
       for (const x of [a, b]) {
         const seed = rng(n + 1);
         for (let r = 0; r < 16; r++) if (r !== 4 && r !== 14 && r !== 15) { x.cpu.lo[r] = seed(); x.cpu.hi[r] = seed() % 3 === 0 ? seed() : 0; }
@@ -219,7 +236,8 @@ describe('translator vs interpreter on random loops', () => {
       expect(b.cpu.jitUnit.compiled).toBe(0);
     }
     expect(blocks).toBeGreaterThan(300);
-    console.log(`fuzz: ${blocks} blocks translated, ${faults} loops ended in a fault`);
+    expect(side.sides).toBeGreaterThan(300); // Jcc mid-block: side exits
+    console.log(`fuzz: ${blocks} blocks translated (${side.sides} side exits), ${faults} loops ended in a fault`);
   });
 });
 void CODE;

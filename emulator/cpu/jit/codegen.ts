@@ -218,7 +218,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       } else {
         // With a 32-bit stack: the pop through SS's fast-path limit, the target within CS.limit (SDM vol. 2B RET).
         stackUsed = true;
-        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) % ${TWO32} : NaN; ${tlbIndex()}`);
+        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) >>> 0 : NaN; ${tlbIndex()}`);
         emit(`if (tt[kk] === vpn && o <= 4092 && (p = trd[kk]) !== undefined && (v = ${rd32('o')}, ${Number.isNaN(link) ? 'v <= csl' : `v === ${link}`})) { lo[4] = (x + 4) >>> 0; hi[4] = 0; }`);
         emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip; ${Number.isNaN(link) ? '' : `if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; }`} ${exitCheck(k, 'v')} }`);
       }
@@ -238,9 +238,12 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   if (selfLoop) emit('}');
   // Segment bases and fast-path limits (32-bit blocks): fixed while the block runs (segment loads end blocks).
   const pro: string[] = [];
-  for (const s of segsUsed) pro.push(`const sb${s} = c.segBase[${s}], slr${s} = c.segFastLimit(${s}, false), slw${s} = c.segFastLimit(${s}, true);`);
+  // The fast path forms linear addresses as (base + offset) >>> 0, which is (base + offset) mod 2^32 (SDM vol. 3A §3.4) for a base
+  // in [0, 2^32); any other base (a 64-bit FS/GS base in compatibility mode) takes the slow path (limits -1).
+  const baseOk = (s: number): string => `c.segBase[${s}] >= 0 && c.segBase[${s}] < ${TWO32}`;
+  for (const s of segsUsed) pro.push(`const sb${s} = c.segBase[${s}], slr${s} = ${baseOk(s)} ? c.segFastLimit(${s}, false) : -1, slw${s} = ${baseOk(s)} ? c.segFastLimit(${s}, true) : -1;`);
   // The stack: 32-bit stack pointer only (SS.B; a 16-bit stack wraps SP), limits -1 otherwise (the slow path).
-  if (stackUsed) pro.push(`const sbS = c.segBase[${SS}], slrS = c.stackSize === 32 ? c.segFastLimit(${SS}, false) : -1, slwS = c.stackSize === 32 ? c.segFastLimit(${SS}, true) : -1, csl = c.segLimit[${CS}];`);
+  if (stackUsed) pro.push(`const sbS = c.segBase[${SS}], okS = c.stackSize === 32 && ${baseOk(SS)}, slrS = okS ? c.segFastLimit(${SS}, false) : -1, slwS = okS ? c.segFastLimit(${SS}, true) : -1, csl = c.segLimit[${CS}];`);
   out.splice(prologueAt, 0, ...pro);
   return [
     '/** A 64-bit register (lo, hi) as a number when it is within ±2^32 (else NaN: the slow path). */',
@@ -314,7 +317,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     if (i.base >= 0) terms.push(`lo[${i.base}]`);
     if (i.index >= 0) terms.push(sc === 1 ? `lo[${i.index}]` : `lo[${i.index}] * ${sc}`);
     const off = `((${terms.join(' + ')}) >>> 0)`;
-    return `((v = ${off}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) % ${TWO32} : NaN)`;
+    return `((v = ${off}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) >>> 0 : NaN)`;
   }
 
   /** Whether L (computed, possibly NaN) is an address the soft slow path may take for `bytes` within one page. */
@@ -335,7 +338,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     const s = i.seg;
     if (s === CS) return null;
     segsUsed.add(s);
-    return `((v = ${i.disp >>> 0}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) % ${TWO32} : NaN)`;
+    return `((v = ${i.disp >>> 0}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) >>> 0 : NaN)`;
   }
 
   /** linear() with RIP-relative operands resolved against `next`. */
@@ -377,7 +380,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       stackUsed = true;
       if (op >= 0x58 && op <= 0x5f) {
         const r = i.reg;
-        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) % ${TWO32} : NaN; ${tlbIndex()}`);
+        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) >>> 0 : NaN; ${tlbIndex()}`);
         emit(`if (tt[kk] === vpn && o <= 4092 && (p = trd[kk]) !== undefined) { v = ${rd32('o')}; lo[4] = (x + 4) >>> 0; hi[4] = 0; lo[${r}] = v; hi[${r}] = 0; }`);
       } else {
         emit(`v = ${op <= 0x57 ? `lo[${i.reg}]` : String(i.imm >>> 0)}; ${push32()}`);
@@ -524,7 +527,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   /** x ← ESP - 4 and L ← its linear address in SS (NaN when the fast path does not apply), then the TLB index. */
   function push32(): string {
     stackUsed = true;
-    return `x = (lo[4] - 4) >>> 0; L = x <= slwS - 3 ? (sbS + x) % ${TWO32} : NaN; ${tlbIndex()}`;
+    return `x = (lo[4] - 4) >>> 0; L = x <= slwS - 3 ? (sbS + x) >>> 0 : NaN; ${tlbIndex()}`;
   }
 
   /** Inline forms of register-only instructions (no memory access, no fault). */
