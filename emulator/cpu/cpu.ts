@@ -1043,7 +1043,9 @@ export class Cpu {
     } else if (off + bytes - 1 > limit) {
       this.raise(s === SS ? EXC_SS : EXC_GP, 0);
     }
-    return (this.segBase[s] + off) % TWO32;
+    // Modulo 2^32 (SDM vol. 3A §3.4): >>> 0 is exact for any base below 2^53 in magnitude, a negative one too (a high
+    // canonical FS/GS base written by WRMSR, used in compatibility mode, where only its low 32 bits count).
+    return (this.segBase[s] + off) >>> 0;
   }
 
   /**
@@ -1161,7 +1163,7 @@ export class Cpu {
       if (!(lin >= -140737488355328 && lin < 140737488355328)) this.raise(EXC_GP, 0);
     } else {
       if (rip > this.segLimit[CS]) this.raise(EXC_GP, 0);
-      lin = (this.segBase[CS] + rip) % TWO32;
+      lin = (this.segBase[CS] + rip) >>> 0;
       const d = lin - this.fpLin;
       if (d >= 0 && d < 4096) {
         const hit = this.fpArr[d];
@@ -1332,7 +1334,7 @@ export class Cpu {
           let looked = false; // this instruction was looked up in its page's blocks (it has none: it runs interpreted)
           if (jit && tf === 0 && this.shadow === 0 && cs !== 16 && this.onInstruction === null
             && (this.intr === null || (this.flagsRaw & IF) === 0) && (this.vmx === null || !this.vmx.boundaryPending)) {
-            const lin = cs === 64 ? this.rip : (this.segBase[CS] + this.rip) % TWO32;
+            const lin = cs === 64 ? this.rip : (this.segBase[CS] + this.rip) >>> 0;
             let d = lin - this.fpLin;
             // Control left the page of the last fetch (a call or jump to another page): switch to the new
             // page's blocks when the TLB maps it for fetching, so the block there runs (or gets counted).
