@@ -478,7 +478,7 @@ H[MAP_0F + 0x01] = (c, i) => {
       case 6: lmsw(c, i, c.readRM(i, 16)); return; // LMSW m16
       case 7: // INVLPG: never faults on the address; non-canonical is a NOP (SDM vol. 2A INVLPG).
         requireCpl0(c);
-        if (c.vmx !== null) { const ea = c.ea(i); c.vmx.invlpg(c, i, c.codeSize === 64 ? (Number.isNaN(ea) ? 0 : ea) : (c.segBase[i.seg] + ea) % TWO32); }
+        if (c.vmx !== null) { const ea = c.ea(i); c.vmx.invlpg(c, i, c.codeSize === 64 ? (Number.isNaN(ea) ? 0 : ea) : (c.segBase[i.seg] + ea) >>> 0); }
         // The TLB holds 4 KiB pieces of large pages, so drop everything rather than one piece.
         c.flushTlb();
         return;
