@@ -363,3 +363,39 @@ describe('32-bit linear addresses in the fast path', () => {
   }
 });
 
+
+describe('a loop entered in the middle', () => {
+  it('runs in the block at its head, which loops inside itself, not in a block that wraps around to its own middle', () => {
+    // Slices of 37 stop the loop in its middle again and again; the block built there must leave for the head's
+    // block at the backward Jcc (a side exit) instead of following it round to its own start.
+    const code = nasm('mid-entry', `
+  mov ecx, 20000
+top:
+  add eax, 1
+  xor edx, eax
+  add ebx, edx
+  dec ecx
+  jnz top
+  hlt
+`);
+    let entries = 0;
+    const { a, built } = runBoth(code, {
+      slice: 37,
+      // Every slice also flushes the TLB (as a snapshot or the debugger may), so the instruction a slice resumes at
+      // can start a block.
+      between: (x) => { x.cpu.flushTlb(); },
+      setup: (x) => {
+        const unit = x.cpu.jitUnit, translate = unit.translate.bind(unit);
+        unit.translate = (c, page, off, rip) => {
+          const blk = translate(c, page, off, rip);
+          if (blk !== undefined && blk.fn !== null) { const f = blk.fn; blk.fn = (cc, limit) => { entries++; f(cc, limit); }; }
+          return blk;
+        };
+      },
+    });
+    expect(a.cpu.halted).toBe(true);
+    expect(built.blocks.length).toBeGreaterThan(1); // a block was built in the loop's middle too
+    // 20000 iterations in 20000 × 5 / 37 ≈ 2700 slices: about one block entry per slice, not one per iteration.
+    expect(entries).toBeLessThan(8000);
+  });
+});

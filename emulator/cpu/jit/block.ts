@@ -124,6 +124,7 @@ export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: numb
   const seen = new Set<number>();
   let needLimit = -1;
   let r = rip;
+  const start = off;
   pageBytes = bytes;
   while (insns.length < MAX_BLOCK_INSNS && off >= 0 && off < 4096 && !seen.has(off)) {
     if (insns.length > 0 && breakpoints.size !== 0 && breakpoints.has(r)) break;
@@ -153,7 +154,10 @@ export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: numb
       if (t !== rip && (mode !== 64 || (t >= -140737488355328 && t < 140737488355328))) {
         links[k] = 1;
         const tOff = off + i.length + (t - next);
-        if (hits !== null && tOff >= 0 && tOff < 4096 && hits[tOff] >= TAKEN_HINT && !seen.has(tOff) && !(breakpoints.size !== 0 && breakpoints.has(t))) {
+        // Only forward of the block's start: a trace that went back before it would run into its own start again (a
+        // loop entered in the middle, e.g. after a budget stop), end there and be entered once per iteration, while
+        // the block at the loop's head, which loops inside itself, never ran.
+        if (hits !== null && tOff > start && tOff < 4096 && hits[tOff] >= TAKEN_HINT && !seen.has(tOff) && !(breakpoints.size !== 0 && breakpoints.has(t))) {
           off = tOff; r = t;
         } else { off += i.length; r = next; }
         continue;
