@@ -1,48 +1,11 @@
 // The translator's second round at its edges: the inline TLB fast path (faults, code pages, never-written pages), traces through CALL/RET, and 32-bit protected-mode code in every start mode with segment limits; each run against the interpreter in lockstep.
 import { describe, expect, it } from 'vitest';
 import { CS, DS } from '../../emulator/cpu/insn.js';
-import type { StartMode } from '../../emulator/cpu/setup.js';
 import { LAYOUT } from '../../emulator/cpu/setup.js';
-import { bareMode, CODE, fingerprint, nasm, type Bare } from './harness.js';
-
-interface Options {
-  mode?: StartMode;
-  slice?: number;
-  memBytes?: number;
-  at?: number;
-  setup?: (x: Bare) => void;
-  /** Called on both between slices (after the comparison), e.g. a device writing RAM. */
-  between?: (x: Bare, slice: number) => void;
-  /** Stop at the first exception (exceptionTrap) instead of delivering it. */
-  trap?: boolean;
-  /** Run blocks in threaded form (as without `new Function`). */
-  threaded?: boolean;
-}
+import { CODE, lockstep, nasm } from './harness.js';
 
 /** Run `code` with the translator on and off in slices, comparing stop reasons, whole state and port I/O after each. */
-function runBoth(code: Uint8Array, o: Options = {}): { a: Bare; b: Bare; stops: string[]; traps: number[] } {
-  const mode = o.mode ?? 'long';
-  const a = bareMode(code, true, mode, o.memBytes, o.at), b = bareMode(code, false, mode, o.memBytes, o.at);
-  const traps: number[] = [];
-  if (o.threaded === true) a.cpu.jitUnit.generate = false;
-  for (const x of [a, b]) {
-    o.setup?.(x);
-    if (o.trap === true) x.cpu.exceptionTrap = (v) => { if (x === a) traps.push(v); return true; };
-  }
-  const stops: string[] = [];
-  for (let k = 0; k < 20000; k++) {
-    const sa = a.cpu.run(o.slice ?? 1000), sb = b.cpu.run(o.slice ?? 1000);
-    expect(sa, `slice ${k}`).toBe(sb);
-    expect(fingerprint(a.cpu, a.mem), `slice ${k}`).toEqual(fingerprint(b.cpu, b.mem));
-    expect(a.io).toEqual(b.io);
-    stops.push(sa);
-    if (sa !== 'budget' && sa !== 'breakpoint') break;
-    if (sa === 'breakpoint') { a.cpu.resumeFromBreakpoint(); b.cpu.resumeFromBreakpoint(); }
-    if (o.between !== undefined) { o.between(a, k); o.between(b, k); }
-  }
-  expect(b.cpu.jitUnit.compiled).toBe(0);
-  return { a, b, stops, traps };
-}
+const runBoth = lockstep;
 
 describe('inline TLB fast path (64-bit)', () => {
   it('a page fault on a memory operand in the middle of a hot block stops with the interpreter\'s state', () => {

@@ -4,58 +4,29 @@ import { CS } from '../../emulator/cpu/insn.js';
 import type { StartMode } from '../../emulator/cpu/setup.js';
 import { LAYOUT } from '../../emulator/cpu/setup.js';
 import { isRelBranch, type Block } from '../../emulator/cpu/jit/block.js';
-import { bareMode, CODE, fingerprint, nasm, type Bare } from './harness.js';
-
-interface Options {
-  mode?: StartMode;
-  slice?: number;
-  memBytes?: number;
-  setup?: (x: Bare) => void;
-  /** Called on both between slices (after the comparison). */
-  between?: (x: Bare, slice: number) => void;
-  /** Stop at the first exception (exceptionTrap) instead of delivering it. */
-  trap?: boolean;
-  threaded?: boolean;
-}
+import { bareMode, CODE, fingerprint, IDT_DATA, IDT_SETUP, lockstep, nasm, type Bare, type LockstepOptions } from './harness.js';
 
 /** Blocks the translator built, how many Jcc they have before their last instruction (side exits), how many of those they follow when taken. */
 interface Built { blocks: Block[]; sideExits: number; takenFollowed: number }
 
-/** Run `code` with the translator on and off in slices, comparing stop reasons, whole state and port I/O after each. */
-function runBoth(code: Uint8Array, o: Options = {}): { a: Bare; b: Bare; stops: string[]; traps: number[]; built: Built } {
-  const mode = o.mode ?? 'long';
-  const a = bareMode(code, true, mode, o.memBytes), b = bareMode(code, false, mode, o.memBytes);
+/** lockstep(), recording the blocks the translator builds. */
+function runBoth(code: Uint8Array, o: LockstepOptions = {}): { a: Bare; b: Bare; stops: string[]; traps: number[]; built: Built } {
   const built: Built = { blocks: [], sideExits: 0, takenFollowed: 0 };
-  const unit = a.cpu.jitUnit;
-  const translate = unit.translate.bind(unit);
-  unit.translate = (c, page, off, rip) => {
-    const blk = translate(c, page, off, rip);
-    if (blk !== undefined) {
-      built.blocks.push(blk);
-      built.sideExits += sideExits(blk);
-      for (let k = 0; k < blk.len - 1; k++) if (isJcc(blk, k) && blk.rips[k + 1] !== blk.rips[k] + blk.insns[k].length) built.takenFollowed++;
-    }
-    return blk;
+  const spy = (x: Bare): void => {
+    const unit = x.cpu.jitUnit;
+    const translate = unit.translate.bind(unit);
+    unit.translate = (c, page, off, rip) => {
+      const blk = translate(c, page, off, rip);
+      if (blk !== undefined) {
+        built.blocks.push(blk);
+        built.sideExits += sideExits(blk);
+        for (let k = 0; k < blk.len - 1; k++) if (isJcc(blk, k) && blk.rips[k + 1] !== blk.rips[k] + blk.insns[k].length) built.takenFollowed++;
+      }
+      return blk;
+    };
   };
-  if (o.threaded === true) unit.generate = false;
-  const traps: number[] = [];
-  for (const x of [a, b]) {
-    o.setup?.(x);
-    if (o.trap === true) x.cpu.exceptionTrap = (v) => { if (x === a) traps.push(v); return true; };
-  }
-  const stops: string[] = [];
-  for (let k = 0; k < 50000; k++) {
-    const sa = a.cpu.run(o.slice ?? 1000), sb = b.cpu.run(o.slice ?? 1000);
-    expect(sa, `slice ${k}`).toBe(sb);
-    expect(fingerprint(a.cpu, a.mem), `slice ${k}`).toEqual(fingerprint(b.cpu, b.mem));
-    expect(a.io).toEqual(b.io);
-    stops.push(sa);
-    if (sa !== 'budget' && sa !== 'breakpoint') break;
-    if (sa === 'breakpoint') { a.cpu.resumeFromBreakpoint(); b.cpu.resumeFromBreakpoint(); }
-    if (o.between !== undefined) { o.between(a, k); o.between(b, k); }
-  }
-  expect(b.cpu.jitUnit.compiled).toBe(0);
-  return { a, b, stops, traps, built };
+  const r = lockstep(code, { ...o, setup: (x) => { if (x.cpu.jit) spy(x); o.setup?.(x); } });
+  return { ...r, built };
 }
 
 const isJcc = (b: Block, k: number): boolean => isRelBranch(b.insns[k]) && ![0xe8, 0xe9, 0xeb].includes(b.insns[k].opcode);
@@ -231,22 +202,7 @@ describe('breakpoints, single-step and self-modifying code in blocks with side e
   it('TF single-step traps after every instruction of a loop with side exits (guest #DB handler)', () => {
     // Every IDT vector goes to `handler`, which counts in R12.
     const code = nasm('tf-side', `
-      lea rdi, [rel idt]
-      lea rax, [rel handler]
-      mov ecx, 32
-    .g: mov word [rdi], ax
-      mov word [rdi + 2], 0x18
-      mov word [rdi + 4], 0x8e00
-      mov rdx, rax
-      shr rdx, 16
-      mov word [rdi + 6], dx
-      shr rdx, 16
-      mov dword [rdi + 8], edx
-      mov dword [rdi + 12], 0
-      add rdi, 16
-      dec ecx
-      jnz .g
-      lidt [rel idtr]
+      ${IDT_SETUP}
       mov r13d, 2
     again:
       mov ecx, 60
@@ -270,11 +226,7 @@ describe('breakpoints, single-step and self-modifying code in blocks with side e
     handler:
       inc r12
       iretq
-    align 16
-    idtr: dw 32*16-1
-          dq idt
-    align 16
-    idt: times 32*16 db 0
+      ${IDT_DATA}
     `);
     const { a, built } = runBoth(code, { slice: 7 });
     expect(a.cpu.halted).toBe(true);

@@ -1,7 +1,7 @@
 // The translator at the edges: faults inside a block, self-modifying code, TF single-step, breakpoints in a hot loop, the run budget; each checked against the interpreter and against the expected guest-visible result.
 import { describe, expect, it } from 'vitest';
 import { TF } from '../../emulator/cpu/regs.js';
-import { bareLongMode, CODE, fingerprint, nasm, type Bare } from './harness.js';
+import { bareLongMode, CODE, fingerprint, IDT_DATA, IDT_SETUP, nasm, type Bare } from './harness.js';
 
 /** Run both (translator on, off) to the end in slices of `slice`; returns the on-run after checking equal state at every stop. */
 function runBoth(code: Uint8Array, slice = 1000, setup?: (x: Bare) => void): Bare {
@@ -18,32 +18,6 @@ function runBoth(code: Uint8Array, slice = 1000, setup?: (x: Bare) => void): Bar
   return a;
 }
 
-/** A tiny IDT at 0x3000 whose every vector points at `handler` (64-bit interrupt gates, selector 0x18). */
-const IDT_SETUP = `
-  lea rdi, [rel idt]
-  lea rax, [rel handler]
-  mov ecx, 32
-.g: mov word [rdi], ax
-  mov word [rdi + 2], 0x18
-  mov word [rdi + 4], 0x8e00
-  mov rdx, rax
-  shr rdx, 16
-  mov word [rdi + 6], dx
-  shr rdx, 16
-  mov dword [rdi + 8], edx
-  mov dword [rdi + 12], 0
-  add rdi, 16
-  dec ecx
-  jnz .g
-  lidt [rel idtr]
-`;
-const IDT_DATA = `
-align 16
-idtr: dw 32*16-1
-      dq idt
-align 16
-idt: times 32*16 db 0
-`;
 
 describe('translated blocks', () => {
   it('a page fault in the middle of a hot block leaves the interpreter\'s state (RIP, icount, registers, flags)', () => {
