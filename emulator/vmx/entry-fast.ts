@@ -31,13 +31,7 @@ export function volatileFieldsPass(access: VmcsAccess, checkedPin: number, check
   // the held guest-state fields read here (Vmx.enter: writePerExitFields, or a flush).
   const w = access.words();
   const pin = w[PIN >>> 2], proc = w[PROC >>> 2];
-  // The control words may differ from the last fully checked ones only in the bits a hypervisor
-  // flips per entry: interrupt-window (2) and NMI-window (22) exiting, the preemption timer (pin 6).
-  if (((pin ^ checkedPin) & ~(1 << 6)) !== 0 || ((proc ^ checkedProc) & ~((1 << 2) | (1 << 22))) !== 0) return false;
-  if (!controlsAllowed(pin, ENTRY_CHECK_CTLS.pin) || !controlsAllowed(proc, ENTRY_CHECK_CTLS.proc)) return false;
-  // NMI-window exiting needs virtual NMIs; saving the timer value needs the timer (§27.2.1.1, §27.2.1.2).
-  if ((proc & (1 << 22)) !== 0 && (pin & (1 << 5)) === 0) return false;
-  if ((w[EXIT >>> 2] & (1 << 22)) !== 0 && (pin & (1 << 6)) === 0) return false;
+  if (!perEntryControlsPass(pin, proc, checkedPin, checkedProc, w[EXIT >>> 2])) return false;
 
   const entry = w[ENTRY >>> 2];
   const ia32e = (entry & (1 << 9)) !== 0;
@@ -67,23 +61,42 @@ export function volatileFieldsPass(access: VmcsAccess, checkedPin: number, check
 
   // Event injection (§27.2.1.3 and the guest-state checks that refer to it).
   const inj = w[INJ >>> 2];
-  if ((inj & 0x80000000) !== 0) {
-    if ((inj & 0x7ffff000) !== 0) return false;
-    const vector = inj & 0xff, type = (inj >>> 8) & 7;
-    if (type === 1 || type === 7) return false; // reserved, or MTF "other event": let the full check decide
-    if (type === 2 && vector !== 2) return false;
-    if (type === 3 && vector > 31) return false;
-    // Deliver-error-code must be set exactly for hardware exceptions that push one, unless an
-    // unrestricted guest is in real mode (§27.2.1.3).
-    const deliverCode = (inj & 0x800) !== 0;
-    const unrestricted = (proc & 0x80000000) !== 0 && (w[PROC2 >>> 2] & (1 << 7)) !== 0;
-    const wantsCode = (!unrestricted || (cr0 & 1) !== 0) && type === 3 && ((ERROR_CODE_VECTORS >>> vector) & 1) !== 0;
-    if (deliverCode !== wantsCode) return false;
-    if (deliverCode && (w[INJ_ERR >>> 2] & 0xffff0000) !== 0) return false;
-    if (type === 4 || type === 5 || type === 6) { const len = w[INJ_LEN >>> 2]; if (len < 1 || len > 15) return false; }
-    if (type === 0 && ((fl & 0x200) === 0 || (intr & 3) !== 0)) return false;
-    if (type === 2 && (intr & 3) !== 0) return false;
-    if (act === 1 && type !== 0 && type !== 2 && !(type === 3 && (vector === 1 || vector === 18))) return false;
-  }
-  return true;
+  return (inj & 0x80000000) === 0 || injectionPasses(inj, w[INJ_ERR >>> 2], w[INJ_LEN >>> 2], proc, w[PROC2 >>> 2], cr0, fl, intr, act);
+}
+
+/**
+ * The pin-based and primary controls of an entry may differ from the last fully checked ones only in the bits a
+ * hypervisor flips per entry (interrupt-window 2 and NMI-window 22 exiting, the preemption timer pin 6), and must be
+ * allowed settings, with NMI-window exiting only under virtual NMIs and the timer's save control only with the timer
+ * (§27.2.1.1, §27.2.1.2). `exitCtl`: the VM-exit controls.
+ */
+export function perEntryControlsPass(pin: number, proc: number, checkedPin: number, checkedProc: number, exitCtl: number): boolean {
+  if (((pin ^ checkedPin) & ~(1 << 6)) !== 0 || ((proc ^ checkedProc) & ~((1 << 2) | (1 << 22))) !== 0) return false;
+  if (!controlsAllowed(pin, ENTRY_CHECK_CTLS.pin) || !controlsAllowed(proc, ENTRY_CHECK_CTLS.proc)) return false;
+  if ((proc & (1 << 22)) !== 0 && (pin & (1 << 5)) === 0) return false;
+  return (exitCtl & (1 << 22)) === 0 || (pin & (1 << 6)) !== 0;
+}
+
+/**
+ * The checks on a valid VM-entry interruption-information field `inj` (§27.2.1.3) and the guest-state checks that
+ * refer to it (§27.3.1.4, §27.3.1.5), given the guest's CR0, RFLAGS, interruptibility and activity state. False means
+ * "not proven" (the full checks decide).
+ */
+export function injectionPasses(inj: number, injErr: number, injLen: number, proc: number, proc2: number, cr0: number, fl: number, intr: number, act: number): boolean {
+  if ((inj & 0x7ffff000) !== 0) return false;
+  const vector = inj & 0xff, type = (inj >>> 8) & 7;
+  if (type === 1 || type === 7) return false; // reserved, or MTF "other event": let the full check decide
+  if (type === 2 && vector !== 2) return false;
+  if (type === 3 && vector > 31) return false;
+  // Deliver-error-code must be set exactly for hardware exceptions that push one, unless an
+  // unrestricted guest is in real mode (§27.2.1.3).
+  const deliverCode = (inj & 0x800) !== 0;
+  const unrestricted = (proc & 0x80000000) !== 0 && (proc2 & (1 << 7)) !== 0;
+  const wantsCode = (!unrestricted || (cr0 & 1) !== 0) && type === 3 && ((ERROR_CODE_VECTORS >>> vector) & 1) !== 0;
+  if (deliverCode !== wantsCode) return false;
+  if (deliverCode && (injErr & 0xffff0000) !== 0) return false;
+  if ((type === 4 || type === 5 || type === 6) && (injLen < 1 || injLen > 15)) return false;
+  if (type === 0 && ((fl & 0x200) === 0 || (intr & 3) !== 0)) return false;
+  if (type === 2 && (intr & 3) !== 0) return false;
+  return !(act === 1 && type !== 0 && type !== 2 && !(type === 3 && (vector === 1 || vector === 18)));
 }

@@ -24,7 +24,7 @@ import type { VmcsFieldName } from './fields.js';
 import { VmcsAccess, CPU_CACHED_FIELDS, CPU_PER_EXIT_FIELDS, CACHED_BY_OFF, type VmcsCacheSource } from './vmcs-access.js';
 import { checkVmEntry } from './entry-checks.js';
 import * as X from './intercept.js';
-import { volatileFieldsPass } from './entry-fast.js';
+import { injectionPasses, perEntryControlsPass, volatileFieldsPass } from './entry-fast.js';
 
 const OK_CHECK = { kind: 'ok' as const };
 const ENTERED: EntryOutcome = Object.freeze({ kind: 'entered' as const });
@@ -134,6 +134,8 @@ const OF = {
   VM_EXIT_INTR_INFO: O('VM_EXIT_INTR_INFO'),
   VM_EXIT_REASON: O('VM_EXIT_REASON'),
   VM_ENTRY_INTR_INFO_FIELD: O('VM_ENTRY_INTR_INFO_FIELD'),
+  VM_ENTRY_EXCEPTION_ERROR_CODE: O('VM_ENTRY_EXCEPTION_ERROR_CODE'),
+  VM_ENTRY_INSTRUCTION_LEN: O('VM_ENTRY_INSTRUCTION_LEN'),
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
 const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE'), GUEST_CR4 = O('GUEST_CR4');
@@ -262,6 +264,8 @@ export class Vmx implements VmxHooks {
   private checkedProc = 0;
   /** Full VM-entry checks performed (the rest were fast checks). */
   fullChecks = 0;
+  /** VM entries that were the mode switch alone (resumeHeld), a statistic for tests and benchmarks. */
+  heldResumes = 0;
   /** VMCS generation and region the cached controls other than pin/proc/proc2 were read at (loadControls). */
   private ctlGeneration = -1;
   private ctlRegion = -1;
@@ -378,7 +382,7 @@ export class Vmx implements VmxHooks {
     const region = this.current;
     this.vmcs.region = region;
     // The VMCS the processor holds the guest's context of was launched (its entry did): no launch-state read needed.
-    if (!launch && this.vmcs.cached !== null && this.resumeHeld(region)) return ENTERED;
+    if (!launch && this.vmcs.cached !== null && this.resumeHeld(region)) return this.injectAtEntry();
     const state = vmcsLaunchState(mem, region);
     if (launch && state !== 'clear') return { kind: 'vmfail', result: this.fail(VMXERR_VMLAUNCH_NONCLEAR_VMCS) };
     if (!launch && state !== 'launched') return { kind: 'vmfail', result: this.fail(VMXERR_VMRESUME_NONLAUNCHED_VMCS) };
@@ -433,7 +437,11 @@ export class Vmx implements VmxHooks {
     this.cpu.ept = X.eptEnabled(this.ctl) ? this.ept : null;
     this.cpu.updateMode();
     this.setupBoundary();
-    // Event injection (SDM §27.6).
+    return this.injectAtEntry();
+  }
+
+  /** Event injection, the last step of a VM entry (SDM §27.6): the event in VM_ENTRY_INTR_INFO_FIELD, if valid. */
+  private injectAtEntry(): EntryOutcome {
     const info = this.vmcs.r32(OF.VM_ENTRY_INTR_INFO_FIELD);
     if ((info & INTR_INFO_VALID_MASK) !== 0) {
       this.vmcs.set32('VM_ENTRY_INTR_INFO_FIELD', info & ~INTR_INFO_VALID_MASK);
@@ -468,10 +476,17 @@ export class Vmx implements VmxHooks {
     if (this.liveDirty !== 0 || !this.guestLive || region !== this.liveRegion || v.generation !== this.liveGeneration
       || v.generation !== this.checkedGeneration || region !== this.checkedRegion || v.generation !== this.ctlGeneration) return false;
     const w = v.words();
-    if (w[OF.PIN_BASED_VM_EXEC_CONTROL >>> 2] !== ctl.pin || w[OF.CPU_BASED_VM_EXEC_CONTROL >>> 2] !== ctl.proc
-      || (w[OF.VM_ENTRY_INTR_INFO_FIELD >>> 2] & INTR_INFO_VALID_MASK) !== 0) return false;
+    // The controls a hypervisor flips per entry (interrupt/NMI window, timer) and an event to inject: checked here as
+    // the fast check does (entry-fast.ts), with the guest state the processor holds (RFLAGS, STI blocking, HLT).
+    const pin = w[OF.PIN_BASED_VM_EXEC_CONTROL >>> 2], proc = w[OF.CPU_BASED_VM_EXEC_CONTROL >>> 2], inj = w[OF.VM_ENTRY_INTR_INFO_FIELD >>> 2];
+    if ((pin !== ctl.pin || proc !== ctl.proc) && !perEntryControlsPass(pin, proc, this.checkedPin, this.checkedProc, w[OF.VM_EXIT_CONTROLS >>> 2])) return false;
+    if ((inj & INTR_INFO_VALID_MASK) !== 0 && !injectionPasses(inj, w[OF.VM_ENTRY_EXCEPTION_ERROR_CODE >>> 2], w[OF.VM_ENTRY_INSTRUCTION_LEN >>> 2],
+      proc, w[OF.SECONDARY_VM_EXEC_CONTROL >>> 2], c.cr0, c.peekFlags(), c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0, c.halted ? GUEST_ACTIVITY_HLT : 0)) return false;
     if (!(entryLoadIa32Efer(ctl.entry) && exitSaveIa32Efer(ctl.exit) && entryLoadIa32Pat(ctl.entry) && exitSaveIa32Pat(ctl.exit))) return false;
     if (this.heldStateChanged()) return false;
+    // Only those bits may differ (bit 31, activating the secondary controls, does not): ctl.proc2 stays.
+    ctl.pin = pin; ctl.proc = proc;
+    this.heldResumes++;
     v.cached = null;
     this.guestLive = false;
     this.lastEntryCheck = undefined;

@@ -1,7 +1,7 @@
 // Guest state written by an exit handler while the processor holds the guest's context (vmx.ts writeHeld): values the entry checks reject still fail VM entry with the check named; accepted ones reach the guest.
 import { describe, expect, it } from 'vitest';
 import { EXIT_REASON as R } from '../../emulator/vmx/exit-reasons.js';
-import { guest, type Mode } from './harness.js';
+import { guest, idt64, type Mode } from './harness.js';
 
 /** CPUID once (its exit is the handler's chance), then a marker in RBX and the end. */
 const body = `
@@ -77,5 +77,36 @@ after:
       expect(Number(BigInt(r.registers.rcx)) >>> 0, mode).toBe(0x7000);
       expect(g.hv.vmx.lastEntryCheck, mode).toBeUndefined();
     }
+  });
+
+  it('an event a handler injects is delivered at a VMRESUME that keeps the held context, and a bad one still fails entry', () => {
+    const src = (name: string) => `
+${idt64({ 0x40: 'vec40' })}
+main:
+  sti
+  xor eax, eax
+  cpuid                     ; the handler injects vector 0x40 here
+  mov ebx, 0x5eed
+  EXIT 0x01
+vec40:
+  mov ecx, 0x40             ; ${name}
+  iretq
+`;
+    // An external interrupt with RFLAGS.IF = 1: the held entry (no full check) delivers it through the guest's IDT.
+    const g = guest('held-inject', 'long', src('delivered'));
+    let held = -1;
+    g.on(R.CPUID, (vcpu) => { vcpu.advanceRip(); vcpu.injectInterrupt(0x40); held = g.hv.vmx.heldResumes; return 'injected'; });
+    const r = g.run();
+    expect(r.status).toBe('debug-exit');
+    expect(Number(BigInt(r.registers.rcx))).toBe(0x40); // the handler ran, then IRET back to the code after CPUID
+    expect(Number(BigInt(r.registers.rbx))).toBe(0x5eed);
+    expect(g.hv.vmx.heldResumes).toBe(held + 1);
+    // The same with RFLAGS.IF = 0 (an external interrupt needs IF = 1, SDM §27.3.1.5): VM entry fails, check named.
+    const b = guest('held-inject-if0', 'long', src('never').replace('  sti\n', '  cli\n'));
+    b.on(R.CPUID, (vcpu) => { vcpu.advanceRip(); vcpu.injectInterrupt(0x40); return 'injected'; });
+    const rb = b.run();
+    expect(rb.status).toBe('error');
+    expect(b.of(R.INVALID_STATE)).toHaveLength(1);
+    expect(b.hv.vmx.lastEntryCheck).toMatch(/IF/);
   });
 });
