@@ -654,20 +654,8 @@ export class Hypervisor {
   private exitInstructionBytes(reason: number, instructionLength: number, rip: number): number {
     const out = this.exitBytes;
     if (instructionLength > 0) {
-      const lin = this.vmx.guestCsBase() + rip, len = Math.min(15, instructionLength);
-      // The processor just fetched it: its TLB (tagged by the VPID, kept across exits) has the translation.
-      const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
-      const page = hpa >= 0 && hpa + len <= this.host.size ? this.host.pageOrNull(Math.floor(hpa / 4096)) : undefined;
-      if (page !== undefined) {
-        // Host RAM, one page (checked above): reading has no side effects.
-        const o = hpa & 0xfff;
-        for (let k = 0; k < len; k++) out[k] = page[o + k];
-        return len;
-      }
-      const raw = this.readGuestVirtual(lin, len);
-      if (raw === null) return 0;
-      out.set(raw);
-      return raw.length;
+      const len = Math.min(15, instructionLength);
+      return this.readCode(this.vmx.guestCsBase() + rip, out, len) === len ? len : 0;
     }
     if (reason !== 48 && reason !== 0) return 0;
     const f = this.readInstruction();
@@ -714,26 +702,29 @@ export class Hypervisor {
 
   /** Read the 15 bytes at CS:RIP into `fetched` (the first one only when the 15 cross into an unmapped page); null when none is mapped. */
   private readInstruction(): { bytes: Uint8Array; length: number } | null {
-    const f = this.fetched, out = f.bytes;
+    const f = this.fetched;
     const at = this.vmx.guestCsBase() + this.vmx.guestRip();
     this.fetchedAt = -1;
-    // As exitInstructionBytes: when the 15 bytes lie in one page the processor's TLB maps (it fetched the
-    // instruction), read them there; else through a guest page walk.
-    const hpa = (at & 0xfff) + 15 <= 0x1000 ? this.cpu.tlbPeek(at) : -1;
-    const page = hpa >= 0 && hpa + 15 <= this.host.size ? this.host.pageOrNull(Math.floor(hpa / 4096)) : undefined;
-    let n: number;
-    if (page !== undefined) {
-      const o = hpa & 0xfff;
-      for (let k = 0; k < 15; k++) out[k] = page[o + k];
-      n = 15;
-    } else {
-      n = this.readGuestVirtualInto(at, out, 15);
-      if (n < 15) n = n >= 1 ? 1 : 0;
-      if (n === 0) return null;
-    }
+    let n = this.readCode(at, f.bytes, 15);
+    if (n < 15) n = n >= 1 ? 1 : 0;
+    if (n === 0) return null;
     f.length = n;
     this.fetchedAt = at; this.fetchedEpoch = this.cpu.codeEpoch;
     return f;
+  }
+
+  /**
+   * `len` bytes of guest code at linear `lin` into `out`; the number read before the first unmapped page. When they
+   * lie in one page the processor's TLB maps (it just fetched them; VPID-tagged entries survive the exit), straight
+   * from that host RAM page (no side effects); else through a guest page walk.
+   */
+  private readCode(lin: number, out: Uint8Array, len: number): number {
+    const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
+    const page = hpa >= 0 && hpa + len <= this.host.size ? this.host.pageOrNull(Math.floor(hpa / 4096)) : undefined;
+    if (page === undefined) return this.readGuestVirtualInto(lin, out, len);
+    const o = hpa & 0xfff;
+    for (let k = 0; k < len; k++) out[k] = page[o + k];
+    return len;
   }
 
   /** readGuestVirtual into `out` (no allocation): the number of bytes read before the first unmapped page. */
