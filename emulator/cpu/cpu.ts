@@ -155,6 +155,12 @@ export class Cpu {
   timerAt = Infinity;
   /** Set by a VMX hook that performed a VM exit and returned (vmx-hooks.ts): the instruction does not retire. */
   vmexitPending = false;
+  /**
+   * Set by the software above VMX (the hypervisor): called in the run loop after a VM exit with the budget left. When it
+   * handled the exit and entered the guest again it returns the steps that took (at least 1), and the loop goes on with
+   * that much less budget; -1 leaves the exit to the caller of run(), as without it.
+   */
+  exitShortcut: ((left: number) => number) | null = null;
   /** Interrupt shadow after STI / MOV SS (SDM vol. 3A §6.8.3). */
   shadow = 0;
   /** External interrupt controller hook: pending(), ack() → vector. */
@@ -1300,7 +1306,7 @@ export class Cpu {
    * stop before the instruction executes; the next run starts by executing it.
    */
   run(budget: number): CpuStop {
-    const end = this.icount + budget;
+    let end = this.icount + budget;
     const handlers = Cpu.handlers;
     const bps = this.breakpoints;
     const jit = this.jit;
@@ -1351,7 +1357,12 @@ export class Cpu {
                 if (this.icount + b.len <= stop) {
                   if (b.fn !== null) b.fn(this as never, stop); else runThreaded(this, b);
                   this.jitLeader = true;
-                  if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
+                  if (this.vmexitPending) {
+                    this.vmexitPending = false;
+                    const n = this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+                    if (n > 0) { end -= n; break; }
+                    return 'vmexit';
+                  }
                   if (this.halted || this.stopRequested) break;
                   continue;
                 }
@@ -1377,7 +1388,12 @@ export class Cpu {
           // after a mode update or a TLB flush; an interrupt shadow; ...): else the code after it ran interpreted until
           // the next branch.
           this.jitLeader = this.nextRip !== seq || !looked || (((this.codeSize === 64 ? this.rip : this.segBase[CS] + this.rip) & 0xfff) + i.length > 0x1000);
-          if (this.vmexitPending) { this.vmexitPending = false; return 'vmexit'; }
+          if (this.vmexitPending) {
+            this.vmexitPending = false;
+            const n = this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+            if (n > 0) { end -= n; break; }
+            return 'vmexit';
+          }
           this.rip = this.nextRip;
           this.icount++;
           if (tf !== 0) this.singleStepTrap();
@@ -1385,7 +1401,11 @@ export class Cpu {
           if (this.halted || this.stopRequested) break;
         }
       } catch (e) {
-        if (e === VM_EXIT) return 'vmexit';
+        if (e === VM_EXIT) {
+          const n = this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+          if (n > 0) { end -= n; continue; }
+          return 'vmexit';
+        }
         if (e !== CPU_FAULT) throw e;
         this.icount++;
         this.jitLeader = true;

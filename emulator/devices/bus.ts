@@ -20,6 +20,11 @@ export interface PortDevice {
   ioWrite(port: number, size: PortSize, value: number): void;
   /** Side-effect-free read for the debugger's views; absent when a register cannot be read without effects. */
   ioPeek?(port: number, size: PortSize): number;
+  /**
+   * True when no access to it can change an interrupt line or a device's next timer event (a console that only
+   * prints): a hypervisor may then keep the interrupt decision of the last VM entry (IoBus.quietPort).
+   */
+  readonly quiet?: boolean;
 }
 
 export interface MmioDevice {
@@ -94,6 +99,8 @@ export interface UnassignedPortCount {
  */
 export class IoBus {
   private readonly portOwner = new Uint16Array(PORT_COUNT); // 0 = none, else index + 1 into portDevices
+  /** 1 where an access cannot change interrupts or timer events: unassigned ports and quiet devices' ports. */
+  private readonly portQuiet = new Uint8Array(PORT_COUNT).fill(1);
   private readonly portDevices: PortDevice[] = [];
   private readonly portRanges: BusRange[] = [];
   private mmio: MmioEntry[] = [];
@@ -124,6 +131,7 @@ export class IoBus {
       idx = this.portDevices.length - 1;
     }
     this.portOwner.fill(idx + 1, first, first + count);
+    this.portQuiet.fill(dev.quiet === true ? 1 : 0, first, first + count);
     this.portRanges.push({ kind: 'pio', first, last: first + count - 1, name: dev.name });
   }
 
@@ -148,6 +156,14 @@ export class IoBus {
   portDevice(port: number): PortDevice | null {
     const o = this.portOwner[port & 0xffff];
     return o === 0 ? null : this.portDevices[o - 1];
+  }
+
+  /**
+   * Whether an access at `port` (any size: a wider one goes to the device owning its first port) can change no
+   * interrupt line and no device's next timer event: unassigned (all ones, dropped) or a quiet device.
+   */
+  quietPort(port: number): boolean {
+    return this.portQuiet[port & 0xffff] === 1;
   }
 
   ioRead(port: number, size: PortSize): number {

@@ -15,6 +15,8 @@ export const DEBUGCON_READBACK = 0xe9;
  */
 export class DebugCon implements PortDevice, Snapshottable {
   readonly name = 'debugcon';
+  /** Output only: no interrupt, no timer. */
+  readonly quiet = true;
   bytesWritten = 0;
 
   constructor(

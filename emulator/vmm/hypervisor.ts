@@ -17,7 +17,7 @@ import {
   INTR_INFO_DELIVER_CODE_MASK, INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION,
 } from '../vmx/controls.js';
 import { CPU_BASED_DEFAULT1, PIN_BASED_DEFAULT1, VM_ENTRY_DEFAULT1, VM_EXIT_DEFAULT1 } from '../vmx/caps.js';
-import { EXIT_REASON_FAILED_VMENTRY, exitReasonName } from '../vmx/exit-reasons.js';
+import { EXIT_REASON, EXIT_REASON_FAILED_VMENTRY, exitReasonName } from '../vmx/exit-reasons.js';
 import { EPT_A, EPT_PS, EPT_R, EPT_W, EPT_X, makeEptp } from '../ept/ept.js';
 import { GuestMemory } from './guest-memory.js';
 import { guestLinearToPhysical } from './guest-walk.js';
@@ -168,7 +168,8 @@ export interface GuestInterrupts {
 
 export interface HypervisorOptions {
   guestRamBytes: number;
-  bus: CpuBus & { findMmio: CpuBus['findMmio'] };
+  /** The platform's bus; `quietPort` (IoBus) tells ports whose devices reach no interrupt source (none: every port may). */
+  bus: CpuBus & { findMmio: CpuBus['findMmio']; quietPort?(port: number): boolean };
   interrupts?: GuestInterrupts | null;
   /** The platform's MSRs (local APIC) the hypervisor emulates. */
   msr?: MsrPlatform | null;
@@ -458,6 +459,17 @@ export class Hypervisor {
    * 'ended' when the run ended (see `ended`), else the processor's reason to stop.
    */
   runSlice(budget: number): SliceStop {
+    // Exits in the processor's run loop are handled there (exitShortcut) unless a debugger watches exits.
+    this.cpu.exitShortcut = this.shortcutEnabled && this.exitBreak === null ? this.shortcut : null;
+    this.platformEpoch++;
+    try {
+      return this.runGuest(budget);
+    } finally {
+      this.cpu.exitShortcut = null;
+    }
+  }
+
+  private runGuest(budget: number): SliceStop {
     // A VM exit counts as one step of the budget, so exits that retire no instruction (a handler
     // that does not advance RIP, REP string I/O in pieces) cannot loop forever.
     // Spent so far = icount + log.total + stepsSpent - start (no closure: this runs once per exit).
@@ -472,23 +484,20 @@ export class Hypervisor {
       if (this.ended === null && !this.inGuest && this.cpu.icount + this.log.total + this.stepsSpent - start >= budget) return 'budget';
       if (this.ended !== null) return 'ended';
       if (!this.inGuest) {
-        this.prepareEntry();
-        const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
-        if (o.kind === 'vmfail') {
-          const r = o.result;
-          const detail = r.ok ? '' : r.kind === 'VMfailValid' ? `VM-instruction error ${r.error} (${r.message})${r.check ? `: ${r.check}` : ''}` : 'VMfailInvalid';
-          this.ended = { status: 'error', message: `${this.launched ? 'VMRESUME' : 'VMLAUNCH'} failed: ${detail}` };
-          return 'ended';
-        }
-        this.launched = true;
-        this.entryIcount = this.cpu.icount;
-        if (o.kind === 'exit') { if (this.handleExit()) return 'vmexit'; continue; }
-        this.inGuest = true;
+        const o = this.enterGuest();
+        if (o === 'ended') return 'ended';
+        if (o === 'exit') { if (this.handleExit()) return 'vmexit'; continue; }
       }
       const left = budget - (this.cpu.icount + this.log.total + this.stepsSpent - start);
       if (left <= 0) return 'budget';
       const stop = this.vmx.run(left);
-      if (stop === 'vmexit') { this.inGuest = false; if (this.handleExit()) return 'vmexit'; continue; }
+      if (stop === 'vmexit') {
+        this.inGuest = false;
+        // The shortcut handled this exit already (and did not enter the guest again).
+        if (this.shortcutHandled) { this.shortcutHandled = false; continue; }
+        if (this.handleExit()) return 'vmexit';
+        continue;
+      }
       if (stop === 'halted' || stop === 'shutdown') {
         // HLT exiting is on and triple faults exit, so neither happens in non-root operation.
         this.ended = { status: 'error', message: `unexpected processor stop '${stop}' in VMX non-root operation` };
@@ -497,6 +506,56 @@ export class Hypervisor {
       return stop;
     }
   }
+
+  /**
+   * VM entry (KVM's vcpu_enter_guest after its exit handling): prepare it, VMLAUNCH or VMRESUME. 'entered': the guest
+   * runs (inGuest); 'exit': the entry itself ended in an exit (a failed guest-state check, an event whose delivery
+   * exits), to be handled; 'ended': the instruction failed and the run ends.
+   */
+  private enterGuest(): 'entered' | 'exit' | 'ended' {
+    this.prepareEntry();
+    const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
+    if (o.kind === 'vmfail') {
+      const r = o.result;
+      const detail = r.ok ? '' : r.kind === 'VMfailValid' ? `VM-instruction error ${r.error} (${r.message})${r.check ? `: ${r.check}` : ''}` : 'VMfailInvalid';
+      this.ended = { status: 'error', message: `${this.launched ? 'VMRESUME' : 'VMLAUNCH'} failed: ${detail}` };
+      return 'ended';
+    }
+    this.launched = true;
+    this.entryIcount = this.cpu.icount;
+    if (o.kind === 'exit') return 'exit';
+    this.inGuest = true;
+    return 'entered';
+  }
+
+  /** Whether exits may be handled in the processor's run loop (tests compare runs with and without). */
+  shortcutEnabled = true;
+  /** Exits handled and entered from by the shortcut (a statistic for tests and benchmarks). */
+  shortcutExits = 0;
+  /** The shortcut handled the exit the processor returned with but did not enter the guest (the run ended, or no budget left). */
+  private shortcutHandled = false;
+
+  /**
+   * The exit shortcut (Cpu.exitShortcut): what runSlice does after an exit, done in the processor's run loop so the
+   * guest goes on without the processor returning: handle the exit, then, with budget left for a step after it,
+   * prepare the entry and VMRESUME. The same steps in the same order, so the run is the same with or without it.
+   * Returns the budget steps used (the exit and what its handler spent), or -1 to leave the exit to runSlice.
+   */
+  private readonly shortcut = (left: number): number => {
+    if (this.pendingExit !== null || this.ended !== null || this.exitBreak !== null) return -1;
+    const spent0 = this.stepsSpent;
+    this.inGuest = false;
+    this.handleExit();
+    this.shortcutHandled = true;
+    const steps = 1 + this.stepsSpent - spent0;
+    // runSlice would stop here ('ended', or 'budget' before the entry): so does the processor.
+    if (this.ended !== null || steps >= left) return -1;
+    const o = this.enterGuest();
+    if (o === 'entered') { this.shortcutHandled = false; this.shortcutExits++; return steps; }
+    // An exit at entry is handled by runSlice (the processor returns with it); a failed entry ended the run.
+    if (o === 'exit') this.shortcutHandled = false;
+    return -1;
+  };
 
   /**
    * Before VM entry: inject a pending interrupt when the guest can take one, else ask for an
@@ -509,8 +568,21 @@ export class Hypervisor {
     // Control fields are never held by the processor: the region's words are their values (read once, written on change).
     const w = v.words();
     const proc0 = w[OFF.CPU_BASED_VM_EXEC_CONTROL >>> 2], pin0 = w[OFF.PIN_BASED_VM_EXEC_CONTROL >>> 2];
-    let proc = proc0, pin = pin0;
     const ints = this.interrupts;
+    if (this.quietEpoch === this.platformEpoch && this.pendingInjection === 0 && proc0 === this.quietProc && pin0 === this.quietPin) {
+      // Nothing was pending at the last entry, no exit since reached an interrupt source (platformEpoch) and no deadline
+      // is due: the decision below comes out the same (no injection, no window, the same controls); only the timer's
+      // value is written again, for the same deadline.
+      const deadline = this.quietDeadline, now = this.now();
+      if (deadline === Infinity) return;
+      if (deadline > now) {
+        const t = Math.min(0xffffffff, deadline - now);
+        w[OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2] = t; w[(OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2) + 1] = 0;
+        return;
+      }
+    }
+    this.quietEpoch = -1;
+    let proc = proc0, pin = pin0, quiet = false;
     // The next device deadline: asked once, and again only after a poll or an acknowledge changed the platform.
     let deadline = ints !== null ? ints.nextDeadline() : null;
     if (this.pendingInjection !== 0) {
@@ -534,7 +606,10 @@ export class Hypervisor {
           this.log.annotateLast(injectedNote(vector));
           proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
         } else proc |= CPU_BASED_INTR_WINDOW_EXITING;
-      } else proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
+      } else {
+        proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
+        quiet = true;
+      }
       if (changed) deadline = ints.nextDeadline();
     }
     if (deadline !== null) {
@@ -542,9 +617,23 @@ export class Hypervisor {
       const t = Math.max(0, Math.min(0xffffffff, deadline - this.now()));
       if (w[OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2] !== t) v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, t);
     } else pin &= ~PIN_BASED_VMX_PREEMPTION_TIMER;
+    // As the region's words hold them (unsigned: the primary controls have bit 31 set, and & and | give signed values).
+    proc >>>= 0; pin >>>= 0;
     if (proc !== proc0) v.w32(OFF.CPU_BASED_VM_EXEC_CONTROL, proc);
     if (pin !== pin0) v.w32(OFF.PIN_BASED_VM_EXEC_CONTROL, pin);
+    if (quiet) { this.quietEpoch = this.platformEpoch; this.quietDeadline = deadline ?? Infinity; this.quietProc = proc; this.quietPin = pin; }
   }
+
+  /**
+   * Moves whenever an interrupt source may have changed: an exit handled other than by a built-in handler that reaches
+   * none (CPUID, I/O to a quiet port), and every runSlice (the host may have given input, restored a snapshot, ...).
+   */
+  private platformEpoch = 0;
+  /** platformEpoch when an entry found no interrupt pending (-1: not so), and that entry's deadline and controls. */
+  private quietEpoch = -1;
+  private quietDeadline = Infinity;
+  private quietProc = 0;
+  private quietPin = 0;
 
   private exitInfo(): ExitInfo {
     const v = this.vmx.vmcs;
@@ -600,6 +689,8 @@ export class Hypervisor {
     this.note = reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
     const table = this.handlers;
     const handler = reason < table.byReason.length ? table.byReason[reason] : undefined;
+    // Only the built-in CPUID handler and the I/O handler at a quiet port reach no interrupt source (prepareEntry's quiet case).
+    if (table.builtIn[reason] !== 1 || (reason !== EXIT_REASON.CPUID && (reason !== EXIT_REASON.IO_INSTRUCTION || this.bus.quietPort?.(qLo >>> 16) !== true))) this.platformEpoch++;
     let outcome: ExitOutcome;
     if (handler === undefined) {
       outcome = 'unhandled';

@@ -11,7 +11,7 @@ import {
   INTR_TYPE_PRIV_SW_EXCEPTION, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR, GUEST_ACTIVITY_HLT, GUEST_INTR_STATE_MOV_SS,
   GUEST_INTR_STATE_STI, GUEST_INTR_STATE_NMI, effectiveSecondary, ia32eModeGuest, entryLoadIa32Efer, entryLoadIa32Pat,
   exitSaveIa32Efer, exitSaveIa32Pat, exitLoadIa32Efer, exitLoadIa32Pat, hostAddressSpaceSize, savePreemptionTimer,
-  ackInterruptOnExit,
+  ackInterruptOnExit, VM_ENTRY_LOAD_IA32_EFER, VM_ENTRY_LOAD_IA32_PAT, VM_EXIT_SAVE_IA32_EFER, VM_EXIT_SAVE_IA32_PAT,
 } from './controls.js';
 import { EXIT_REASON, EXIT_REASON_FAILED_VMENTRY, exitReasonName } from './exit-reasons.js';
 import {
@@ -139,10 +139,10 @@ const OF = {
 };
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
 const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE'), GUEST_CR4 = O('GUEST_CR4');
-/** CS and SS word indexes in the region: compared at a VM entry while the processor holds them (heldStateChanged). */
-const CS_SEL_W = O('GUEST_CS_SELECTOR') >>> 2, CS_BASE_W = O('GUEST_CS_BASE') >>> 2, CS_LIMIT_W = O('GUEST_CS_LIMIT') >>> 2, CS_AR_W = O('GUEST_CS_AR_BYTES') >>> 2;
-const SS_SEL_W = O('GUEST_SS_SELECTOR') >>> 2, SS_BASE_W = O('GUEST_SS_BASE') >>> 2, SS_LIMIT_W = O('GUEST_SS_LIMIT') >>> 2, SS_AR_W = O('GUEST_SS_AR_BYTES') >>> 2;
-const CR0_W = O('GUEST_CR0') >>> 2, CR3_W = O('GUEST_CR3') >>> 2, CR4_W = O('GUEST_CR4') >>> 2, EFER_W = O('GUEST_IA32_EFER') >>> 2;
+/** Entry and exit controls under which a held resume gives what a full load gives: EFER and PAT loaded at entry and saved at exit. */
+const HELD_ENTRY = VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT, HELD_EXIT = VM_EXIT_SAVE_IA32_EFER | VM_EXIT_SAVE_IA32_PAT;
+/** Values in Vmx.held: CR0, CR3, CR4, EFER, then CS and SS selector, base, limit and access rights. */
+const HELD_COUNT = 12;
 
 /**
  * The processor-held guest-state fields (vmcs-access.ts) as the processor holds them, by byte offset / 8: the
@@ -281,6 +281,12 @@ export class Vmx implements VmxHooks {
   private liveRegion = -1;
   /** Per-exit fields (bit k: CPU_PER_EXIT_FIELDS[k]) whose value is the region's copy, not the processor's. */
   private liveDirty = 0;
+  /**
+   * The held state a VM entry checks in full (CR0, CR3, CR4, EFER, CS and SS) as the processor had it when the region's
+   * copies were last written from it or loaded into it (a flush, a full load): the region has these values until
+   * software writes a field, which moves the generation. heldStateChanged compares the processor with them.
+   */
+  private readonly held = new Float64Array(HELD_COUNT).fill(NaN);
   /** The cache source installed in vmcs.cached while guest-state fields are held by the processor. */
   private readonly cacheSource: VmcsCacheSource = {
     lo: (off) => this.cachedWord(off, false),
@@ -422,7 +428,7 @@ export class Vmx implements VmxHooks {
     // those. Only with controls under which that gives what a full load gives (EFER and PAT saved and loaded).
     const ctl = this.ctl;
     if (this.guestLive && v.generation === this.liveGeneration && region === this.liveRegion
-      && entryLoadIa32Efer(ctl.entry) && exitSaveIa32Efer(ctl.exit) && entryLoadIa32Pat(ctl.entry) && exitSaveIa32Pat(ctl.exit)) {
+      && (ctl.entry & HELD_ENTRY) === HELD_ENTRY && (ctl.exit & HELD_EXIT) === HELD_EXIT) {
       v.cached = null;
       this.loadGuestVolatile(this.liveDirty, false);
     } else {
@@ -482,8 +488,7 @@ export class Vmx implements VmxHooks {
     if ((pin !== ctl.pin || proc !== ctl.proc) && !perEntryControlsPass(pin, proc, this.checkedPin, this.checkedProc, w[OF.VM_EXIT_CONTROLS >>> 2])) return false;
     if ((inj & INTR_INFO_VALID_MASK) !== 0 && !injectionPasses(inj, w[OF.VM_ENTRY_EXCEPTION_ERROR_CODE >>> 2], w[OF.VM_ENTRY_INSTRUCTION_LEN >>> 2],
       proc, w[OF.SECONDARY_VM_EXEC_CONTROL >>> 2], c.cr0, c.peekFlags(), c.shadow !== 0 ? GUEST_INTR_STATE_STI : 0, c.halted ? GUEST_ACTIVITY_HLT : 0)) return false;
-    if (!(entryLoadIa32Efer(ctl.entry) && exitSaveIa32Efer(ctl.exit) && entryLoadIa32Pat(ctl.entry) && exitSaveIa32Pat(ctl.exit))) return false;
-    if (this.heldStateChanged()) return false;
+    if ((ctl.entry & HELD_ENTRY) !== HELD_ENTRY || (ctl.exit & HELD_EXIT) !== HELD_EXIT || this.heldStateChanged()) return false;
     // Only those bits may differ (bit 31, activating the secondary controls, does not): ctl.proc2 stays.
     ctl.pin = pin; ctl.proc = proc;
     this.heldResumes++;
@@ -569,6 +574,7 @@ export class Vmx implements VmxHooks {
     }
     if (entryLoadIa32Pat(ctl.entry)) c.pat = v.rBig(OF.GUEST_IA32_PAT);
     this.loadGuestVolatile(ALL_PER_EXIT, gprsFromSaveArea);
+    this.noteHeld();
   }
 
   /** Inject the event of the VM-entry interruption-information field (SDM §27.6.1). */
@@ -615,11 +621,20 @@ export class Vmx implements VmxHooks {
     st32(w, OF.VM_EXIT_REASON, reason);
     stLoHi(w, OF.EXIT_QUALIFICATION, qual, qualHi);
     st32(w, OF.VM_EXIT_INSTRUCTION_LEN, instrLen);
-    st32(w, OF.VMX_INSTRUCTION_INFO, extra?.instrInfo ?? 0);
-    st32(w, OF.VM_EXIT_INTR_INFO, extra?.intrInfo ?? 0);
-    st32(w, OF.VM_EXIT_INTR_ERROR_CODE, extra?.intrError ?? 0);
-    stNum(w, OF.GUEST_LINEAR_ADDRESS, extra?.linear ?? 0);
-    stNum(w, OF.GUEST_PHYSICAL_ADDRESS, extra?.physical ?? 0);
+    if (extra === undefined) {
+      // Most exits (CPUID, HLT, RDTSC, ...) have none of these: zero both words of each.
+      w[OF.VMX_INSTRUCTION_INFO >>> 2] = 0; w[(OF.VMX_INSTRUCTION_INFO >>> 2) + 1] = 0;
+      w[OF.VM_EXIT_INTR_INFO >>> 2] = 0; w[(OF.VM_EXIT_INTR_INFO >>> 2) + 1] = 0;
+      w[OF.VM_EXIT_INTR_ERROR_CODE >>> 2] = 0; w[(OF.VM_EXIT_INTR_ERROR_CODE >>> 2) + 1] = 0;
+      w[OF.GUEST_LINEAR_ADDRESS >>> 2] = 0; w[(OF.GUEST_LINEAR_ADDRESS >>> 2) + 1] = 0;
+      w[OF.GUEST_PHYSICAL_ADDRESS >>> 2] = 0; w[(OF.GUEST_PHYSICAL_ADDRESS >>> 2) + 1] = 0;
+    } else {
+      st32(w, OF.VMX_INSTRUCTION_INFO, extra.instrInfo ?? 0);
+      st32(w, OF.VM_EXIT_INTR_INFO, extra.intrInfo ?? 0);
+      st32(w, OF.VM_EXIT_INTR_ERROR_CODE, extra.intrError ?? 0);
+      stNum(w, OF.GUEST_LINEAR_ADDRESS, extra.linear ?? 0);
+      stNum(w, OF.GUEST_PHYSICAL_ADDRESS, extra.physical ?? 0);
+    }
     const vec = c.eventInfo;
     st32(w, OF.IDT_VECTORING_INFO_FIELD, (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
     st32(w, OF.IDT_VECTORING_ERROR_CODE, c.eventError);
@@ -776,24 +791,29 @@ export class Vmx implements VmxHooks {
       d |= stLoHi(w, OF.GUEST_IA32_PAT, this.patLo, this.patHi);
     }
     if (d !== 0) v.generation++;
+    this.noteHeld();
   }
 
   /**
    * Whether the guest changed held state a VM entry checks in full (control registers, CS, SS, EFER) since it
-   * was loaded or flushed: the region still has the values of then (as when an exit wrote them at once). The
+   * was loaded or flushed: the region still has the values of then (`held`), as when an exit wrote them at once. The
    * other held fields (data segments, LDTR, TR, GDTR, IDTR, SYSENTER, DR7, PAT) are not compared, as before:
    * values the processor produced pass the checks; a flush compares them all.
    */
   private heldStateChanged(): boolean {
-    const c = this.cpu, w = this.liveWords();
-    // Addresses compared as the region holds them, two words (ToUint32 of the number and of its floor / 2^32: exact below 2^53).
-    const cr3 = c.cr3, csBase = c.segBase[CS], ssBase = c.segBase[SS];
-    if (w[CR0_W] !== c.cr0 >>> 0 || w[CR4_W] !== c.cr4 >>> 0 || w[CR3_W] !== cr3 >>> 0 || w[CR3_W + 1] !== Math.floor(cr3 / TWO32) >>> 0) return true;
-    if (exitSaveIa32Efer(this.ctl.exit) && w[EFER_W] !== c.efer >>> 0) return true;
-    if (w[CS_SEL_W] !== c.sel[CS] || w[CS_LIMIT_W] !== c.segLimit[CS] >>> 0 || w[CS_AR_W] !== c.segAr[CS]
-      || w[CS_BASE_W] !== csBase >>> 0 || w[CS_BASE_W + 1] !== Math.floor(csBase / TWO32) >>> 0) return true;
-    return w[SS_SEL_W] !== c.sel[SS] || w[SS_LIMIT_W] !== c.segLimit[SS] >>> 0 || w[SS_AR_W] !== c.segAr[SS]
-      || w[SS_BASE_W] !== ssBase >>> 0 || w[SS_BASE_W + 1] !== Math.floor(ssBase / TWO32) >>> 0;
+    const c = this.cpu, h = this.held;
+    if (c.cr0 !== h[0] || c.cr3 !== h[1] || c.cr4 !== h[2] || (exitSaveIa32Efer(this.ctl.exit) && c.efer !== h[3])) return true;
+    const sel = c.sel, base = c.segBase, limit = c.segLimit, ar = c.segAr;
+    return sel[CS] !== h[4] || base[CS] !== h[5] || limit[CS] !== h[6] || ar[CS] !== h[7]
+      || sel[SS] !== h[8] || base[SS] !== h[9] || limit[SS] !== h[10] || ar[SS] !== h[11];
+  }
+
+  /** The region's copies of the held state were just written from the processor or loaded into it: remember them (see `held`). */
+  private noteHeld(): void {
+    const c = this.cpu, h = this.held;
+    h[0] = c.cr0; h[1] = c.cr3; h[2] = c.cr4; h[3] = c.efer;
+    h[4] = c.sel[CS]; h[5] = c.segBase[CS]; h[6] = c.segLimit[CS]; h[7] = c.segAr[CS];
+    h[8] = c.sel[SS]; h[9] = c.segBase[SS]; h[10] = c.segLimit[SS]; h[11] = c.segAr[SS];
   }
 
   /** Write the processor's per-exit fields software did not write to the region (for the fast entry check). */
@@ -1194,6 +1214,7 @@ export class Vmx implements VmxHooks {
     this.ept.setEptp(s.eptp);
     this.vmcs.region = this.current;
     this.vmcs.generation++; // memory may hold any VMCS contents now: check in full at the next entry
+    this.held.fill(NaN);
     // The processor's context is restored too: cached fields are served from it until flushed (a full load follows).
     this.guestLive = s.guestLive ?? false; this.liveRegion = s.liveRegion ?? -1; this.liveGeneration = -1;
     this.vmcs.cached = this.guestLive && s.cachePending === true ? this.cacheSource : null;
