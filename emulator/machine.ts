@@ -505,7 +505,7 @@ export function registerDump(c: Cpu): Record<string, string> {
   for (const r of order) out[names[r]] = hex64(c.lo[r], c.hi[r]);
   const num = (v: number) => hex64(v >>> 0, Math.floor(v / 4294967296) >>> 0);
   out.rip = num(c.rip);
-  out.rflags = hex64(c.getFlags(), 0);
+  out.rflags = hex64(c.peekFlags(), 0);
   out.cr0 = hex64(c.cr0 >>> 0, 0);
   out.cr2 = num(c.cr2);
   out.cr3 = num(c.cr3);

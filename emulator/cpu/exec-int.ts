@@ -926,7 +926,8 @@ H[0xae] = H[0xaf] = (c, i) => strLoop(c, i, scasBody, true);
 /** I/O permission: CPL <= IOPL, else the TSS I/O bitmap (SDM vol. 1 §19.5). */
 export function checkIo(c: Cpu, port: number, bytes: number): void {
   if ((c.cr0 & CR0_PE) === 0) return;
-  if (c.cpl <= ((c.getFlags() & IOPL) >>> 12) && (c.getFlags() & VM) === 0) return;
+  // IOPL and VM are not status flags: flagsRaw holds them as they are (no need to materialize the lazy flags).
+  if (c.cpl <= ((c.flagsRaw & IOPL) >>> 12) && (c.flagsRaw & VM) === 0) return;
   // 32/64-bit TSS: I/O map base at offset 0x66.
   if ((c.trAr & 0xf) !== 0xb && (c.trAr & 0xf) !== 0x9) c.raise(EXC_GP, 0);
   if (c.trLimit < 0x67) c.raise(EXC_GP, 0);

@@ -398,7 +398,7 @@ export class MachineDebuggee implements Debuggee {
       // In non-root operation the guest sees the read shadows for CR0/CR4 bits the hypervisor owns.
       const shadow = (cr: 0 | 4, v: number): bigint => (this.hv === null ? BigInt(v >>> 0) : this.shadowed(cr, BigInt(v >>> 0)));
       return {
-        gpr, rip: U64(c.rip), rflags: BigInt(c.getFlags()), segments,
+        gpr, rip: U64(c.rip), rflags: BigInt(c.peekFlags()), segments,
         cr0: shadow(0, c.cr0), cr2: U64(c.cr2), cr3: U64(c.cr3), cr4: shadow(4, c.cr4), cr8: BigInt(c.cr8), efer: BigInt(c.efer >>> 0),
         dr: Array.from(c.dr, (x) => U64(x)), gdtr: { base: U64(c.gdtrBase), limit: c.gdtrLimit }, idtr: { base: U64(c.idtrBase), limit: c.idtrLimit },
         codeBits: c.codeSize, ...(lma ? {} : {}),

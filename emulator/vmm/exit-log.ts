@@ -44,6 +44,10 @@ const OUTCOMES: readonly ExitOutcome[] = ['resumed', 'injected', 'emulated', 'en
 function outcomeCode(o: ExitOutcome): number {
   return o === 'emulated' ? 2 : o === 'resumed' ? 0 : o === 'injected' ? 1 : o === 'ended' ? 3 : 4;
 }
+/** The META word of a slot (see W_META). */
+function meta(bits: 16 | 32 | 64, outcome: ExitOutcome, bytesCode: number): number {
+  return (bits === 64 ? 2 : bits === 32 ? 1 : 0) | (outcomeCode(outcome) << 2) | (bytesCode << 8);
+}
 /** Instruction bytes kept per exit (an x86 instruction has at most 15). */
 const MAX_BYTES = 16;
 
@@ -99,46 +103,130 @@ export function appendNote(note: NoteText | undefined, text: string): NoteText {
   return typeof note === 'string' ? `${note}; ${text}` : note.then(text);
 }
 
+/** Distinct instruction byte strings a chunk keeps in its table (slot codes 1 … TABLE_MAX); more go to its spill area. */
+const TABLE_MAX = 254;
+/** Slot code of an exit whose bytes are in the chunk's spill area (a chunk with more distinct instructions than its table holds). */
+const SPILLED = 255;
+/** Buckets of the table's hash index (open addressing, twice the table). */
+const HASH_SIZE = 512;
+
+/** Slot words (Chunk.words, four per slot): the reason, the qualification's two halves, and META. */
+const W_REASON = 0, W_QUAL_LO = 1, W_QUAL_HI = 2, W_META = 3;
+/** META: the code size (bits 1:0: 0 = 16, 1 = 32, 2 = 64), the outcome (bits 4:2, an index into OUTCOMES), the bytes code (bits 15:8). */
+const BITS_CODE: readonly (16 | 32 | 64)[] = [16, 32, 64];
+
 /**
- * The storage of `size` consecutive slots of the ring. Names, notes and built entries are JS arrays the garbage
- * collector traces, so each is allocated only when a slot first needs it: most exits have the reason's own name,
- * no note and no entry built.
+ * The storage of `size` consecutive slots of the ring, in one buffer: per slot two doubles (RIP, instruction count) and
+ * four words (reason, qualification, the packed rest), so that logging an exit is a few stores into two arrays; the
+ * instruction bytes as a one-byte code per slot into the chunk's table of distinct byte strings (exits repeat a few
+ * instructions: a loop's CPUID, a driver's OUT and MMIO accesses). 32 bytes of log per exit. Names, notes and built
+ * entries are JS arrays the garbage collector traces, so each is allocated only when a slot first needs it: most exits
+ * have the reason's own name, no note and no entry built.
  */
 class Chunk {
-  readonly reasons: Int32Array;
-  readonly qualLo: Uint32Array;
-  readonly qualHi: Uint32Array;
-  readonly rips: Float64Array;
-  readonly icounts: Float64Array;
-  readonly bits: Uint8Array;
-  readonly outcomes: Uint8Array;
-  readonly byteLen: Uint8Array;
-  readonly byteData: Uint8Array;
+  /** Per slot: RIP, instruction count. */
+  readonly nums: Float64Array;
+  /** Per slot: W_REASON, W_QUAL_LO, W_QUAL_HI, W_META. */
+  readonly words: Uint32Array;
+  private readonly table: Uint8Array;
+  private readonly tableLen: Uint8Array;
+  private tableCount = 0;
+  /** Hash bucket → table entry (-1 empty). */
+  private readonly index: Int16Array;
+  /** Bytes of spilled slots (MAX_BYTES per slot), allocated on first use. */
+  private spill: Uint8Array | null = null;
+  private spillLen: Uint8Array | null = null;
   /** Names other than exitReasonName(reason) (entries added with another name), by slot. */
-  private names: Array<string | undefined> | null = null;
-  private notes: Array<NoteText | undefined> | null = null;
+  names: Array<string | undefined> | null = null;
+  notes: Array<NoteText | undefined> | null = null;
   /** Entries built (or given to add()) per slot; undefined until asked for. */
-  private entries: Array<ExitEntry | undefined> | null = null;
+  entries: Array<ExitEntry | undefined> | null = null;
+  /** The last bytes code given and what it stands for (most exits repeat the instruction of an exit shortly before). */
+  private lastCode = 0;
   constructor(readonly size: number) {
-    this.reasons = new Int32Array(size);
-    this.qualLo = new Uint32Array(size);
-    this.qualHi = new Uint32Array(size);
-    this.rips = new Float64Array(size);
-    this.icounts = new Float64Array(size);
-    this.bits = new Uint8Array(size);
-    this.outcomes = new Uint8Array(size);
-    this.byteLen = new Uint8Array(size);
-    this.byteData = new Uint8Array(size * MAX_BYTES);
+    const buf = new ArrayBuffer(size * 32 + HASH_SIZE * 2 + TABLE_MAX * (MAX_BYTES + 1));
+    this.nums = new Float64Array(buf, 0, size * 2);
+    this.words = new Uint32Array(buf, size * 16, size * 4);
+    this.index = new Int16Array(buf, size * 32, HASH_SIZE).fill(-1);
+    this.table = new Uint8Array(buf, size * 32 + HASH_SIZE * 2, TABLE_MAX * MAX_BYTES);
+    this.tableLen = new Uint8Array(buf, size * 32 + HASH_SIZE * 2 + TABLE_MAX * MAX_BYTES, TABLE_MAX);
+  }
+
+  reason(i: number): number {
+    return this.words[i * 4 + W_REASON] | 0;
+  }
+
+  /** Slot i's bytes code (see setBytes). */
+  private code(i: number): number {
+    return (this.words[i * 4 + W_META] >>> 8) & 0xff;
+  }
+
+  /**
+   * The code of `bytes[0 … len)` (len ≤ MAX_BYTES) as slot i's instruction bytes: 0 none, 1 … TABLE_MAX an entry of the
+   * table (+1), SPILLED when the table is full (the bytes are then kept in the spill area at slot i).
+   */
+  bytesCode(i: number, bytes: Uint8Array, len: number): number {
+    if (len === 0) return 0;
+    const table = this.table, tableLen = this.tableLen, last = this.lastCode - 1;
+    if (last >= 0 && last < TABLE_MAX && tableLen[last] === len) {
+      const at = last * MAX_BYTES;
+      let k = 0;
+      while (k < len && table[at + k] === bytes[k]) k++;
+      if (k === len) return last + 1;
+    }
+    const code = this.lookup(i, bytes, len);
+    this.lastCode = code;
+    return code;
+  }
+
+  private lookup(i: number, bytes: Uint8Array, len: number): number {
+    let h = Math.imul(len, 0x9e3779b1);
+    for (let k = 0; k < len; k++) h = Math.imul(h ^ bytes[k], 0x01000193);
+    const table = this.table, tableLen = this.tableLen, index = this.index;
+    let b = (h >>> 16) & (HASH_SIZE - 1);
+    for (;;) {
+      const t = index[b];
+      if (t < 0) break;
+      if (tableLen[t] === len) {
+        const at = t * MAX_BYTES;
+        let k = 0;
+        while (k < len && table[at + k] === bytes[k]) k++;
+        if (k === len) return t + 1;
+      }
+      b = (b + 1) & (HASH_SIZE - 1);
+    }
+    if (this.tableCount < TABLE_MAX) {
+      const t = this.tableCount++;
+      table.set(bytes.subarray(0, len), t * MAX_BYTES);
+      tableLen[t] = len;
+      index[b] = t;
+      return t + 1;
+    }
+    this.spill ??= new Uint8Array(this.size * MAX_BYTES);
+    this.spillLen ??= new Uint8Array(this.size);
+    this.spill.set(bytes.subarray(0, len), i * MAX_BYTES);
+    this.spillLen[i] = len;
+    return SPILLED;
+  }
+
+  /** Slot i's instruction bytes. */
+  bytes(i: number): number[] {
+    const code = this.code(i);
+    if (code === 0) return [];
+    if (code === SPILLED) return Array.from(this.spill!.subarray(i * MAX_BYTES, i * MAX_BYTES + this.spillLen![i]));
+    const t = code - 1;
+    return Array.from(this.table.subarray(t * MAX_BYTES, t * MAX_BYTES + this.tableLen[t]));
   }
 
   name(i: number): string {
     const n = this.names?.[i];
-    return n !== undefined ? n : exitReasonName(this.reasons[i]);
+    return n !== undefined ? n : exitReasonName(this.reason(i));
   }
 
   /** Set slot i's name (after its reason). */
   setName(i: number, name: string): void {
-    this.names = setSparse(this.names, this.size, i, name !== exitReasonName(this.reasons[i]) ? name : undefined);
+    if (this.names === null && name === exitReasonName(this.reason(i))) return;
+    this.names = setSparse(this.names, this.size, i, name !== exitReasonName(this.reason(i)) ? name : undefined);
   }
 
   /** Slot i's note as text (a DeferredNote is made into its text here, once). */
@@ -245,7 +333,8 @@ export class ExitLog {
       let cached: string | undefined;
       Object.defineProperty(entry, 'summary', { enumerable: true, configurable: true, get: () => (cached ??= summary()) });
     }
-    const c = this.push(e.reason, e.name, e.rip, e.bits, e.icount, e.outcome, e.note, instructionsSinceEntry);
+    const c = this.push(e.reason, e.name, e.rip, e.icount, e.note, instructionsSinceEntry);
+    c.words[this.at * 4 + W_META] = meta(e.bits, e.outcome, 0); // the entry keeps the rest (its bytes, qualification)
     c.setEntry(this.at, entry);
     if (this.onExit !== null) this.onExit(entry);
     return entry;
@@ -260,32 +349,28 @@ export class ExitLog {
     reason: number, name: string, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
     icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number,
   ): void {
-    const c = this.push(reason, name, rip, bits, icount, outcome, note, instructionsSinceEntry);
-    const i = this.at;
-    c.qualLo[i] = qualLo;
-    c.qualHi[i] = qualHi;
-    const len = Math.min(byteCount, MAX_BYTES);
-    c.byteLen[i] = len;
-    const at = i * MAX_BYTES, data = c.byteData;
-    for (let k = 0; k < len; k++) data[at + k] = bytes[k];
+    const c = this.push(reason, name, rip, icount, note, instructionsSinceEntry);
+    const i = this.at, w = c.words, k = i * 4;
+    w[k + W_QUAL_LO] = qualLo;
+    w[k + W_QUAL_HI] = qualHi;
+    w[k + W_META] = meta(bits, outcome, c.bytesCode(i, bytes, byteCount < MAX_BYTES ? byteCount : MAX_BYTES));
     if (this.onExit !== null) this.onExit(this.entryAt(this.total));
   }
 
-  /** Count exit total + 1 and store its common fields; returns its chunk (its index in `at`). */
-  private push(reason: number, name: string, rip: number, bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number): Chunk {
+  /** Count exit total + 1 and store its reason, RIP, instruction count, name and note; returns its chunk (its index in `at`). */
+  private push(reason: number, name: string, rip: number, icount: number, note: NoteText | undefined, instructionsSinceEntry: number): Chunk {
     const n = ++this.total;
     if (n > this.high) this.high = n;
     const slot = (n - 1) % this.capacity;
     if (this.kept < this.capacity) this.kept++;
     const c = this.locate(slot), i = this.at;
-    c.reasons[i] = reason;
-    c.setName(i, name);
-    c.rips[i] = rip;
-    c.bits[i] = bits;
-    c.icounts[i] = icount;
-    c.outcomes[i] = outcomeCode(outcome);
-    c.setNote(i, note);
-    c.setEntry(i, undefined);
+    c.words[i * 4 + W_REASON] = reason;
+    c.nums[i * 2] = rip;
+    c.nums[i * 2 + 1] = icount;
+    // Names, notes and entries are rare: their arrays are touched only when they exist or get a value.
+    if (c.names !== null || name !== exitReasonName(reason)) c.setName(i, name);
+    if (c.notes !== null || note !== undefined) c.setNote(i, note);
+    if (c.entries !== null) c.entries[i] = undefined;
     let s = this.lastStatsReason === reason ? this.lastStats : this.byReason.get(reason);
     if (s === undefined || s === null) { s = { name, count: 0, instructions: 0 }; this.byReason.set(reason, s); }
     this.lastStats = s;
@@ -300,14 +385,14 @@ export class ExitLog {
     const c = this.locate((n - 1) % this.capacity), i = this.at;
     const have = c.entry(i);
     if (have !== undefined) return have;
-    const reason = c.reasons[i];
-    const lo = c.qualLo[i], hi = c.qualHi[i];
+    const w = c.words, k = i * 4, m = w[k + W_META];
+    const reason = w[k + W_REASON] | 0;
+    const lo = w[k + W_QUAL_LO], hi = w[k + W_QUAL_HI];
     const q = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
-    const at = i * MAX_BYTES;
     const entry = {
-      n, reason, name: c.name(i), qualification: `0x${q.toString(16)}`, rip: c.rips[i],
-      bytes: Array.from(c.byteData.subarray(at, at + c.byteLen[i])), bits: c.bits[i] as 16 | 32 | 64,
-      icount: c.icounts[i], outcome: OUTCOMES[c.outcomes[i]], note: c.note(i),
+      n, reason, name: c.name(i), qualification: `0x${q.toString(16)}`, rip: c.nums[i * 2],
+      bytes: c.bytes(i), bits: BITS_CODE[m & 3],
+      icount: c.nums[i * 2 + 1], outcome: OUTCOMES[(m >>> 2) & 7], note: c.note(i),
     } as ExitEntry;
     let cached: string | undefined;
     Object.defineProperty(entry, 'summary', {
@@ -439,7 +524,7 @@ export class ExitLog {
     for (let k = 0; k < ring.length; k++) {
       const e = ring[k];
       const c = this.locate((o.total - ring.length + k) % this.capacity), i = this.at;
-      c.reasons[i] = e.reason;
+      c.words[i * 4 + W_REASON] = e.reason;
       c.setName(i, e.name);
       c.setNote(i, e.note);
       c.setEntry(i, e);

@@ -629,11 +629,12 @@ export class Vmx implements VmxHooks {
       w[OF.GUEST_LINEAR_ADDRESS >>> 2] = 0; w[(OF.GUEST_LINEAR_ADDRESS >>> 2) + 1] = 0;
       w[OF.GUEST_PHYSICAL_ADDRESS >>> 2] = 0; w[(OF.GUEST_PHYSICAL_ADDRESS >>> 2) + 1] = 0;
     } else {
-      st32(w, OF.VMX_INSTRUCTION_INFO, extra.instrInfo ?? 0);
-      st32(w, OF.VM_EXIT_INTR_INFO, extra.intrInfo ?? 0);
-      st32(w, OF.VM_EXIT_INTR_ERROR_CODE, extra.intrError ?? 0);
-      stNum(w, OF.GUEST_LINEAR_ADDRESS, extra.linear ?? 0);
-      stNum(w, OF.GUEST_PHYSICAL_ADDRESS, extra.physical ?? 0);
+      w[OF.VMX_INSTRUCTION_INFO >>> 2] = extra.instrInfo ?? 0; w[(OF.VMX_INSTRUCTION_INFO >>> 2) + 1] = 0;
+      w[OF.VM_EXIT_INTR_INFO >>> 2] = extra.intrInfo ?? 0; w[(OF.VM_EXIT_INTR_INFO >>> 2) + 1] = 0;
+      w[OF.VM_EXIT_INTR_ERROR_CODE >>> 2] = extra.intrError ?? 0; w[(OF.VM_EXIT_INTR_ERROR_CODE >>> 2) + 1] = 0;
+      const lin = extra.linear ?? 0, phys = extra.physical ?? 0;
+      w[OF.GUEST_LINEAR_ADDRESS >>> 2] = lin; w[(OF.GUEST_LINEAR_ADDRESS >>> 2) + 1] = lin >= 0 && lin < TWO32 ? 0 : Math.floor(lin / TWO32);
+      w[OF.GUEST_PHYSICAL_ADDRESS >>> 2] = phys; w[(OF.GUEST_PHYSICAL_ADDRESS >>> 2) + 1] = phys >= 0 && phys < TWO32 ? 0 : Math.floor(phys / TWO32);
     }
     const vec = c.eventInfo;
     st32(w, OF.IDT_VECTORING_INFO_FIELD, (reason & EXIT_REASON_FAILED_VMENTRY) === 0 && vec !== 0 ? vec : 0);
@@ -865,7 +866,9 @@ export class Vmx implements VmxHooks {
     const c = this.cpu, w = this.liveWords();
     c.rip = ldNum(w, OF.GUEST_RIP);
     c.setRegNumber(RSP, ldNum(w, OF.GUEST_RSP));
-    c.setFlags(w[OF.GUEST_RFLAGS >>> 2]);
+    // The same RFLAGS leaves the processor's lazy flags as they are (a snapshot reads, it does not change the processor).
+    const flags = w[OF.GUEST_RFLAGS >>> 2];
+    if (c.peekFlags() !== flags) c.setFlags(flags);
     c.shadow = (w[OF.GUEST_INTERRUPTIBILITY_INFO >>> 2] & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
     c.halted = w[OF.GUEST_ACTIVITY_STATE >>> 2] === GUEST_ACTIVITY_HLT;
   }

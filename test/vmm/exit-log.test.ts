@@ -1,6 +1,7 @@
 // The exit log: it grows from its initial slots to its capacity, then keeps the newest exits; windows page through it; statistics count every exit.
 import { describe, expect, it } from 'vitest';
 import { appendNote, DeferredNote, EXIT_LOG_INITIAL, ExitLog } from '../../emulator/vmm/exit-log.js';
+import { prng } from '../prng.js';
 
 const bytes = new Uint8Array([0x0f, 0xa2]);
 function log(n: number, capacity?: number): ExitLog {
@@ -61,5 +62,26 @@ describe('ExitLog', () => {
     const b = new ExitLog();
     b.loadState(saved);
     expect(b.last()!.note).toBe(text);
+  });
+
+  it('gives back the instruction bytes of every exit: a few repeated, hundreds of distinct ones in a chunk, and none', () => {
+    const rand = prng(7);
+    const l = new ExitLog(3 * EXIT_LOG_INITIAL);
+    // A few instructions most exits repeat, then stretches of distinct random ones (more than a chunk's table holds).
+    const common = [[0x0f, 0xa2], [0xee], [0x89, 0x10], [0x8b, 0x42, 0x60]].map((b) => new Uint8Array(b));
+    const want: number[][] = [];
+    const buf = new Uint8Array(16);
+    for (let k = 0; k < 4 * EXIT_LOG_INITIAL; k++) {
+      let b: Uint8Array;
+      if (k % 7 === 3) b = new Uint8Array(0);
+      else if (rand() < 0.5) b = common[Math.floor(rand() * common.length)];
+      else b = Uint8Array.from({ length: 1 + Math.floor(rand() * 15) }, () => Math.floor(rand() * 256));
+      buf.set(b);
+      l.record(48, 'EPT_VIOLATION', 0, 0, 0x1000 + k, buf, b.length, 32, k, 'emulated', undefined, 1);
+      want.push(Array.from(b));
+    }
+    const kept = l.recent();
+    expect(kept.length).toBe(3 * EXIT_LOG_INITIAL);
+    expect(kept.map((e) => e.bytes)).toEqual(want.slice(-3 * EXIT_LOG_INITIAL));
   });
 });
