@@ -34,7 +34,7 @@ export interface ReasonStats {
   instructions: number;
 }
 
-/** Most exits kept for views and traces (older ones are counted, not kept): a million, about 70 MB when full. */
+/** Most exits kept for views and traces (older ones are counted, not kept): a million, about 34 MB when full (32 bytes per exit). */
 export const EXIT_LOG_CAPACITY = 1 << 20;
 /** The log's storage comes in chunks of this many slots, allocated as exits come (nothing is ever copied to grow). */
 export const EXIT_LOG_INITIAL = 4096;

@@ -16,7 +16,10 @@ const TWO32 = 4294967296;
  * - MID: its handler touches only general registers, status flags (lazy protocol), DF and memory
  *   through the Cpu's memory methods, and never changes RIP, IF, TF, the interrupt shadow, the
  *   mode, control or segment registers, and never sets vmexitPending or halted. It may be
- *   anywhere in a block; a fault unwinds from it like from the interpreter.
+ *   anywhere in a block; a fault unwinds from it like from the interpreter. CLI is MID too: it only
+ *   clears IF (SDM vol. 2A CLI; #GP when CPL > IOPL, a fault like any other), and with IF = 0 no
+ *   check of the run loop's top can fire that could not before (external interrupts and the
+ *   interrupt window need IF = 1; SDM vol. 3A §6.8.1, vol. 3C §26.7.5); STI, which opens them, stays END.
  * - END: anything else (branches, far transfers, STI/CLI/POPF/IRET, MOV Sreg/CRn, I/O, CPUID,
  *   HLT, string instructions, SSE, ...): executed by its handler as the block's last instruction,
  *   with the run loop's bookkeeping (vmexitPending, RIP ← nextRip, icount).
@@ -31,12 +34,14 @@ const MID_OPCODES = new Uint8Array(0x400);
   for (let op = 0; op < 8; op++) mid(op * 8, op * 8 + 5); // ALU Eb/Ev,Gb/Gv ... rAX,Iz
   mid(0x40, 0x4f); // INC/DEC r (32-bit mode; REX prefixes in 64-bit mode, never an opcode there)
   mid(0x50, 0x5f); // PUSH/POP r
+  mid(0x60, 0x61); // PUSHA/POPA (32-bit mode; #UD in 64-bit mode, where they never decode into a block)
   mid(0x63); mid(0x68, 0x6b); // MOVSXD (ARPL outside 64-bit mode), PUSH Iz, IMUL, PUSH Ib
   mid(0x80, 0x8b); mid(0x8d); mid(0x8f); // Grp1, TEST, XCHG, MOV, LEA, POP Ev
   mid(0x91, 0x99); mid(0x9c); mid(0x9e, 0x9f); // XCHG rAX, CBW/CWD, PUSHF, SAHF/LAHF
   mid(0xa0, 0xa3); mid(0xa8, 0xa9); mid(0xb0, 0xbf); // MOV moffs, TEST, MOV r,imm
   mid(0xc0, 0xc1); mid(0xc6, 0xc7); mid(0xd0, 0xd3); mid(0xd7); // shifts, MOV Ev,Iz, XLAT
   mid(0xf5); mid(0xf6, 0xf8); mid(0xf9); mid(0xfc, 0xfd); mid(0xfe); // CMC, Grp3, CLC/STC, CLD/STD, Grp4
+  mid(0xfa); // CLI: clears IF only (see MID)
   mid(MAP_0F + 0x18, MAP_0F + 0x1f); // hint NOPs
   mid(MAP_0F + 0x40, MAP_0F + 0x4f); mid(MAP_0F + 0x90, MAP_0F + 0x9f); // CMOVcc, SETcc
   mid(MAP_0F + 0xa3); mid(MAP_0F + 0xa4, MAP_0F + 0xa5); mid(MAP_0F + 0xab); mid(MAP_0F + 0xac, MAP_0F + 0xad); mid(MAP_0F + 0xaf);

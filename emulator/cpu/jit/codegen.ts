@@ -2,6 +2,7 @@
 import type { Insn } from '../insn.js';
 import { CS, FS, GS, MAP_0F, PFX_REP, RSP, SS } from '../insn.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu.js';
+import { AR_UNUSABLE } from '../regs.js';
 import { MID, isRelBranch, placement, type Block } from './block.js';
 
 const TWO32 = 4294967296;
@@ -107,7 +108,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   const last = b.insns[n - 1];
   const lastNext = b.rips[n - 1] + last.length;
   /** Segments whose base and fast-path limits the prologue loads (32-bit blocks). */
-  const segsUsed = new Set<number>();
+  const segsUsed = new Map<number, number>();
   /** Whether a 32-bit block uses the inline stack path (SS base and limits, CS.limit for RET). */
   let stackUsed = false;
   // A block whose final branch goes back to its start loops inside the function.
@@ -153,7 +154,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   const deadAtStart = deadAfter(-1);
 
   emit('const lo = c.lo, hi = c.hi, tt = c.tlbTag, trd = c.tlbRd, twr = c.tlbWr; let ic = c.icount; const ep = c.codeEpoch;');
-  emit('let p, L = 0, vpn = 0, kk = 0, o = 0, v = 0, vh = 0, x = 0, sl = false;');
+  emit('let p, L = 0, vpn = 0, kk = 0, o = 0, v = 0, vh = 0, x = 0, sl = false, lk = false;');
   const prologueAt = out.length;
   if (selfLoop) emit('for (;;) {');
   for (let k = 0; k < n; k++) {
@@ -180,12 +181,12 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
         if (is64) {
           // CALL rel32 (SDM vol. 2A CALL): push the return address through the TLB, else c.push.
           emit(`L = sx(lo[4], hi[4]) - 8; ${tlbIndex()}`);
-          emit(`if (tt[kk] === vpn && o <= 4088 && (p = twr[kk]) !== undefined) { ${wr32('o', String(next >>> 0))} ${wr32('o + 4', String(Math.floor(next / TWO32) >>> 0))} ${setRsp('L')} }`);
+          emit(`if (${hit(8, 'twr')}) { ${wr32('o', String(next >>> 0))} ${wr32('o + 4', String(Math.floor(next / TWO32) >>> 0))} ${setRsp('L')} }`);
           emit(`else { ${syncKeep(k)} c.push(64, ${next >>> 0}, ${Math.floor(next / TWO32) >>> 0}); ${exitCheck(k, t)} }`);
         } else {
           // CALL rel32 with a 32-bit stack: the same through SS's fast-path limit (a 16-bit stack takes c.push).
           emit(push32());
-          emit(`if (tt[kk] === vpn && o <= 4092 && (p = twr[kk]) !== undefined) { ${wr32('o', String(next >>> 0))} lo[4] = x; hi[4] = 0; }`);
+          emit(`if (${hit(4, 'twr')}) { ${wr32('o', String(next >>> 0))} lo[4] = x; hi[4] = 0; }`);
           emit(`else { ${syncKeep(k)} c.push(32, ${next}, 0); ${exitCheck(k, t)} }`);
         }
         if (!followed) { flush(); leave(k, t); }
@@ -213,13 +214,13 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       const link = !isLast && !Number.isNaN(b.links[k]) ? b.links[k] : NaN;
       if (is64) {
         emit(`L = sx(lo[4], hi[4]); ${tlbIndex()}`);
-        emit(`if (tt[kk] === vpn && o <= 4088 && (p = trd[kk]) !== undefined && (v = ((${rd32('o + 4')} | 0) * ${TWO32} + ${rd32('o')}), ${Number.isNaN(link) ? `v >= -${CANON} && v < ${CANON}` : `v === ${link}`})) { ${setRsp('L + 8')} }`);
+        emit(`if (${hit(8, 'trd')} && (v = ((${rd32('o + 4')} | 0) * ${TWO32} + ${rd32('o')}), ${Number.isNaN(link) ? `v >= -${CANON} && v < ${CANON}` : `v === ${link}`})) { ${setRsp('L + 8')} }`);
         emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip; ${Number.isNaN(link) ? '' : `if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; }`} ${exitCheck(k, 'v')} }`);
       } else {
         // With a 32-bit stack: the pop through SS's fast-path limit, the target within CS.limit (SDM vol. 2B RET).
         stackUsed = true;
-        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) >>> 0 : NaN; ${tlbIndex()}`);
-        emit(`if (tt[kk] === vpn && o <= 4092 && (p = trd[kk]) !== undefined && (v = ${rd32('o')}, ${Number.isNaN(link) ? 'v <= csl' : `v === ${link}`})) { lo[4] = (x + 4) >>> 0; hi[4] = 0; }`);
+        emit(`x = lo[4]; lk = x <= slrS - 3; L = (sbS + x) | 0; ${tlbIndex()}`);
+        emit(`if (${hit(4, 'trd')} && (v = ${rd32('o')}, ${Number.isNaN(link) ? 'v <= csl' : `v === ${link}`})) { lo[4] = (x + 4) >>> 0; hi[4] = 0; }`);
         emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); v = c.nextRip; ${Number.isNaN(link) ? '' : `if (v !== ${link}) { ${storePending()} c.rip = v; c.icount = ic + ${k + 1}; return; }`} ${exitCheck(k, 'v')} }`);
       }
       if (Number.isNaN(link)) { flush(); emit(`c.rip = v; c.icount = ic + ${k + 1}; return;`); }
@@ -238,12 +239,21 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   if (selfLoop) emit('}');
   // Segment bases and fast-path limits (32-bit blocks): fixed while the block runs (segment loads end blocks).
   const pro: string[] = [];
-  // The fast path forms linear addresses as (base + offset) >>> 0, which is (base + offset) mod 2^32 (SDM vol. 3A §3.4) for a base
+  // The fast path forms linear addresses as (base + offset) mod 2^32 (SDM vol. 3A §3.4), exact for a base
   // in [0, 2^32); any other base (a 64-bit FS/GS base in compatibility mode) takes the slow path (limits -1).
   const baseOk = (s: number): string => `c.segBase[${s}] >= 0 && c.segBase[${s}] < ${TWO32}`;
-  for (const s of segsUsed) pro.push(`const sb${s} = c.segBase[${s}], slr${s} = ${baseOk(s)} ? c.segFastLimit(${s}, false) : -1, slw${s} = ${baseOk(s)} ? c.segFastLimit(${s}, true) : -1;`);
+  // The base as an int32 (its bit pattern: (base + offset) | 0 is the address mod 2^32). The limits are Cpu.segFastLimit
+  // written out for the block's own case (it is entered only in 32-bit code: CR0.PE = 1, not 64-bit mode), since its
+  // inlined copies were most of a small block's machine code: no fast path for an unusable segment, an execute-only code
+  // segment or an expand-down data segment (SDM vol. 3A §3.4.5.1); the write limit is the read one for a writable data
+  // segment (type & 0xa = 2), else -1.
+  if (stackUsed) segsUsed.set(SS, (segsUsed.get(SS) ?? 0) | 3);
+  for (const [s, rw] of segsUsed) {
+    pro.push(`const ar${s} = c.segAr[${s}], sb${s} = c.segBase[${s}] | 0, slr${s} = (ar${s} & ${AR_UNUSABLE}) === 0 && (ar${s} & 0xa) !== 8 && (ar${s} & 0xc) !== 4 && ${baseOk(s)} ? c.segLimit[${s}] : -1;`);
+    if ((rw & 2) !== 0) pro.push(`const slw${s} = (ar${s} & 0xa) === 2 ? slr${s} : -1;`);
+  }
   // The stack: 32-bit stack pointer only (SS.B; a 16-bit stack wraps SP), limits -1 otherwise (the slow path).
-  if (stackUsed) pro.push(`const sbS = c.segBase[${SS}], okS = c.stackSize === 32 && ${baseOk(SS)}, slrS = okS ? c.segFastLimit(${SS}, false) : -1, slwS = okS ? c.segFastLimit(${SS}, true) : -1, csl = c.segLimit[${CS}];`);
+  if (stackUsed) pro.push(`const sbS = sb${SS}, okS = c.stackSize === 32, slrS = okS ? slr${SS} : -1, slwS = okS ? slw${SS} : -1, csl = c.segLimit[${CS}];`);
   out.splice(prologueAt, 0, ...pro);
   return [
     '/** A 64-bit register (lo, hi) as a number when it is within ±2^32 (else NaN: the slow path). */',
@@ -277,7 +287,13 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
 
   /** vpn, TLB slot and page offset of the linear address in L. */
   function tlbIndex(): string {
-    return 'o = L & 4095; vpn = (L - o) / 4096; kk = vpn & 4095;';
+    // 32-bit blocks: L is the linear address as an int32 (its bit pattern; lk says whether the segment check passed).
+    return is64 ? 'o = L & 4095; vpn = (L - o) / 4096; kk = vpn & 4095;' : 'o = L & 4095; vpn = L >>> 12; kk = vpn & 4095;';
+  }
+
+  /** The TLB fast-path test for an access of `nb` bytes at L through page array `arr` (trd or twr): p is the host page. */
+  function hit(nb: number, arr: 'trd' | 'twr'): string {
+    return `${is64 ? '' : 'lk && '}tt[kk] === vpn && o <= ${4096 - nb} && (p = ${arr}[kk]) !== undefined`;
   }
 
   /** RSP ← a 64-bit number (exact for the ±2^32 range of the fast path). */
@@ -312,17 +328,17 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     if (i.addrSize !== 32) return null;
     const s = i.seg;
     if (s === CS) return null;
-    segsUsed.add(s);
+    segsUsed.set(s, (segsUsed.get(s) ?? 0) | (write ? 2 : 1));
     const terms: string[] = [String(i.disp)];
     if (i.base >= 0) terms.push(`lo[${i.base}]`);
     if (i.index >= 0) terms.push(sc === 1 ? `lo[${i.index}]` : `lo[${i.index}] * ${sc}`);
     const off = `((${terms.join(' + ')}) >>> 0)`;
-    return `((v = ${off}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) >>> 0 : NaN)`;
+    return `((v = ${off}), (lk = v <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1}), (sb${s} + v) | 0)`;
   }
 
-  /** Whether L (computed, possibly NaN) is an address the soft slow path may take for `bytes` within one page. */
+  /** Whether L (64-bit: possibly NaN; 32-bit: valid when lk) is an address the soft slow path may take for `bytes` within one page. */
   function softOk(bytes: number): string {
-    return `L === L && o <= ${4096 - bytes}${is64 ? ` && L >= -${CANON} && L < ${CANON}` : ''}`;
+    return is64 ? `L === L && o <= ${4096 - bytes} && L >= -${CANON} && L < ${CANON}` : `lk && o <= ${4096 - bytes}`;
   }
 
   /** linear() of MOV AL/eAX ↔ moffs (A0-A3): the offset is the instruction's address field (SDM vol. 2B MOV). */
@@ -337,8 +353,8 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     if (i.addrSize !== 32) return null;
     const s = i.seg;
     if (s === CS) return null;
-    segsUsed.add(s);
-    return `((v = ${i.disp >>> 0}) <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1} ? (sb${s} + v) >>> 0 : NaN)`;
+    segsUsed.set(s, (segsUsed.get(s) ?? 0) | (write ? 2 : 1));
+    return `((v = ${i.disp >>> 0}), (lk = v <= sl${write ? 'w' : 'r'}${s} - ${bytes - 1}), (sb${s} + v) | 0)`;
   }
 
   /** linear() with RIP-relative operands resolved against `next`. */
@@ -364,14 +380,14 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     if (is64 && op >= 0x50 && op <= 0x57 && s === 64) {
       const r = i.reg;
       emit(`v = lo[${r}]; vh = hi[${r}]; L = sx(lo[4], hi[4]) - 8; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= 4088 && (p = twr[kk]) !== undefined) { ${wr32('o', 'v')} ${wr32('o + 4', 'vh')} ${setRsp('L')} }`);
+      emit(`if (${hit(8, 'twr')}) { ${wr32('o', 'v')} ${wr32('o + 4', 'vh')} ${setRsp('L')} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     }
     if (is64 && op >= 0x58 && op <= 0x5f && s === 64) {
       const r = i.reg;
       emit(`L = sx(lo[4], hi[4]); ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= 4088 && (p = trd[kk]) !== undefined) { v = ${rd32('o')}; vh = ${rd32('o + 4')}; ${setRsp('L + 8')} lo[${r}] = v; hi[${r}] = vh; }`);
+      emit(`if (${hit(8, 'trd')}) { v = ${rd32('o')}; vh = ${rd32('o + 4')}; ${setRsp('L + 8')} lo[${r}] = v; hi[${r}] = vh; }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     }
@@ -380,11 +396,11 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       stackUsed = true;
       if (op >= 0x58 && op <= 0x5f) {
         const r = i.reg;
-        emit(`x = lo[4]; L = x <= slrS - 3 ? (sbS + x) >>> 0 : NaN; ${tlbIndex()}`);
-        emit(`if (tt[kk] === vpn && o <= 4092 && (p = trd[kk]) !== undefined) { v = ${rd32('o')}; lo[4] = (x + 4) >>> 0; hi[4] = 0; lo[${r}] = v; hi[${r}] = 0; }`);
+        emit(`x = lo[4]; lk = x <= slrS - 3; L = (sbS + x) | 0; ${tlbIndex()}`);
+        emit(`if (${hit(4, 'trd')}) { v = ${rd32('o')}; lo[4] = (x + 4) >>> 0; hi[4] = 0; lo[${r}] = v; hi[${r}] = 0; }`);
       } else {
         emit(`v = ${op <= 0x57 ? `lo[${i.reg}]` : String(i.imm >>> 0)}; ${push32()}`);
-        emit(`if (tt[kk] === vpn && o <= 4092 && (p = twr[kk]) !== undefined) { ${wr32('o', 'v')} lo[4] = x; hi[4] = 0; }`);
+        emit(`if (${hit(4, 'twr')}) { ${wr32('o', 'v')} lo[4] = x; hi[4] = 0; }`);
       }
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
@@ -397,16 +413,16 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
      */
     const load = (L: string, nb: number, commit: string): true => {
       emit(`L = ${L}; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { v = ${rdN(Math.min(nb, 4))}; vh = ${nb === 8 ? rd32('o + 4') : '0'}; ${commit} }`);
-      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} v = c.softRead(L, ${nb}); if (v < 0) return; vh = 0; ${commit} ${exitCheck(k, next)} }`);
+      emit(`if (${hit(nb, 'trd')}) { v = ${rdN(Math.min(nb, 4))}; vh = ${nb === 8 ? rd32('o + 4') : '0'}; ${commit} }`);
+      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} v = c.softRead(${is64 ? 'L' : 'L >>> 0'}, ${nb}); if (v < 0) return; vh = 0; ${commit} ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     };
     /** A store of `nb` bytes (vlo, and vhi for 8) at L; the slow paths as load's, through Cpu.softWrite. */
     const store = (L: string, nb: number, vlo: string, vhi: string): true => {
       emit(`L = ${L}; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = twr[kk]) !== undefined) { ${wrN(Math.min(nb, 4), vlo)} ${nb === 8 ? wr32('o + 4', vhi) : ''} }`);
-      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} if (!c.softWrite(L, ${nb}, ${vlo})) return; ${exitCheck(k, next)} }`);
+      emit(`if (${hit(nb, 'twr')}) { ${wrN(Math.min(nb, 4), vlo)} ${nb === 8 ? wr32('o + 4', vhi) : ''} }`);
+      if (nb <= 4) emit(`else if (${softOk(nb)}) { ${syncKeep(k)} if (!c.softWrite(${is64 ? 'L' : 'L >>> 0'}, ${nb}, ${vlo})) return; ${exitCheck(k, next)} }`);
       emit(`else { ${syncKeep(k)} H[${k}](c, I[${k}]); ${exitCheck(k, next)} }`);
       return true;
     };
@@ -473,7 +489,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
       if (L === null) return false;
       const m = `m${k}`, mh = `mh${k}`;
       emit(`let ${m}, ${mh}; L = ${L}; ${tlbIndex()}`);
-      emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = trd[kk]) !== undefined) { ${m} = ${rdN(Math.min(nb, 4))}; ${mh} = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
+      emit(`if (${hit(nb, 'trd')}) { ${m} = ${rdN(Math.min(nb, 4))}; ${mh} = ${nb === 8 ? rd32('o + 4') : '0'}; }`);
       emit(`else { ${syncKeep(k)} ${m} = c.readSize(c.memLinear(I[${k}], ${size}, false), ${size}); ${mh} = ${size === 64 ? 'c.vh' : '0'}; sl = true; }`);
       const srcLo = src === 'R' ? regRd(srcReg, size, i.rex) : immLo(i, size), srcHi = src === 'R' ? regRdHi(srcReg, size) : immHi(i, size);
       const mHi = size === 64 ? mh : '0';
@@ -511,7 +527,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     const g = gen(m, size === 64 ? mh : '0', (r, rh) => `${wrN(Math.min(nb, 4), r)} ${nb === 8 ? wr32('o + 4', rh) : ''}`);
     if (g === null) return false;
     emit(`let ${m}, ${mh}; ${g.decl} L = ${L}; ${tlbIndex()}`);
-    emit(`if (tt[kk] === vpn && o <= ${4096 - nb} && (p = twr[kk]) !== undefined) { ${m} = ${rdN(Math.min(nb, 4))}; ${mh} = ${nb === 8 ? rd32('o + 4') : '0'}; ${g.code} }`);
+    emit(`if (${hit(nb, 'twr')}) { ${m} = ${rdN(Math.min(nb, 4))}; ${mh} = ${nb === 8 ? rd32('o + 4') : '0'}; ${g.code} }`);
     // The slow path: the handler does the whole instruction; the flags it left are taken back into the locals.
     const np = g.pending;
     const back = ([[np.a, 'la'], [np.ah, 'lah'], [np.b, 'lb'], [np.bh, 'lbh'], [np.r, 'lres'], [np.rh, 'lresh'], [np.lcf ?? '0', 'lcf']] as const)
@@ -527,7 +543,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
   /** x ← ESP - 4 and L ← its linear address in SS (NaN when the fast path does not apply), then the TLB index. */
   function push32(): string {
     stackUsed = true;
-    return `x = (lo[4] - 4) >>> 0; L = x <= slwS - 3 ? (sbS + x) >>> 0 : NaN; ${tlbIndex()}`;
+    return `x = (lo[4] - 4) >>> 0; lk = x <= slwS - 3; L = (sbS + x) | 0; ${tlbIndex()}`;
   }
 
   /** Inline forms of register-only instructions (no memory access, no fault). */
