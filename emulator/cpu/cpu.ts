@@ -185,6 +185,12 @@ export class Cpu {
    */
   eventInfo = 0;
   eventError = 0;
+  /**
+   * The length of the instruction that caused the event being delivered (INT n, INT3, INTO, INT1; or the VM-entry
+   * instruction length of an injected software event), 0 for other events: a VM exit during delivery reports it in
+   * the VM-exit instruction-length field (SDM vol. 3C §28.2.4).
+   */
+  eventLength = 0;
   /** Linear address of the #PF being raised; CR2 is written when the #PF is delivered. */
   pfLinear = 0;
   /** Data breakpoints on host-physical ranges (a debugger translates guest addresses to these). */
@@ -483,9 +489,43 @@ export class Cpu {
       base = this.ldtrBase; limit = this.ldtrLimit;
     } else { base = this.gdtrBase; limit = this.gdtrLimit; }
     if (index + 7 > limit) return false;
-    out[0] = this.sysRead32(base + index);
-    out[1] = this.sysRead32(base + index + 4);
+    this.sysRead64(base + index, out, 0);
     return true;
+  }
+
+  /**
+   * Two implicit supervisor reads of 32 bits (a descriptor or a legacy gate, SDM vol. 3A §4.6) into out[at], out[at+1].
+   * At CPL 0, when the 8 bytes lie in one page the TLB holds a read page for, they are read from it: what the two
+   * sysRead32 would do on that TLB hit (a CPL-0 read page needs what a supervisor read needs; this model has no SMAP).
+   */
+  sysRead64(lin: number, out: Uint32Array, at: number): void {
+    const o = lin & 0xfff;
+    if (this.cpl === 0 && o <= 0xff8) {
+      const p = this.tlbReadPage(lin);
+      if (p !== undefined) {
+        out[at] = p[o] | (p[o + 1] << 8) | (p[o + 2] << 16) | (p[o + 3] << 24);
+        out[at + 1] = p[o + 4] | (p[o + 5] << 8) | (p[o + 6] << 16) | (p[o + 7] << 24);
+        return;
+      }
+    }
+    out[at] = this.sysRead32(lin);
+    out[at + 1] = this.sysRead32(lin + 4);
+  }
+
+  /**
+   * The host page the TLB holds for reading the linear page of `lin`, or undefined (a miss, or an entry without a read
+   * page: MMIO, a watched page). No walk, no fill, no side effect: for fast paths that fall back to the general one.
+   * At CPL 0 a read page is also what an implicit supervisor read (GDT, IDT, SDM vol. 3A §4.6) would be allowed.
+   */
+  tlbReadPage(lin: number): Uint8Array | undefined {
+    const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+    return this.tlbTag[k] === vpn ? this.tlbRd[k] : undefined;
+  }
+
+  /** As tlbReadPage for writing (undefined also for a page that holds decoded code: its writes must invalidate). */
+  tlbWritePage(lin: number): Uint8Array | undefined {
+    const vpn = Math.floor(lin / 4096), k = vpn & (TLB_SIZE - 1);
+    return this.tlbTag[k] === vpn ? this.tlbWr[k] : undefined;
   }
 
   /** Descriptor words → cache fields. */
@@ -1294,6 +1334,10 @@ export class Cpu {
   deliver(vector: number, hasErr: boolean, err: number, soft: boolean, returnRip: number, type = soft ? (vector === 3 || vector === 4 ? 6 : 4) : 3): void {
     this.eventInfo = (0x80000000 | vector | (type << 8) | (hasErr ? 0x800 : 0)) >>> 0;
     this.eventError = err;
+    // Types 4-6 (software interrupt, privileged software exception, software exception) return past their instruction.
+    let len = type >= 4 && type <= 6 ? returnRip - this.rip : 0;
+    if (len < 0) len += this.codeSize === 16 ? 0x10000 : 4294967296; // the return address wrapped within the code size
+    this.eventLength = len;
     deliverEvent(this, vector, hasErr, err, soft, returnRip);
     this.eventInfo = 0;
     this.jitLeader = true; // a control transfer: the handler's first instruction may start a block
@@ -1479,6 +1523,8 @@ export function exceptionName(v: number): string {
 
 const gateBuf = new Uint32Array(4);
 const csBuf = new Uint32Array(2);
+const ssBuf = new Uint32Array(2);
+const frameBuf = new Uint32Array(10);
 
 function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft: boolean, returnRip: number): void {
   const flags = c.getFlags();
@@ -1501,8 +1547,8 @@ function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft
   const extBit = soft ? 0 : 1;
   if (vector * entrySize + entrySize - 1 > c.idtrLimit) c.raise(EXC_GP, vector * 8 + 2 + extBit);
   const gateLin = c.idtrBase + vector * entrySize;
-  gateBuf[0] = c.sysRead32(gateLin); gateBuf[1] = c.sysRead32(gateLin + 4);
-  if (long) { gateBuf[2] = c.sysRead32(gateLin + 8); gateBuf[3] = c.sysRead32(gateLin + 12); }
+  c.sysRead64(gateLin, gateBuf, 0);
+  if (long) c.sysRead64(gateLin + 8, gateBuf, 2);
   const type = (gateBuf[1] >>> 8) & 0x1f;
   const gdpl = (gateBuf[1] >>> 13) & 3;
   const present = (gateBuf[1] & 0x8000) !== 0;
@@ -1539,7 +1585,9 @@ function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft
     else if (newCpl !== oldCpl) newSp = readTss64(c, 4 + newCpl * 8);
     else newSp = oldSp;
     newSp -= newSp % 16 === 0 ? 0 : ((newSp % 16) + 16) % 16;
-    const frame = [oldSs, 0, oldSp >>> 0, Math.floor(oldSp / TWO32) >>> 0, flags, 0, oldCs, 0, returnRip >>> 0, Math.floor(returnRip / TWO32) >>> 0];
+    const frame = frameBuf;
+    frame[0] = oldSs; frame[1] = 0; frame[2] = oldSp >>> 0; frame[3] = Math.floor(oldSp / TWO32) >>> 0; frame[4] = flags; frame[5] = 0;
+    frame[6] = oldCs; frame[7] = 0; frame[8] = returnRip >>> 0; frame[9] = Math.floor(returnRip / TWO32) >>> 0;
     let sp = newSp;
     const words = hasErr ? 6 : 5;
     // Probe the whole frame first so a fault leaves nothing half-written.
@@ -1563,28 +1611,59 @@ function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft
       if (tssOff + 5 > c.trLimit) c.raise(EXC_TS, c.trSel & 0xfffc);
       sp = c.sysRead32(c.trBase + tssOff);
       ssSel = c.sysRead16(c.trBase + tssOff + 4);
-      const d = new Uint32Array(2);
+      const d = ssBuf;
       if ((ssSel & 0xfffc) === 0 || !c.readDescriptor(ssSel, d)) c.raise(EXC_TS, ssSel & 0xfffc);
       const sar = Cpu.descAr(d[1]);
       if ((ssSel & 3) !== newCpl || ((sar >>> 5) & 3) !== newCpl || (sar & 0x1a) !== 0x12) c.raise(EXC_TS, ssSel & 0xfffc);
       if ((sar & AR_P) === 0) c.raise(EXC_SS, ssSel & 0xfffc);
       const sbase = Cpu.descBase(d[0], d[1]);
-      const bytes = (gate32 ? 4 : 2) * (hasErr ? 6 : 5);
+      const w = gate32 ? 4 : 2;
+      const bytes = w * (hasErr ? 6 : 5);
       const newSize = (sar & AR_DB) !== 0 ? 32 : 16;
       const spw = newSize === 32 ? sp >>> 0 : sp & 0xffff;
+      // The new stack must have room for the frame: #SS(NewSS + EXT) (SDM vol. 2A INT n, INTER-PRIVILEGE-LEVEL-INTERRUPT).
+      const slimit = Cpu.descLimit(d[0], d[1]);
+      for (let k = 1; k <= bytes / w; k++) if (!stackSlotFits(sar, slimit, newSize === 32 ? (spw - k * w) >>> 0 : (spw - k * w) & 0xffff, w)) c.raise(EXC_SS, (ssSel & 0xfffc) + extBit);
+      if ((gate32 ? offset : offset & 0xffff) > Cpu.descLimit(csBuf[0], csBuf[1])) c.raise(EXC_GP, extBit);
       c.probeSys(sbase + spw - bytes, bytes);
-      const vals = [oldSs, oldSp >>> 0, flags, oldCs, returnRip >>> 0];
       let p = spw;
-      for (const v of vals) { p -= gate32 ? 4 : 2; c.sysWriteN(sbase + ((newSize === 32 ? p >>> 0 : p & 0xffff)), gate32 ? 4 : 2, v); }
-      if (hasErr) { p -= gate32 ? 4 : 2; c.sysWriteN(sbase + p, gate32 ? 4 : 2, err); }
+      for (let k = 0; k < 5; k++) {
+        const v = k === 0 ? oldSs : k === 1 ? oldSp >>> 0 : k === 2 ? flags : k === 3 ? oldCs : returnRip >>> 0;
+        p -= w; c.sysWriteN(sbase + ((newSize === 32 ? p >>> 0 : p & 0xffff)), w, v);
+      }
+      if (hasErr) { p -= w; c.sysWriteN(sbase + p, w, err); }
       c.sel[SS] = ssSel; c.segBase[SS] = sbase; c.segLimit[SS] = Cpu.descLimit(d[0], d[1]); c.segAr[SS] = sar | 1;
       c.loadCsFromDescriptor(selector, csBuf, newCpl);
       c.setReg(RSP, newSize === 32 ? 32 : 16, p, 0);
     } else {
-      c.push(size, flags, 0);
-      c.push(size, oldCs, 0);
-      c.push(size, returnRip >>> 0, 0);
-      if (hasErr) c.push(size, err, 0);
+      // Same privilege (SDM vol. 2A INT n, INTRA-PRIVILEGE-LEVEL-INTERRUPT): the stack must have room for the whole
+      // frame, #SS(EXT); the gate's offset must be within the new CS limit, #GP(EXT); then the pushes, whose page
+      // faults (in push order) leave ESP as it was: it is written once the frame is.
+      const w = size >>> 3, n = hasErr ? 4 : 3;
+      const s32 = c.stackSize === 32;
+      const sp0 = s32 ? c.lo[RSP] : c.lo[RSP] & 0xffff;
+      const sar = c.segAr[SS], slimit = c.segLimit[SS], sbase = c.segBase[SS];
+      for (let k = 1; k <= n; k++) if (!stackSlotFits(sar, slimit, s32 ? (sp0 - k * w) >>> 0 : (sp0 - k * w) & 0xffff, w)) c.raise(EXC_SS, extBit);
+      if ((gate32 ? offset : offset & 0xffff) > Cpu.descLimit(csBuf[0], csBuf[1])) c.raise(EXC_GP, extBit);
+      const low = s32 ? (sp0 - n * w) >>> 0 : (sp0 - n * w) & 0xffff;
+      const lin = (sbase + low) >>> 0, o = lin & 0xfff;
+      // One page the TLB holds for writing, no wrap of the offsets (a 32-bit stack): write the frame into it, as
+      // the pushes would on their TLB hits. Else each slot is checked (probed), then written.
+      const page = gate32 && s32 && sp0 >= n * w && o + n * w <= 0x1000 ? c.tlbWritePage(lin) : undefined;
+      if (page !== undefined) {
+        let q = o + n * w;
+        q -= 4; put32(page, q, flags);
+        q -= 4; put32(page, q, oldCs);
+        q -= 4; put32(page, q, returnRip);
+        if (hasErr) { q -= 4; put32(page, q, err); }
+      } else {
+        for (let k = 1; k <= n; k++) c.probeWrite((sbase + (s32 ? (sp0 - k * w) >>> 0 : (sp0 - k * w) & 0xffff)) >>> 0, w);
+        for (let k = 1; k <= n; k++) {
+          const v = k === 1 ? flags : k === 2 ? oldCs : k === 3 ? returnRip >>> 0 : err;
+          c.writeSize((sbase + (s32 ? (sp0 - k * w) >>> 0 : (sp0 - k * w) & 0xffff)) >>> 0, size, v, 0);
+        }
+      }
+      c.setReg(RSP, s32 ? 32 : 16, low, 0);
       c.loadCsFromDescriptor(selector, csBuf, newCpl);
     }
     c.rip = gate32 ? offset : offset & 0xffff;
@@ -1592,8 +1671,19 @@ function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft
   let nf = flags & ~(TF | NT | RF | VM);
   if (isInterruptGate) nf &= ~IF;
   void isTrapGate;
+  // loadCsFromDescriptor updated the mode; clearing VM (0 here: virtual-8086 delivery is not modelled) changes nothing of it.
   c.setFlags(nf);
-  c.updateMode();
+}
+
+/** Whether a `bytes`-wide stack slot at offset `off` passes the checks of segLinear for a write to SS (SDM vol. 3A §5.3). */
+function stackSlotFits(ar: number, limit: number, off: number, bytes: number): boolean {
+  if ((ar & AR_UNUSABLE) !== 0 || (ar & 0xa) !== 0x2) return false;
+  if ((ar & 0xc) === 0x4) return off > limit && off + bytes - 1 <= ((ar & AR_DB) !== 0 ? 0xffffffff : 0xffff);
+  return off + bytes - 1 <= limit;
+}
+
+function put32(p: Uint8Array, o: number, v: number): void {
+  p[o] = v; p[o + 1] = v >>> 8; p[o + 2] = v >>> 16; p[o + 3] = v >>> 24;
 }
 
 function readTss64(c: Cpu, off: number): number {

@@ -248,7 +248,9 @@ H[0xca] = (c, i) => retFar(c, i, i.imm & 0xffff);
 
 H[0xcf] = (c, i) => {
   const size = i.opSize, b = size >>> 3;
-  const flags = c.getFlags();
+  // Every path takes the six status flags from the popped image, so only the other bits are read: the lazy ones
+  // need not be computed (setFlags drops them).
+  const flags = c.flagsRaw;
   if (!protectedMode(c)) {
     // Real-address mode: pop IP, CS, FLAGS; VM, VIF, VIP are not changed by a 32-bit pop.
     const ip = c.peekStack(0, size);
@@ -283,9 +285,8 @@ H[0xcf] = (c, i) => {
   const popSs = c.codeSize === 64 || rpl > c.cpl;
   if (!popSs) {
     c.adjustSp(3 * b);
-    c.loadCsFromDescriptor(csSel, csDesc, c.cpl);
+    c.loadCsFromDescriptor(csSel, csDesc, c.cpl); // updates the mode; nf keeps VM (not changeable here), so no second update
     c.setFlags(nf);
-    c.updateMode();
     c.nextRip = t;
     return;
   }
