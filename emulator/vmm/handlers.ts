@@ -1,6 +1,7 @@
 // The reference hypervisor's VM-exit handlers, one per exit reason, written against the documented handler API (api.ts).
 import { cpuidModel } from '../cpu/cpuid.js';
 import { EXIT_REASON } from '../vmx/exit-reasons.js';
+import { decodeInterruptionInfo } from '../vmx/controls.js';
 import type { ExitHandler, VcpuApi, GprName } from './api.js';
 import { GPR_NAMES } from './api.js';
 import type { ExitOutcome } from './exit-log.js';
@@ -421,6 +422,14 @@ function eptViolation(ctx: HandlerContext): ExitHandler {
     if ((q & (1 << 7)) !== 0 && (q & (1 << 8)) === 0) {
       // The guest's own page walk touched a guest-physical page EPT does not map (SDM vol. 3C table 28-7 bit 8 = 0).
       vcpu.endRun('error', `EPT violation on a guest paging-structure access at guest-physical 0x${gpa.toString(16)} (guest page tables outside RAM?)`);
+      return 'ended';
+    }
+    const vectoring = vcpu.vmread32('IDT_VECTORING_INFO_FIELD');
+    if ((vectoring & 0x80000000) !== 0) {
+      // The access belongs to the delivery of an event (a gate, a descriptor or the stack frame; SDM vol. 3C §28.2.4),
+      // not to the instruction at RIP: there is nothing to emulate. KVM ends the run here too (KVM_INTERNAL_ERROR_DELIVERY_EV).
+      const ev = decodeInterruptionInfo(vectoring);
+      vcpu.endRun('error', `guest-physical 0x${gpa.toString(16)}${ram ? ' (EPT-protected RAM)' : ', which is not RAM,'} was accessed while delivering ${ev.typeName} ${ev.vector} (0x${ev.vector.toString(16)}): the IDT, a descriptor table or the stack is outside RAM`);
       return 'ended';
     }
     // Device or unassigned space: emulate the access. Guest RAM whose EPT entry denies the access
