@@ -4,8 +4,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The end-to-end suite in a real VS Code has its own command (npm run test:e2e) and configuration.
-    exclude: ['test/e2e/**', 'node_modules/**'],
+    // The end-to-end suite in a real VS Code has its own command (npm run test:e2e) and configuration; test/.tmp holds
+    // build output and throwaway measurement scripts (git-ignored), never tests.
+    exclude: ['test/e2e/**', 'test/.tmp/**', 'node_modules/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
