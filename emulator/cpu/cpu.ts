@@ -1345,6 +1345,11 @@ export class Cpu {
 
   // ---------------------------------------------------------------- run loop
 
+  /** After a VM exit in run(): the steps the exit shortcut used handling it and entering again, or -1 (none, or it left the exit to the caller). */
+  private shortcutSteps(end: number): number {
+    return this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+  }
+
   /**
    * Run up to `budget` instructions. Returns why it stopped. Instruction breakpoints (by RIP)
    * stop before the instruction executes; the next run starts by executing it.
@@ -1403,7 +1408,7 @@ export class Cpu {
                   this.jitLeader = true;
                   if (this.vmexitPending) {
                     this.vmexitPending = false;
-                    const n = this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+                    const n = this.shortcutSteps(end);
                     if (n > 0) { end -= n; break; }
                     return 'vmexit';
                   }
@@ -1434,7 +1439,7 @@ export class Cpu {
           this.jitLeader = this.nextRip !== seq || !looked || (((this.codeSize === 64 ? this.rip : this.segBase[CS] + this.rip) & 0xfff) + i.length > 0x1000);
           if (this.vmexitPending) {
             this.vmexitPending = false;
-            const n = this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+            const n = this.shortcutSteps(end);
             if (n > 0) { end -= n; break; }
             return 'vmexit';
           }
@@ -1446,7 +1451,7 @@ export class Cpu {
         }
       } catch (e) {
         if (e === VM_EXIT) {
-          const n = this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
+          const n = this.shortcutSteps(end);
           if (n > 0) { end -= n; continue; }
           return 'vmexit';
         }

@@ -225,7 +225,6 @@ class Chunk {
 
   /** Set slot i's name (after its reason). */
   setName(i: number, name: string): void {
-    if (this.names === null && name === exitReasonName(this.reason(i))) return;
     this.names = setSparse(this.names, this.size, i, name !== exitReasonName(this.reason(i)) ? name : undefined);
   }
 

@@ -179,6 +179,15 @@ export interface HypervisorOptions {
 /** Why runSlice returned without the run ending. */
 export type SliceStop = Exclude<CpuStop, 'halted' | 'shutdown'> | 'ended';
 
+/**
+ * VMX_PREEMPTION_TIMER_VALUE ← `ticks` clamped to its 32 bits, straight into the region's words: a per-entry field
+ * the processor never holds, so the store is what VMWRITE does (no generation to move).
+ */
+function setTimerValue(w: Uint32Array, ticks: number): void {
+  w[OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2] = Math.max(0, Math.min(0xffffffff, ticks));
+  w[(OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2) + 1] = 0;
+}
+
 /** A debugger's decision point at a VM exit: before the handler runs, and after it (HyperDbg's pre/post stages). */
 export type ExitBreak = (info: ExitInfo, stage: 'before' | 'after', n: number) => boolean;
 
@@ -575,11 +584,7 @@ export class Hypervisor {
       // value is written again, for the same deadline.
       const deadline = this.quietDeadline, now = this.now();
       if (deadline === Infinity) return;
-      if (deadline > now) {
-        const t = Math.min(0xffffffff, deadline - now);
-        w[OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2] = t; w[(OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2) + 1] = 0;
-        return;
-      }
+      if (deadline > now) { setTimerValue(w, deadline - now); return; }
     }
     this.quietEpoch = -1;
     let proc = proc0, pin = pin0, quiet = false;
@@ -614,14 +619,21 @@ export class Hypervisor {
     }
     if (deadline !== null) {
       pin |= PIN_BASED_VMX_PREEMPTION_TIMER;
-      const t = Math.max(0, Math.min(0xffffffff, deadline - this.now()));
-      if (w[OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2] !== t) v.w32(OFF.VMX_PREEMPTION_TIMER_VALUE, t);
+      setTimerValue(w, deadline - this.now());
     } else pin &= ~PIN_BASED_VMX_PREEMPTION_TIMER;
     // As the region's words hold them (unsigned: the primary controls have bit 31 set, and & and | give signed values).
     proc >>>= 0; pin >>>= 0;
     if (proc !== proc0) v.w32(OFF.CPU_BASED_VM_EXEC_CONTROL, proc);
     if (pin !== pin0) v.w32(OFF.PIN_BASED_VM_EXEC_CONTROL, pin);
     if (quiet) { this.quietEpoch = this.platformEpoch; this.quietDeadline = deadline ?? Infinity; this.quietProc = proc; this.quietPin = pin; }
+  }
+
+  /**
+   * Whether the built-in handler of exit `reason` reaches no interrupt source (prepareEntry's quiet case): CPUID, and
+   * I/O at a quiet port (the port is bits 31:16 of the qualification's low word, SDM vol. 3C table 28-5).
+   */
+  private quietReason(reason: number, qualLo: number): boolean {
+    return reason === EXIT_REASON.CPUID || (reason === EXIT_REASON.IO_INSTRUCTION && this.bus.quietPort?.(qualLo >>> 16) === true);
   }
 
   /**
@@ -689,8 +701,7 @@ export class Hypervisor {
     this.note = reason === 33 && this.vmx.lastEntryCheck ? `failed check: ${this.vmx.lastEntryCheck}` : undefined;
     const table = this.handlers;
     const handler = reason < table.byReason.length ? table.byReason[reason] : undefined;
-    // Only the built-in CPUID handler and the I/O handler at a quiet port reach no interrupt source (prepareEntry's quiet case).
-    if (table.builtIn[reason] !== 1 || (reason !== EXIT_REASON.CPUID && (reason !== EXIT_REASON.IO_INSTRUCTION || this.bus.quietPort?.(qLo >>> 16) !== true))) this.platformEpoch++;
+    if (!(table.builtIn[reason] === 1 && this.quietReason(reason, qLo))) this.platformEpoch++;
     let outcome: ExitOutcome;
     if (handler === undefined) {
       outcome = 'unhandled';

@@ -618,6 +618,10 @@ export class Vmx implements VmxHooks {
     v.region = this.current;
     // VM-exit information fields (SDM §28.2): per-exit fields, stored without generation tracking.
     const w = v.words();
+    const vec = (reason & EXIT_REASON_FAILED_VMENTRY) === 0 ? c.eventInfo : 0;
+    // An exit during delivery of a software interrupt or exception gives that instruction's length (SDM vol. 3C §28.2.4).
+    const vecType = (vec >>> 8) & 7;
+    if (vec !== 0 && vecType >= 4 && vecType <= 6) instrLen = c.eventLength;
     st32(w, OF.VM_EXIT_REASON, reason);
     stLoHi(w, OF.EXIT_QUALIFICATION, qual, qualHi);
     st32(w, OF.VM_EXIT_INSTRUCTION_LEN, instrLen);
@@ -636,11 +640,7 @@ export class Vmx implements VmxHooks {
       w[OF.GUEST_LINEAR_ADDRESS >>> 2] = lin; w[(OF.GUEST_LINEAR_ADDRESS >>> 2) + 1] = lin >= 0 && lin < TWO32 ? 0 : Math.floor(lin / TWO32);
       w[OF.GUEST_PHYSICAL_ADDRESS >>> 2] = phys; w[(OF.GUEST_PHYSICAL_ADDRESS >>> 2) + 1] = phys >= 0 && phys < TWO32 ? 0 : Math.floor(phys / TWO32);
     }
-    const vec = (reason & EXIT_REASON_FAILED_VMENTRY) === 0 ? c.eventInfo : 0;
     st32(w, OF.IDT_VECTORING_INFO_FIELD, vec);
-    // An exit during delivery of a software interrupt or exception gives that instruction's length (SDM vol. 3C §28.2.4).
-    const vecType = (vec >>> 8) & 7;
-    if (vec !== 0 && vecType >= 4 && vecType <= 6) { instrLen = c.eventLength; st32(w, OF.VM_EXIT_INSTRUCTION_LEN, instrLen); }
     st32(w, OF.IDT_VECTORING_ERROR_CODE, c.eventError);
     c.eventInfo = 0;
     const rip = extra?.ripAfter ? c.nextRip : c.rip;

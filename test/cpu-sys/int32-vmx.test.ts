@@ -54,8 +54,8 @@ h30:
       g.on(R.EPT_VIOLATION, (vcpu) => {
         setEptEntry(g.hv, 0x600000, old);
         const info = Number(vcpu.vmread('IDT_VECTORING_INFO_FIELD'));
-        // Re-injected as KVM's vmx_complete_interrupts does, with INT n's length (from iced-x86: see the gap below).
-        vcpu.injectEvent(info & 0xff, (info >>> 8) & 7, undefined, g.icedLength(g.asm.sym.int_insn));
+        // Re-injected as KVM's vmx_complete_interrupts does, with the length the exit reports for INT n (SDM vol. 3C §28.2.4).
+        vcpu.injectEvent(info & 0xff, (info >>> 8) & 7, undefined, Number(vcpu.vmread('VM_EXIT_INSTRUCTION_LEN')));
         return 'injected';
       });
       const r = g.run();
