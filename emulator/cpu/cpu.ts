@@ -161,6 +161,15 @@ export class Cpu {
    * that much less budget; -1 leaves the exit to the caller of run(), as without it.
    */
   exitShortcut: ((left: number) => number) | null = null;
+  /**
+   * Set with vmexitPending when the hypervisor's exit fastpath (Vmx.fastpath) handled the exit and entered the guest
+   * again inside the instruction's VMX hook: the budget steps that took; the run loop goes on as after exitShortcut.
+   */
+  fusedSteps = 0;
+  /** Fastpath steps a translated block took and went on after (the run loop charges them to its budget when the block returns). */
+  stepDebt = 0;
+  /** The instruction count run() stops at (its budget's end), for the exit fastpath's budget check: steps left = stepLimit - stepDebt - icount. */
+  stepLimit = 0;
   /** Interrupt shadow after STI / MOV SS (SDM vol. 3A §6.8.3). */
   shadow = 0;
   /** External interrupt controller hook: pending(), ack() → vector. */
@@ -1347,6 +1356,8 @@ export class Cpu {
 
   /** After a VM exit in run(): the steps the exit shortcut used handling it and entering again, or -1 (none, or it left the exit to the caller). */
   private shortcutSteps(end: number): number {
+    const fused = this.fusedSteps;
+    if (fused !== 0) { this.fusedSteps = 0; return fused; }
     return this.exitShortcut !== null ? this.exitShortcut(end - this.icount) : -1;
   }
 
@@ -1356,6 +1367,7 @@ export class Cpu {
    */
   run(budget: number): CpuStop {
     let end = this.icount + budget;
+    this.stepLimit = end;
     const handlers = Cpu.handlers;
     const bps = this.breakpoints;
     const jit = this.jit;
@@ -1406,10 +1418,11 @@ export class Cpu {
                 if (this.icount + b.len <= stop) {
                   if (b.fn !== null) b.fn(this as never, stop); else runThreaded(this, b);
                   this.jitLeader = true;
+                  if (this.stepDebt !== 0) { this.stepLimit = end -= this.stepDebt; this.stepDebt = 0; }
                   if (this.vmexitPending) {
                     this.vmexitPending = false;
                     const n = this.shortcutSteps(end);
-                    if (n > 0) { end -= n; break; }
+                    if (n > 0) { this.stepLimit = end -= n; break; }
                     return 'vmexit';
                   }
                   if (this.halted || this.stopRequested) break;
@@ -1440,7 +1453,7 @@ export class Cpu {
           if (this.vmexitPending) {
             this.vmexitPending = false;
             const n = this.shortcutSteps(end);
-            if (n > 0) { end -= n; break; }
+            if (n > 0) { this.stepLimit = end -= n; break; }
             return 'vmexit';
           }
           this.rip = this.nextRip;
@@ -1450,9 +1463,11 @@ export class Cpu {
           if (this.halted || this.stopRequested) break;
         }
       } catch (e) {
+        // A block that went on after fastpath exits (stepDebt) can still fault or exit further on.
+        if (this.stepDebt !== 0) { this.stepLimit = end -= this.stepDebt; this.stepDebt = 0; }
         if (e === VM_EXIT) {
           const n = this.shortcutSteps(end);
-          if (n > 0) { end -= n; continue; }
+          if (n > 0) { this.stepLimit = end -= n; continue; }
           return 'vmexit';
         }
         if (e !== CPU_FAULT) throw e;

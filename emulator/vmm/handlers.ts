@@ -85,45 +85,74 @@ function guestCpl(vcpu: VcpuApi): number {
   return Number((vcpu.vmread('GUEST_SS_AR_BYTES') >> 5n) & 3n);
 }
 
-/** CPUID: the processor model plus the hypervisor bit and leaves (SDM vol. 2A CPUID; Linux's KVM_CPUID_SIGNATURE convention). */
-function cpuid(ctx: HandlerContext): ExitHandler {
-  // The last answer and what it depends on (leaf, subleaf, guest CR4, whether there is a local APIC): a guest
-  // polling one leaf gets it without recomputing (the model is a pure function of these).
-  const memo = new Float64Array([-1, -1, -1, -1]);
-  const last = new Uint32Array(4);
-  return (vcpu) => {
-    const leaf = vcpu.gpr32(0), sub = vcpu.gpr32(1);
-    const cr4 = ctx.guestCr4() >>> 0, lapic = ctx.hasLapic() ? 1 : 0;
-    if (memo[0] !== leaf || memo[1] !== sub || memo[2] !== cr4 || memo[3] !== lapic) {
-      let r: [number, number, number, number];
-      if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
-        if (leaf === 0x40000000) {
-          const sig = new TextEncoder().encode(HV_SIGNATURE.padEnd(12, '\0'));
-          const w = (k: number) => sig[k] | (sig[k + 1] << 8) | (sig[k + 2] << 16) | (sig[k + 3] << 24);
-          r = [HV_MAX_LEAF, w(0), w(4), w(8)];
-        } else if (leaf === 0x40000001) r = [1, 0, 0, 0];
-        else r = [0, 0, 0, 0];
-      } else {
-        const m = cpuidModel({ cr4 }, leaf, sub);
-        r = [m[0], m[1], m[2], m[3]];
-        if (leaf === 1) {
-          r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
-          if (lapic !== 0) {
-            // The platform's local APIC: EDX.APIC (9), ECX.x2APIC (21), ECX.TSC-Deadline (24); initial APIC ID 0 in EBX[31:24].
-            r[3] = (r[3] | (1 << 9)) >>> 0;
-            r[2] = (r[2] | (1 << 21) | (1 << 24)) >>> 0;
-          }
+/**
+ * The hypervisor's CPUID answers: the processor model plus the hypervisor bit and leaves (SDM vol. 2A CPUID; Linux's
+ * KVM_CPUID_SIGNATURE convention), a pure function of leaf, subleaf, guest CR4 and whether there is a local APIC. The
+ * last answer is kept with what it depends on: a guest polling one leaf gets it without recomputing. Shared by the
+ * CPUID handler and the hypervisor's exit fastpath (Hypervisor.fastpath), so both give the same answer.
+ */
+export class CpuidAnswers {
+  /** EAX, EBX, ECX, EDX of the last answer. */
+  readonly regs = new Uint32Array(4);
+  private readonly memo = new Float64Array([-1, -1, -1, -1]);
+
+  answer(leaf: number, sub: number, cr4: number, lapic: boolean): Uint32Array {
+    const memo = this.memo, l = lapic ? 1 : 0;
+    if (memo[0] === leaf && memo[1] === sub && memo[2] === cr4 && memo[3] === l) return this.regs;
+    let r: [number, number, number, number];
+    if (leaf >= 0x40000000 && leaf <= 0x4fffffff) {
+      if (leaf === 0x40000000) {
+        const sig = new TextEncoder().encode(HV_SIGNATURE.padEnd(12, '\0'));
+        const w = (k: number) => sig[k] | (sig[k + 1] << 8) | (sig[k + 2] << 16) | (sig[k + 3] << 24);
+        r = [HV_MAX_LEAF, w(0), w(4), w(8)];
+      } else if (leaf === 0x40000001) r = [1, 0, 0, 0];
+      else r = [0, 0, 0, 0];
+    } else {
+      const m = cpuidModel({ cr4 }, leaf, sub);
+      r = [m[0], m[1], m[2], m[3]];
+      if (leaf === 1) {
+        r[2] = (r[2] | (1 << 31)) >>> 0; // CPUID.1:ECX.HYPERVISOR
+        if (lapic) {
+          // The platform's local APIC: EDX.APIC (9), ECX.x2APIC (21), ECX.TSC-Deadline (24); initial APIC ID 0 in EBX[31:24].
+          r[3] = (r[3] | (1 << 9)) >>> 0;
+          r[2] = (r[2] | (1 << 21) | (1 << 24)) >>> 0;
         }
       }
-      last[0] = r[0]; last[1] = r[1]; last[2] = r[2]; last[3] = r[3];
-      memo[0] = leaf; memo[1] = sub; memo[2] = cr4; memo[3] = lapic;
     }
+    this.regs.set(r);
+    memo[0] = leaf; memo[1] = sub; memo[2] = cr4; memo[3] = l;
+    return this.regs;
+  }
+}
+
+/** CPUID: CpuidAnswers for the guest's EAX, ECX and CR4. */
+function cpuid(ctx: HandlerContext): ExitHandler {
+  const answers = new CpuidAnswers();
+  return (vcpu) => {
+    const r = answers.answer(vcpu.gpr32(0), vcpu.gpr32(1), ctx.guestCr4() >>> 0, ctx.hasLapic());
     // CPUID writes EAX, EBX, ECX, EDX and clears bits 63:32 of RAX, RBX, RCX, RDX in 64-bit mode.
-    vcpu.setGpr32(0, last[0]); vcpu.setGpr32(3, last[1]);
-    vcpu.setGpr32(1, last[2]); vcpu.setGpr32(2, last[3]);
+    vcpu.setGpr32(0, r[0]); vcpu.setGpr32(3, r[1]);
+    vcpu.setGpr32(1, r[2]); vcpu.setGpr32(2, r[3]);
     vcpu.advanceRip();
     return 'emulated';
   };
+}
+
+/** OUT of `size` bytes (1, 2 or 4): the value written, the low bytes of EAX. */
+export function outValue(eax: number, size: number): number {
+  return size < 4 ? eax & ((1 << (size * 8)) - 1) : eax;
+}
+
+/** IN of `size` bytes (1, 2 or 4) reading `value`: EAX after it (to EAX zero-extends, to AL/AX keeps the rest). */
+export function inResult(eax: number, value: number, size: number): number {
+  if (size === 4) return value >>> 0;
+  const mask = (1 << (size * 8)) - 1;
+  return ((eax & ~mask) | (value & mask)) >>> 0;
+}
+
+/** The exit-log note of an IN (what the port gave). */
+export function inNote(port: number, value: number): string {
+  return `in 0x${port.toString(16)} = 0x${value.toString(16)}`;
 }
 
 /** HLT: idle until the next interrupt can arrive (advancing virtual time), or end the run when none can. */
@@ -150,18 +179,14 @@ function io(ctx: HandlerContext): ExitHandler {
     const input = (q & 8) !== 0, string = (q & 16) !== 0, rep = (q & 32) !== 0;
     const port = q >>> 16;
     if (!string) {
+      // Sizes 1, 2 and 4 only: qualification bits 2:0 are 0, 1 or 3 (SDM vol. 3C table 28-5).
       if (input) {
-        const mask = (1n << BigInt(size * 8)) - 1n;
-        const v = BigInt(vcpu.ioRead(port, size) >>> 0) & mask;
-        const rax = vcpu.reg('rax');
-        // IN to EAX zero-extends; to AL/AX keeps the rest of RAX.
-        vcpu.setReg('rax', size === 4 ? v : (rax & ~mask) | v);
-        vcpu.note(`in 0x${port.toString(16)} = 0x${v.toString(16)}`);
-      } else {
-        // The low `size` bytes of RAX (BigInt only for a size above 4 bytes, which the processor never reports).
-        if (size <= 4) { const eax = vcpu.gpr32(0); vcpu.ioWrite(port, size, size < 4 ? eax & ((1 << (size * 8)) - 1) : eax); }
-        else { const rax = vcpu.reg('rax'); vcpu.ioWrite(port, size, Number(rax & ((1n << BigInt(size * 8)) - 1n))); }
-      }
+        const eax = vcpu.gpr32(0), v = vcpu.ioRead(port, size) >>> 0;
+        const after = inResult(eax, v, size);
+        // IN to EAX zero-extends RAX; to AL/AX keeps the rest of RAX, bits 63:32 included.
+        if (size === 4) vcpu.setGpr32(0, after); else vcpu.setReg('rax', (vcpu.reg('rax') & ~0xffffffffn) | BigInt(after));
+        vcpu.note(inNote(port, size === 4 ? v : v & ((1 << (size * 8)) - 1)));
+      } else vcpu.ioWrite(port, size, outValue(vcpu.gpr32(0), size));
       vcpu.advanceRip();
       return 'emulated';
     }

@@ -23,7 +23,7 @@ import { GuestMemory } from './guest-memory.js';
 import { guestLinearToPhysical } from './guest-walk.js';
 import { appendNote, DeferredNote, ExitLog, type ExitOutcome, type NoteText } from './exit-log.js';
 import { type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
-import { defaultHandlers, HYPERVISOR_MSR_EXITS, isBuiltInHandler, type HandlerContext, type MsrPlatform } from './handlers.js';
+import { CpuidAnswers, defaultHandlers, HYPERVISOR_MSR_EXITS, inNote, inResult, isBuiltInHandler, outValue, type HandlerContext, type MsrPlatform } from './handlers.js';
 import { decodeInstructionCached } from './mmio.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
 
@@ -260,6 +260,8 @@ export class Hypervisor {
       fetchInstruction: () => this.fetchInstruction(),
     };
     for (const [reason, h] of defaultHandlers(ctx)) this.handlers.set(reason, h);
+    this.builtInCpuid = this.handlers.get(EXIT_REASON.CPUID);
+    this.builtInIo = this.handlers.get(EXIT_REASON.IO_INSTRUCTION);
     this.setupVmx();
   }
 
@@ -469,12 +471,15 @@ export class Hypervisor {
    */
   runSlice(budget: number): SliceStop {
     // Exits in the processor's run loop are handled there (exitShortcut) unless a debugger watches exits.
-    this.cpu.exitShortcut = this.shortcutEnabled && this.exitBreak === null ? this.shortcut : null;
+    const shortcut = this.shortcutEnabled && this.exitBreak === null;
+    this.cpu.exitShortcut = shortcut ? this.shortcut : null;
+    this.vmx.fastpath = shortcut ? this.fastpath : null;
     this.platformEpoch++;
     try {
       return this.runGuest(budget);
     } finally {
       this.cpu.exitShortcut = null;
+      this.vmx.fastpath = null;
     }
   }
 
@@ -565,6 +570,101 @@ export class Hypervisor {
     if (o === 'exit') this.shortcutHandled = false;
     return -1;
   };
+
+  /** The built-in CPUID and I/O handlers as made at construction: the fastpath stands in for these only. */
+  private readonly builtInCpuid: ExitHandler | undefined;
+  private readonly builtInIo: ExitHandler | undefined;
+  /** The fastpath's CPUID answers (the same pure model as the CPUID handler's, with its own memo). */
+  private readonly cpuidAnswers = new CpuidAnswers();
+  /** Exits the fastpath handled (a statistic for tests and benchmarks; they count in shortcutExits too). */
+  fastpathExits = 0;
+
+  /**
+   * The exit fastpath (KVM's vmx_exit_handlers_fastpath, which handles a few exits before the generic exit path):
+   * CPUID, and IN/OUT (not string) to a quiet port, when the built-in handler has the reason, the last entry injected
+   * nothing and found nothing pending, no exit since reached an interrupt source and no device deadline is due (the
+   * quiet case of prepareEntry). It does, in the same order, what handleExit and enterGuest do for such an exit: the
+   * instruction's bytes for the log, the handler's work (CpuidAnswers; the port's device), RIP advanced, the log
+   * entry, the preemption timer's value, VMRESUME; it leaves out what cannot apply (a debugger, user handlers,
+   * injection, the exit object). Returns the budget steps used (1), or 0 when it does not apply (nothing done).
+   * The exit-shortcut test runs guests with and without it and compares every exit, stop and state.
+   */
+  private readonly fastpath = (left: number): number => {
+    // As the shortcut: not with a debugger or a pending exit, and only with budget left for a step after the exit.
+    if (left <= 1 || this.pendingExit !== null || this.ended !== null || this.exitBreak !== null) return 0;
+    const v = this.vmx.vmcs;
+    v.region = HOST_LAYOUT.vmcs;
+    // Exit-information and control fields are never held by the processor: the region's words are their values.
+    const w = v.words();
+    const reason = w[OFF.VM_EXIT_REASON >>> 2], qLo = w[OFF.EXIT_QUALIFICATION >>> 2];
+    const table = this.handlers;
+    if (reason === EXIT_REASON.CPUID) { if (table.byReason[reason] !== this.builtInCpuid) return 0; }
+    else if (reason !== EXIT_REASON.IO_INSTRUCTION || (qLo & 16) !== 0 || table.byReason[reason] !== this.builtInIo || this.bus.quietPort?.(qLo >>> 16) !== true) return 0;
+    if (this.quietEpoch !== this.platformEpoch || this.pendingInjection !== 0
+      || w[OFF.CPU_BASED_VM_EXEC_CONTROL >>> 2] !== this.quietProc || w[OFF.PIN_BASED_VM_EXEC_CONTROL >>> 2] !== this.quietPin) return 0;
+    const deadline = this.quietDeadline;
+    if (deadline !== Infinity && deadline <= this.now()) return 0;
+    // handleExit: the instruction's bytes, the handler, the log entry.
+    const instrLen = w[OFF.VM_EXIT_INSTRUCTION_LEN >>> 2], rip = this.vmx.guestRip();
+    this.fetchedAt = -1;
+    const byteCount = this.fastInstructionBytes(instrLen, rip);
+    this.note = undefined;
+    const lo = this.vmx.gprLo, hi = this.vmx.gprHi;
+    if (reason === EXIT_REASON.CPUID) {
+      this.vmx.vmcs.region = HOST_LAYOUT.vmcs;
+      const r = this.cpuidAnswers.answer(lo[0], lo[1], (this.vmx.guestCr4() & ~CR4_VMXE) >>> 0, this.msrPlatform !== null);
+      lo[0] = r[0]; lo[3] = r[1]; lo[1] = r[2]; lo[2] = r[3];
+      hi[0] = 0; hi[3] = 0; hi[1] = 0; hi[2] = 0;
+    } else {
+      const size = ((qLo & 7) + 1) as 1 | 2 | 4, port = qLo >>> 16;
+      if ((qLo & 8) === 0) this.bus.ioWrite(port, size, outValue(lo[0], size));
+      else {
+        const value = this.bus.ioRead(port, size) >>> 0;
+        lo[0] = inResult(lo[0], value, size);
+        if (size === 4) hi[0] = 0;
+        this.note = appendNote(this.note, inNote(port, size === 4 ? value : value & ((1 << (size * 8)) - 1)));
+      }
+    }
+    this.instructionsEmulated++;
+    this.vmx.advanceGuestRip(instrLen);
+    const icount = this.cpu.icount;
+    this.log.record(reason, reason === EXIT_REASON.CPUID ? 'CPUID' : 'IO_INSTRUCTION', qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
+      this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, 'emulated', this.note, icount - this.entryIcount);
+    // enterGuest (prepareEntry takes its quiet case: only the timer's value is written again).
+    this.inGuest = false;
+    const o = this.enterGuest();
+    if (o !== 'entered') {
+      // Not expected (the state the last entry passed with is unchanged but for RIP and registers): runSlice goes on
+      // as after the shortcut's failed entry (ended) or an exit at entry (to handle).
+      this.shortcutHandled = o === 'ended';
+      return -1;
+    }
+    this.inGuest = true;
+    this.shortcutExits++;
+    this.fastpathExits++;
+    return 1;
+  };
+
+  /** The fastpath's instruction bytes (its own buffer: they stay for the next exit at the same place). */
+  private readonly fastBytes = new Uint8Array(16);
+  /** Where fastBytes were read: the host-physical address, the processor's code epoch, the count (-1: none). */
+  private fastBytesHpa = -1;
+  private fastBytesEpoch = -1;
+  private fastBytesCount = 0;
+
+  /**
+   * exitInstructionBytes for the fastpath's exits (VM_EXIT_INSTRUCTION_LEN is defined for them) into fastBytes: read
+   * again only when CS:RIP maps to another host-physical address than last time or the guest's code changed since
+   * (Cpu.codeEpoch moves with every write to a page that holds decoded code), else they are the bytes read then.
+   */
+  private fastInstructionBytes(instrLen: number, rip: number): number {
+    const len = instrLen < 15 ? instrLen : 15, lin = this.vmx.guestCsBase() + rip;
+    const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
+    if (hpa >= 0 && hpa === this.fastBytesHpa && this.cpu.codeEpoch === this.fastBytesEpoch && len === this.fastBytesCount) return len;
+    const n = len > 0 && this.readCode(lin, this.fastBytes, len) === len ? len : 0;
+    this.fastBytesHpa = n > 0 ? hpa : -1; this.fastBytesEpoch = this.cpu.codeEpoch; this.fastBytesCount = n;
+    return n;
+  }
 
   /**
    * Before VM entry: inject a pending interrupt when the guest can take one, else ask for an

@@ -977,7 +977,22 @@ export class Vmx implements VmxHooks {
   unconditional(c: Cpu, i: Insn, reason: number): boolean {
     this.recordExit(reason, 0, 0, i.length);
     c.vmexitPending = true;
+    if (this.fastpath !== null) this.fuse(c);
     return true;
+  }
+
+  /**
+   * The hypervisor's exit fastpath, installed while it runs the guest (KVM's vmx_exit_handlers_fastpath): called
+   * right after the exits most frequent in tight loops (CPUID, IN/OUT), with the budget steps left, it handles the exit
+   * and resumes the guest in place when only general registers, RIP and interruptibility change. Returns the budget
+   * steps used (> 0), or 0 or less when the exit stays for the processor's run loop to return (Cpu.exitShortcut).
+   */
+  fastpath: ((left: number) => number) | null = null;
+
+  /** After an exit the fastpath may take: the processor goes on in the guest when it did (Cpu.fusedSteps). */
+  private fuse(c: Cpu): void {
+    const n = this.fastpath!(c.stepLimit - c.stepDebt - c.icount);
+    if (n > 0) c.fusedSteps = n;
   }
 
   hlt(c: Cpu, i: Insn): boolean {
@@ -1074,6 +1089,7 @@ export class Vmx implements VmxHooks {
   io(c: Cpu, i: Insn, port: number, size: number, input: boolean, string: boolean, rep: boolean): boolean {
     if (!this.ioExit(i, port, size, input, string, rep)) return false;
     c.vmexitPending = true;
+    if (this.fastpath !== null && !string) this.fuse(c);
     return true;
   }
 

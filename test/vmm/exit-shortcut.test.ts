@@ -1,4 +1,4 @@
-// Exits handled in the processor's run loop (Hypervisor's exit shortcut) give the same run as exits handled by runSlice: the same slice ends, exit log, console output and machine state, slice by slice.
+// Exits handled in the processor's run loop (Hypervisor's exit shortcut) and inside the exiting instruction (its exit fastpath, which translated blocks go on after) give the same run as exits handled by runSlice: the same slice ends, exit log, console output and machine state, slice by slice.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { Machine, parseLaunchConfig } from '../../emulator/index.js';
 import { stateHash } from '../../emulator/history/state-hash.js';
 import { GUESTS, ROOT, type HistoryGuest } from '../history/guests.js';
 import { prng } from '../prng.js';
+import { nasm } from './nasm.js';
 
 /** The bench's exit loops (bench/guests/cpuid.asm, io.asm) with `count` iterations. */
 function exitLoop(name: 'cpuid' | 'io', count: number): HistoryGuest {
@@ -29,7 +30,13 @@ function exitLines(m: Machine): string[] {
   return m.hv!.log.recent().map((e) => `#${e.n} ${e.name} ${e.summary} rip=0x${e.rip.toString(16)} [${e.bytes.join(' ')}] ${e.outcome} i=${e.icount}${e.note !== undefined ? ` | ${e.note}` : ''}`);
 }
 
-const guests: HistoryGuest[] = [exitLoop('cpuid', 20_000), exitLoop('io', 20_000), ...GUESTS];
+/** guests/fastpath-mix.asm: CPUID and quiet-port I/O in a translated loop, with timer interrupts in between. */
+const mix: HistoryGuest = {
+  name: 'fastpath mix (CPUID, quiet-port IN/OUT, PIT interrupts)',
+  make: () => new Machine(nasm('fastpath-mix'), parseLaunchConfig({ program: 'fastpath-mix', format: 'flat', cpuMode: 'protected', maxInstructions: 50_000_000 })),
+};
+
+const guests: HistoryGuest[] = [exitLoop('cpuid', 20_000), exitLoop('io', 20_000), mix, ...GUESTS];
 
 describe('the exit shortcut', () => {
   for (const g of guests) {
@@ -58,6 +65,40 @@ describe('the exit shortcut', () => {
     }, 120_000);
   }
 
+  it('the fastpath takes CPUID and quiet-port I/O exits, and the others go the generic way', () => {
+    const m = mix.make(() => {});
+    const r = m.runToEnd();
+    expect(r.status).toBe('halted');
+    // One letter per 256 iterations, then the tick count ('A' + ticks): timer interrupts came in during the loop.
+    expect(r.output.slice(0, 25)).toBe('abcdefghijklmnopqrstuvwxT');
+    expect(r.output.charCodeAt(25) - 65).toBeGreaterThanOrEqual(5);
+    const hv = m.hv!, quietPorts = new Set([0xe9, 0x3e0, 0xe0, 0xe2]);
+    const exits = hv.log.recent();
+    const eligible = exits.filter((e) => e.name === 'CPUID' || (e.name === 'IO_INSTRUCTION' && quietPorts.has(Number(BigInt(e.qualification) >> 16n)))).length;
+    // Every eligible exit but those right after a generic one that left an interrupt pending (a window, an injection).
+    expect(hv.fastpathExits).toBeLessThanOrEqual(eligible);
+    expect(hv.fastpathExits).toBeGreaterThanOrEqual(eligible - (exits.length - eligible));
+    expect(eligible).toBeGreaterThan(29_000);
+  });
+
+  it('a translated loop goes on in its block after the fastpath handled its CPUID', () => {
+    const m = exitLoop('cpuid', 100_000).make(() => {});
+    m.runSlice(20_000); // the loop is translated by now
+    // The loop's head: xor eax, eax; xor ecx, ecx; cpuid (bench/guests/cpuid.asm), in the block that loops in itself.
+    const image = readFileSync(join(ROOT, 'bench', 'guests', 'cpuid.bin'));
+    const head = 0x100000 + image.indexOf(Buffer.from([0x31, 0xc0, 0x31, 0xc9, 0x0f, 0xa2]));
+    const hpa = m.cpu.tlbPeek(head);
+    const block = m.cpu.jitUnit.page(Math.floor(hpa / 4096)).blocks[hpa & 0xfff]!;
+    expect(block.len).toBe(5);
+    const fn = block.fn!;
+    let calls = 0;
+    block.fn = (c, limit) => { calls++; fn(c, limit); };
+    const before = m.hv!.fastpathExits;
+    m.runSlice(30_000); // 6000 iterations of 4 instructions and an exit
+    expect(m.hv!.fastpathExits - before).toBeGreaterThanOrEqual(5990);
+    expect(calls).toBeLessThan(10);
+  });
+
   it('is not taken while a debugger watches exits', () => {
     const m = exitLoop('cpuid', 200).make(() => {});
     let seen = 0;
@@ -65,5 +106,6 @@ describe('the exit shortcut', () => {
     expect(typeof m.runToEnd()).toBe('object');
     expect(seen).toBe(2 * 200 + 1); // before and after each CPUID exit; before the HLT that ends the run
     expect(m.hv!.shortcutExits).toBe(0);
+    expect(m.hv!.fastpathExits).toBe(0);
   });
 });

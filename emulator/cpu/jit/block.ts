@@ -20,13 +20,18 @@ const TWO32 = 4294967296;
  *   clears IF (SDM vol. 2A CLI; #GP when CPL > IOPL, a fault like any other), and with IF = 0 no
  *   check of the run loop's top can fire that could not before (external interrupts and the
  *   interrupt window need IF = 1; SDM vol. 3A §6.8.1, vol. 3C §26.7.5); STI, which opens them, stays END.
- * - END: anything else (branches, far transfers, STI/CLI/POPF/IRET, MOV Sreg/CRn, I/O, CPUID,
+ * - END: anything else (branches, far transfers, STI/CLI/POPF/IRET, MOV Sreg/CRn, INS/OUTS,
  *   HLT, string instructions, SSE, ...): executed by its handler as the block's last instruction,
  *   with the run loop's bookkeeping (vmexitPending, RIP ← nextRip, icount).
+ * - EXITS: CPUID and IN/OUT (not string): a call-out anywhere in a block, like MID, but one that may end in a VM
+ *   exit (vmexitPending; the block leaves) or in one the hypervisor's exit fastpath handled and resumed from in place
+ *   (Cpu.fusedSteps): then the block goes on at the next instruction, having retired one instruction fewer and spent
+ *   the fastpath's steps of the budget (Cpu.stepDebt). Without VMX they are plain call-outs: CPUID changes general
+ *   registers only; an I/O access that stops the run or changes code is caught by the check after every call-out.
  * Direct JMP/CALL rel (and RET after such a CALL) and Jcc are END too, but the builder may continue the
  * block at their target (a Jcc at its fall-through) when it is on the same page (see `Block.links`).
  */
-export const MID = 0, END = 1;
+export const MID = 0, END = 1, EXITS = 2;
 
 const MID_OPCODES = new Uint8Array(0x400);
 {
@@ -49,9 +54,10 @@ const MID_OPCODES = new Uint8Array(0x400);
   mid(MAP_0F + 0xc0, MAP_0F + 0xc1); mid(MAP_0F + 0xc8, MAP_0F + 0xcf);
 }
 
-/** MID or END for a decoded 32- or 64-bit-mode instruction. */
+/** MID, END or EXITS for a decoded 32- or 64-bit-mode instruction. */
 export function placement(i: Insn): number {
   const op = i.opcode;
+  if (op === MAP_0F + 0xa2 || (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef)) return EXITS; // CPUID; IN/OUT imm8 and DX
   if (op === 0x90) return (i.prefixes & PFX_REP) !== 0 ? END : MID; // PAUSE may exit (SDM vol. 3C §26.1.3)
   if (op === 0xff) { const r = i.reg & 7; return r === 0 || r === 1 || r === 6 ? MID : END; }
   return MID_OPCODES[op] !== 0 ? MID : END;
@@ -147,7 +153,7 @@ export function buildBlock(bytes: Uint8Array | undefined, off: number, rip: numb
     links.push(NaN);
     if (mode !== 64 && next - 1 > needLimit) needLimit = next - 1;
     const k = insns.length - 1;
-    if (placement(i) === MID) { off += i.length; r = next; continue; }
+    if (placement(i) !== END) { off += i.length; r = next; continue; }
     if (mode !== 64 && isRelBranch(i)) { const t = i.opSize === 16 ? (next + i.imm) & 0xffff : (next + i.imm) >>> 0; if (t > needLimit) needLimit = t; }
     if (isCondRel(i, mode)) {
       // Jcc (SDM vol. 2A Jcc): the block goes on at the fall-through (the static default prediction, Intel

@@ -3,7 +3,7 @@ import type { Insn } from '../insn.js';
 import { CS, FS, GS, MAP_0F, PFX_REP, RSP, SS } from '../insn.js';
 import { LF_ADD, LF_DEC, LF_INC, LF_LOGIC, LF_SUB } from '../cpu.js';
 import { AR_UNUSABLE } from '../regs.js';
-import { MID, isRelBranch, placement, type Block } from './block.js';
+import { EXITS, MID, isRelBranch, placement, type Block } from './block.js';
 
 const TWO32 = 4294967296;
 /** Canonical 64-bit addresses as numbers (SDM vol. 1 §3.3.7.1). */
@@ -229,6 +229,14 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     } else if (isLast && placement(i) !== MID) {
       sync(k);
       emit(`H[${k}](c, I[${k}]); if (c.vmexitPending) return; c.rip = c.nextRip; c.icount = ic + ${k + 1}; return;`);
+    } else if (placement(i) === EXITS) {
+      // A VM exit leaves (the run loop returns it, or takes the fastpath's steps if the guest resumes elsewhere); one
+      // the fastpath resumed from at the next instruction goes on: the instruction did not retire (ic - 1), and its
+      // steps come off the budget here (limit) and in the run loop (stepDebt). The preemption timer may have moved.
+      sync(k);
+      emit(`H[${k}](c, I[${k}]);`);
+      emit(`if (c.vmexitPending) { if (c.fusedSteps === 0 || c.rip !== ${next}) return; v = c.fusedSteps; c.fusedSteps = 0; c.vmexitPending = false; c.stepDebt += v; ic -= 1; limit -= v; if (c.timerAt < limit) limit = c.timerAt; }`);
+      emit(exitCheck(k, next));
     } else {
       sync(k);
       emit(`H[${k}](c, I[${k}]);`);
