@@ -397,10 +397,15 @@ describe.skipIf(!ENABLED)('vmscope in a real VS Code (code-server + Chromium; np
     await page.locator('.quick-input-list .monaco-list-row[aria-label*="virtio.c"]').first().waitFor();
     await page.keyboard.press('Enter');
     await page.locator('.tab[aria-label*="virtio.c"]').waitFor();
-    await clickCommand('Go to Line/Column');
-    await input.fill(`:${doorbell}`);
-    await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('.statusbar-item[id="status.editor.selection"]').innerText()).toMatch(new RegExp(`^Ln ${doorbell},`));
+    // Go to Line can arrive while the editor is still opening (the cursor stays at Ln 1): asked again until it lands.
+    const selection = page.locator('.statusbar-item[id="status.editor.selection"]');
+    await expect.poll(async () => {
+      if ((await selection.innerText()).startsWith(`Ln ${doorbell},`)) return true;
+      await clickCommand('Go to Line/Column');
+      await input.fill(`:${doorbell}`);
+      await page.keyboard.press('Enter');
+      return false;
+    }, { timeout: 30_000, intervals: [1000] }).toBe(true);
     await clickCommand('Debug: Toggle Breakpoint');
     await clickCommand('View: Show Run and Debug');
     await onlyPanes(['Call Stack', 'Breakpoints']);
