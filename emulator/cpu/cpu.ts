@@ -1303,20 +1303,34 @@ export class Cpu {
     let hasErr = this.excHasError;
     for (;;) {
       const prev = this.delivering;
-      if (prev === EXC_DF) {
-        if (this.vmx !== null) { this.delivering = -1; this.vmx.tripleFault(this); }
-        this.shutdown(`triple fault: ${exceptionName(vector)} while delivering #DF`);
-        return;
-      }
+      // Whether the exception bitmap was consulted for `vector` already.
+      let checked = false;
       if (prev >= 0) {
+        // A fault while delivering another exception. In VMX non-root operation the exception bitmap decides on it
+        // first: such an exit happens during event delivery (the IDT-vectoring information names the first event);
+        // only an exception that does not exit combines with the first one (SDM vol. 3C §28.2.3: an exit is not
+        // during event delivery when "the original event results in a double-fault exception that causes the VM exit
+        // directly"; KVM fixed the same order in "Morph pending exceptions to pending VM-Exits at queue time").
+        if (this.vmx !== null) {
+          try { this.vmx.exception(this, vector, hasErr, err, false); } catch (e) { this.delivering = -1; throw e; }
+          checked = true;
+        }
+        if (prev === EXC_DF) {
+          // A triple fault exit is not one during event delivery either (§28.2.3).
+          if (this.vmx !== null) { this.delivering = -1; this.eventInfo = 0; this.vmx.tripleFault(this); }
+          this.shutdown(`triple fault: ${exceptionName(vector)} while delivering #DF`);
+          return;
+        }
         const a = exceptionClass(prev), b = exceptionClass(vector);
         if ((a === 'contributory' && b === 'contributory') || (a === 'pagefault' && b !== 'benign')) {
           vector = EXC_DF; err = 0; hasErr = true;
+          checked = false;
+          this.eventInfo = 0; // the double fault is a new event, not one met during delivery
         }
       }
       this.delivering = vector;
       try {
-        if (this.vmx !== null) this.vmx.exception(this, vector, hasErr, err, false);
+        if (this.vmx !== null && !checked) this.vmx.exception(this, vector, hasErr, err, false);
         if (vector === 14) this.cr2 = this.pfLinear;
         this.deliver(vector, hasErr, err, false, this.rip);
         this.delivering = -1;
@@ -1333,6 +1347,22 @@ export class Cpu {
     this.shutdownReason = reason;
     this.delivering = -1;
     this.halted = true;
+  }
+
+  /**
+   * Deliver an event injected at VM entry (SDM vol. 3C §27.6.1.1): as deliver(), and an injected hardware exception is
+   * the first event for one that faults while it is delivered (#DF, triple fault: vol. 3A §6.15, table 6-5), as a
+   * processor-generated one would be. A fault is left for deliverPendingException, which goes on from there.
+   */
+  deliverInjected(vector: number, hasErr: boolean, err: number, soft: boolean, returnRip: number, type: number): void {
+    this.delivering = type === 3 ? vector : -1;
+    try {
+      this.deliver(vector, hasErr, err, soft, returnRip, type);
+      this.delivering = -1;
+    } catch (e) {
+      if (e !== CPU_FAULT) this.delivering = -1;
+      throw e;
+    }
   }
 
   /**

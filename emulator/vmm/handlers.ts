@@ -390,6 +390,18 @@ function exception(ctx: HandlerContext): ExitHandler {
     if (vector === 14) ctx.setCr2(Number(BigInt.asIntN(64, vcpu.exit.qualification)));
     const err = (info & 0x800) !== 0 ? Number(vcpu.vmread('VM_EXIT_INTR_ERROR_CODE')) : undefined;
     const type = (info >>> 8) & 7;
+    const vectoring = vcpu.vmread32('IDT_VECTORING_INFO_FIELD');
+    const nested = reflection(vectoring, vector);
+    if (nested === 'triple-fault') {
+      // "Event injection should not be used in this case": the run ends, as at a TRIPLE_FAULT exit.
+      vcpu.endRun('triple-fault', `guest triple fault: vector ${vector} while delivering a double fault, at rip=0x${vcpu.reg('rip').toString(16)}`);
+      return 'ended';
+    }
+    if (nested === 'double-fault') {
+      vcpu.injectException(8, 0);
+      vcpu.note(`reflected #DF: vector ${vector}${err !== undefined ? ` error 0x${err.toString(16)}` : ''} while delivering vector ${vectoring & 0xff}`);
+      return 'injected';
+    }
     // INT3/INTO exit as software exceptions (type 6): re-inject with their length so the return address
     // is the next instruction, as KVM does (SDM vol. 3C §27.6.1.1).
     if (type === 6 || type === 4 || type === 5) vcpu.injectEvent(vector, type, undefined, vcpu.exit.instructionLength);
@@ -397,6 +409,27 @@ function exception(ctx: HandlerContext): ExitHandler {
     vcpu.note(`reflected vector ${vector}${err !== undefined ? ` error 0x${err.toString(16)}` : ''}`);
     return 'injected';
   };
+}
+
+/** Exception classes for nested exceptions (SDM vol. 3A §6.15, table 6-4): contributory, page fault, the rest benign. */
+function exceptionClass(vector: number): 'benign' | 'contributory' | 'pagefault' {
+  if (vector === 14) return 'pagefault';
+  return vector === 0 || (vector >= 10 && vector <= 13) ? 'contributory' : 'benign';
+}
+
+/**
+ * What the guest gets for an exception that exited while the event in IDT-vectoring information `vectoring` was being
+ * delivered, so that nested events work as on a processor without the VMM (SDM vol. 3C "Reflecting Exceptions to Guest
+ * Software", with vol. 3A §6.15 table 6-5): the exception itself (handled serially) unless the first event was a
+ * hardware exception and the two make a double fault (contributory after contributory; contributory or page fault
+ * after a page fault), or the first was a double fault (a triple fault).
+ */
+export function reflection(vectoring: number, vector: number): 'exception' | 'double-fault' | 'triple-fault' {
+  if ((vectoring & 0x80000000) === 0 || ((vectoring >>> 8) & 7) !== 3) return 'exception';
+  const first = vectoring & 0xff;
+  if (first === 8) return 'triple-fault';
+  const a = exceptionClass(first), b = exceptionClass(vector);
+  return (a === 'contributory' && b === 'contributory') || (a === 'pagefault' && b !== 'benign') ? 'double-fault' : 'exception';
 }
 
 /** VMCALL: the hypercall ABI (RAX = function). */

@@ -587,7 +587,7 @@ export class Vmx implements VmxHooks {
     const soft = type === INTR_TYPE_SOFT_INTR || type === INTR_TYPE_SOFT_EXCEPTION || type === INTR_TYPE_PRIV_SW_EXCEPTION;
     const len = soft ? this.vmcs.get32('VM_ENTRY_INSTRUCTION_LEN') : 0;
     c.halted = false;
-    c.deliver(vector, hasErr, err, type === INTR_TYPE_SOFT_INTR || type === INTR_TYPE_SOFT_EXCEPTION, c.wrapIp(c.rip + len), type);
+    c.deliverInjected(vector, hasErr, err, type === INTR_TYPE_SOFT_INTR || type === INTR_TYPE_SOFT_EXCEPTION, c.wrapIp(c.rip + len), type);
   }
 
   // ---------------------------------------------------------------- running the guest

@@ -405,7 +405,7 @@ describe.skipIf(!ENABLED)('vmscope in a real VS Code (code-server + Chromium; np
       await input.fill(`:${doorbell}`);
       await page.keyboard.press('Enter');
       return false;
-    }, { timeout: 30_000, intervals: [1000] }).toBe(true);
+    }, { timeout: 30_000, interval: 1000 }).toBe(true);
     await clickCommand('Debug: Toggle Breakpoint');
     await clickCommand('View: Show Run and Debug');
     await onlyPanes(['Call Stack', 'Breakpoints']);
