@@ -99,4 +99,8 @@ export interface VcpuApi {
   eptPermissions(gpa: number): number;
 }
 
+/**
+ * An exit handler. When the exit interrupted the delivery of an event (IDT_VECTORING_INFO_FIELD valid) and the handler
+ * injects nothing and does not end the run, the hypervisor delivers that event again at the next entry, as KVM does.
+ */
 export type ExitHandler = (vcpu: VcpuApi) => ExitOutcome | void;

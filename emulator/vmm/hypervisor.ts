@@ -57,6 +57,8 @@ const OFF = {
   VM_EXIT_INSTRUCTION_LEN: VmcsAccess.offset('VM_EXIT_INSTRUCTION_LEN'),
   GUEST_LINEAR_ADDRESS: VmcsAccess.offset('GUEST_LINEAR_ADDRESS'),
   GUEST_PHYSICAL_ADDRESS: VmcsAccess.offset('GUEST_PHYSICAL_ADDRESS'),
+  IDT_VECTORING_INFO_FIELD: VmcsAccess.offset('IDT_VECTORING_INFO_FIELD'),
+  IDT_VECTORING_ERROR_CODE: VmcsAccess.offset('IDT_VECTORING_ERROR_CODE'),
 };
 /** GPR save-area index of a handler register name (as GPR_NAMES.indexOf, without the search); -1 for others. */
 function gprIndex(name: RegName): number {
@@ -824,6 +826,7 @@ export class Hypervisor {
         outcome = 'ended';
         this.ended = { status: 'error', message: `handler for ${name} failed: ${e instanceof Error ? e.message : String(e)}` };
       }
+      if (this.ended === null && this.pendingInjection === 0) this.reinjectVectoring();
     }
     const bits = this.vmx.guestCodeBits();
     // The log keeps the exit in typed arrays; its entry (hex qualification, decoded summary) is built when asked for.
@@ -838,6 +841,25 @@ export class Hypervisor {
       }
     }
     return false;
+  }
+
+  /**
+   * An exit that happened while an event was being delivered (IDT-vectoring information valid, SDM vol. 3C §28.2.3),
+   * handled without an event of the handler's own (say, a user handler that mapped the page the IDT or the stack is
+   * on): the event is delivered again at the next entry, with its error code and, for software interrupts and
+   * exceptions, the instruction's length (KVM's vmx_complete_interrupts). Else an external interrupt or NMI would be
+   * lost: the interrupt controller took it as delivered.
+   */
+  private reinjectVectoring(): void {
+    const w = this.vmx.vmcs.words();
+    const vectoring = w[OFF.IDT_VECTORING_INFO_FIELD >>> 2];
+    if ((vectoring & INTR_INFO_VALID_MASK) === 0) return;
+    const type = (vectoring >>> 8) & 7;
+    // Bits 30:12 are reserved in the VM-entry interruption-information field (bit 12 of this one is undefined).
+    this.pendingInjection = (vectoring & 0x80000fff) >>> 0;
+    this.pendingInjectionError = (vectoring & INTR_INFO_DELIVER_CODE_MASK) !== 0 ? w[OFF.IDT_VECTORING_ERROR_CODE >>> 2] : 0;
+    this.pendingInjectionLength = type >= 4 && type <= 6 ? w[OFF.VM_EXIT_INSTRUCTION_LEN >>> 2] : 0;
+    this.note = appendNote(this.note, `re-injected vector 0x${(vectoring & 0xff).toString(16)} (type ${type}), whose delivery the exit interrupted`);
   }
 
   /** The exit being handled or stopped at, decoded (for the debugger's "VM exit" scope). */

@@ -1,10 +1,11 @@
-// An exception the exception bitmap selects, met while another event is being delivered: the exit names the first event (IDT-vectoring information) and the hypervisor gives the guest what a processor without a VMM would (#DF, triple fault, or the exception).
+// Exits while an event is being delivered: an exception the exception bitmap selects names the first event (IDT-vectoring information) and the hypervisor gives the guest what a processor without a VMM would (#DF, triple fault, or the exception); an exit a handler resumes from gets the interrupted event delivered again.
 import { describe, expect, it } from 'vitest';
 import { Machine, parseLaunchConfig } from '../../emulator/index.js';
 import { EXIT_REASON } from '../../emulator/vmx/exit-reasons.js';
 import { reflection } from '../../emulator/vmm/handlers.js';
 import type { VmcsFieldName } from '../../emulator/vmx/fields.js';
 import { nasm } from './nasm.js';
+import type { ExitHandler } from '../../emulator/vmm/api.js';
 
 const NP = 11, GP = 13, DF = 8, PF = 14, DE = 0, UD = 6;
 /** IDT-vectoring / VM-exit interruption information: valid, type, deliver-error-code, vector (SDM vol. 3C table 25-17). */
@@ -59,6 +60,32 @@ describe('exceptions during event delivery', () => {
     expect(triple.result.status).toBe('triple-fault');
     expect(triple.exits).toEqual([]);
     expect(run(2, 0).result.output).toBe('NP');
+  });
+
+  it('an external interrupt whose delivery an EPT violation interrupted is delivered again after a handler resumes', () => {
+    // guests/fastpath-mix.asm: a translated loop with PIT interrupts whose handler counts ticks (the output's last letter).
+    const make = () => new Machine(nasm('fastpath-mix'), parseLaunchConfig({ program: 'fastpath-mix', format: 'flat', cpuMode: 'protected', maxInstructions: 50_000_000 }));
+    const reference = make().runToEnd();
+    const m = make(), hv = m.hv!;
+    m.runSlice(20_000);
+    // The stack's page made read-only: the next interrupt's first push is an EPT violation during its delivery. A user
+    // handler (a lazy mapping, say) gives the page back and resumes.
+    const page = Math.floor((Number(hv.vmread('GUEST_RSP')) - 4) / 4096) * 4096;
+    hv.eptProtect(page, 5);
+    const seen: bigint[] = [];
+    const lazy: ExitHandler = (vcpu) => {
+      seen.push(vcpu.vmread('IDT_VECTORING_INFO_FIELD'));
+      vcpu.eptProtect(Number(vcpu.exit.guestPhysical) & ~0xfff, 7);
+      return 'resumed';
+    };
+    hv.handlers.set(EXIT_REASON.EPT_VIOLATION, lazy);
+    const r = m.runToEnd();
+    expect(seen).toEqual([BigInt(info(0, 0x20, false))]);
+    const exit = hv.log.recent().find((e) => e.name === 'EPT_VIOLATION')!;
+    expect(exit.note).toBe('re-injected vector 0x20 (type 0), whose delivery the exit interrupted');
+    // Not one tick lost (without the re-injection the PIC would wait for an EOI that never comes).
+    expect(r.output).toBe(reference.output);
+    expect(r.status).toBe('halted');
   });
 
   it('reflection follows the double-fault table (SDM vol. 3A table 6-5)', () => {
