@@ -150,9 +150,9 @@ export function inResult(eax: number, value: number, size: number): number {
   return ((eax & ~mask) | (value & mask)) >>> 0;
 }
 
-/** The exit-log note of an IN (what the port gave). */
-export function inNote(port: number, value: number): string {
-  return `in 0x${port.toString(16)} = 0x${value.toString(16)}`;
+/** The exit-log note of an IN of `size` bytes (what the port gave, cut to the size). */
+export function inNote(port: number, value: number, size: number): string {
+  return `in 0x${port.toString(16)} = 0x${(size === 4 ? value >>> 0 : value & ((1 << (size * 8)) - 1)).toString(16)}`;
 }
 
 /** HLT: idle until the next interrupt can arrive (advancing virtual time), or end the run when none can. */
@@ -185,7 +185,7 @@ function io(ctx: HandlerContext): ExitHandler {
         const after = inResult(eax, v, size);
         // IN to EAX zero-extends RAX; to AL/AX keeps the rest of RAX, bits 63:32 included.
         if (size === 4) vcpu.setGpr32(0, after); else vcpu.setReg('rax', (vcpu.reg('rax') & ~0xffffffffn) | BigInt(after));
-        vcpu.note(inNote(port, size === 4 ? v : v & ((1 << (size * 8)) - 1)));
+        vcpu.note(inNote(port, v, size));
       } else vcpu.ioWrite(port, size, outValue(vcpu.gpr32(0), size));
       vcpu.advanceRip();
       return 'emulated';

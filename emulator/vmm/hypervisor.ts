@@ -612,26 +612,35 @@ export class Hypervisor {
     const byteCount = this.fastInstructionBytes(instrLen, rip);
     this.note = undefined;
     const lo = this.vmx.gprLo, hi = this.vmx.gprHi;
+    let outcome: ExitOutcome = 'emulated';
     if (reason === EXIT_REASON.CPUID) {
-      this.vmx.vmcs.region = HOST_LAYOUT.vmcs;
       const r = this.cpuidAnswers.answer(lo[0], lo[1], (this.vmx.guestCr4() & ~CR4_VMXE) >>> 0, this.msrPlatform !== null);
       lo[0] = r[0]; lo[3] = r[1]; lo[1] = r[2]; lo[2] = r[3];
       hi[0] = 0; hi[3] = 0; hi[1] = 0; hi[2] = 0;
     } else {
       const size = ((qLo & 7) + 1) as 1 | 2 | 4, port = qLo >>> 16;
-      if ((qLo & 8) === 0) this.bus.ioWrite(port, size, outValue(lo[0], size));
-      else {
-        const value = this.bus.ioRead(port, size) >>> 0;
-        lo[0] = inResult(lo[0], value, size);
-        if (size === 4) hi[0] = 0;
-        this.note = appendNote(this.note, inNote(port, size === 4 ? value : value & ((1 << (size * 8)) - 1)));
+      try {
+        if ((qLo & 8) === 0) this.bus.ioWrite(port, size, outValue(lo[0], size));
+        else {
+          const value = this.bus.ioRead(port, size) >>> 0;
+          lo[0] = inResult(lo[0], value, size);
+          if (size === 4) hi[0] = 0;
+          this.note = appendNote(this.note, inNote(port, value, size));
+        }
+      } catch (e) {
+        // As handleExit for a handler that throws (the debug console's host output, say): the run ends and says why.
+        outcome = 'ended';
+        this.ended = { status: 'error', message: `handler for IO_INSTRUCTION failed: ${e instanceof Error ? e.message : String(e)}` };
       }
     }
-    this.instructionsEmulated++;
-    this.vmx.advanceGuestRip(instrLen);
+    if (outcome === 'emulated') {
+      this.instructionsEmulated++;
+      this.vmx.advanceGuestRip(instrLen);
+    }
     const icount = this.cpu.icount;
     this.log.record(reason, reason === EXIT_REASON.CPUID ? 'CPUID' : 'IO_INSTRUCTION', qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
-      this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, 'emulated', this.note, icount - this.entryIcount);
+      this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, outcome, this.note, icount - this.entryIcount);
+    if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
     // enterGuest (prepareEntry takes its quiet case: only the timer's value is written again).
     this.inGuest = false;
     const o = this.enterGuest();

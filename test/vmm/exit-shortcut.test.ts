@@ -99,6 +99,25 @@ describe('the exit shortcut', () => {
     expect(calls).toBeLessThan(10);
   });
 
+  it('a console that fails ends the run the same way with and without it', () => {
+    // The host's console output throws at the 500th byte of the OUT loop (a closed pipe, say): the handler failed.
+    const bytes = new Uint8Array(readFileSync(join(ROOT, 'bench', 'guests', 'io.bin')));
+    new DataView(bytes.buffer).setBigUint64(8, 2000n, true);
+    const run = (fast: boolean) => {
+      let n = 0;
+      const m = new Machine(bytes, parseLaunchConfig({ program: 'io', format: 'flat', cpuMode: 'long' }), { onConsole: () => { if (++n === 500) throw new Error('console closed'); } });
+      m.hv!.shortcutEnabled = fast;
+      const r = m.runToEnd();
+      return { status: r.status, message: r.message, exits: m.hv!.log.total, last: exitLines(m).at(-1), fast: m.hv!.fastpathExits };
+    };
+    const on = run(true), off = run(false);
+    expect(on.fast).toBeGreaterThan(400);
+    expect({ ...on, fast: 0 }).toEqual({ ...off, fast: 0 });
+    expect(on.status).toBe('error');
+    expect(on.message).toBe('handler for IO_INSTRUCTION failed: console closed');
+    expect(on.exits).toBe(500);
+  });
+
   it('is not taken while a debugger watches exits', () => {
     const m = exitLoop('cpuid', 200).make(() => {});
     let seen = 0;
