@@ -33,7 +33,8 @@ function randomInsn(next: () => number): number[] {
   const imm32 = () => { const v = next(); return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]; };
   const imm8 = () => [next() & 0xff];
   const disp8 = () => [next() & 0xf8];
-  switch (next() % 30) {
+  switch (next() % 31) {
+    case 30: return pick([[0x0f, 0xa2], [0xe4, 0xe0], [0xe5, 0xe0], [0xe6, 0xe2], [0xe7, 0xe2]]); // CPUID; IN/OUT at unassigned ports (call-outs that may exit)
     case 22: { // 8-bit ALU/MOV/TEST register forms, without REX (AH..BH) or with one (SPL..DIL, R8B..: never SPL as destination)
       const op = pick([0x00, 0x02, 0x08, 0x0a, 0x20, 0x22, 0x28, 0x2a, 0x30, 0x32, 0x38, 0x3a, 0x84, 0x88, 0x8a]);
       if (next() % 2) return [op, modrm(3, pick([0, 1, 2, 3, 5, 6, 7]), pick([0, 1, 2, 3, 5, 6, 7]))];
