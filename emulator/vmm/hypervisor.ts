@@ -190,6 +190,11 @@ function setTimerValue(w: Uint32Array, ticks: number): void {
   w[(OFF.VMX_PREEMPTION_TIMER_VALUE >>> 2) + 1] = 0;
 }
 
+/** How the run ends when the handler of exit `name` throws `e`. */
+function handlerFailed(name: string, e: unknown): RunEnd {
+  return { status: 'error', message: `handler for ${name} failed: ${e instanceof Error ? e.message : String(e)}` };
+}
+
 /** A debugger's decision point at a VM exit: before the handler runs, and after it (HyperDbg's pre/post stages). */
 export type ExitBreak = (info: ExitInfo, stage: 'before' | 'after', n: number) => boolean;
 
@@ -630,7 +635,7 @@ export class Hypervisor {
       } catch (e) {
         // As handleExit for a handler that throws (the debug console's host output, say): the run ends and says why.
         outcome = 'ended';
-        this.ended = { status: 'error', message: `handler for IO_INSTRUCTION failed: ${e instanceof Error ? e.message : String(e)}` };
+        this.ended = handlerFailed('IO_INSTRUCTION', e);
       }
     }
     if (outcome === 'emulated') {
@@ -833,7 +838,7 @@ export class Hypervisor {
         outcome = handler(this.api(info)) ?? 'resumed';
       } catch (e) {
         outcome = 'ended';
-        this.ended = { status: 'error', message: `handler for ${name} failed: ${e instanceof Error ? e.message : String(e)}` };
+        this.ended = handlerFailed(name, e);
       }
       if (this.ended === null && this.pendingInjection === 0) this.reinjectVectoring();
     }

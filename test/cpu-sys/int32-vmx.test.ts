@@ -51,13 +51,9 @@ h30:
       g.m.cpu.jit = jit;
       let old = 0;
       g.on(R.CPUID, (vcpu) => { old = setEptEntry(g.hv, 0x600000, 0); vcpu.advanceRip(); return 'resumed'; });
-      g.on(R.EPT_VIOLATION, (vcpu) => {
-        setEptEntry(g.hv, 0x600000, old);
-        const info = Number(vcpu.vmread('IDT_VECTORING_INFO_FIELD'));
-        // Re-injected as KVM's vmx_complete_interrupts does, with the length the exit reports for INT n (SDM vol. 3C §28.2.4).
-        vcpu.injectEvent(info & 0xff, (info >>> 8) & 7, undefined, Number(vcpu.vmread('VM_EXIT_INSTRUCTION_LEN')));
-        return 'injected';
-      });
+      // The handler maps the IDT back and resumes; the hypervisor re-injects INT 0x30 as KVM's vmx_complete_interrupts
+      // does, with the length the exit reports for INT n (SDM vol. 3C §28.2.4).
+      g.on(R.EPT_VIOLATION, () => { setEptEntry(g.hv, 0x600000, old); return 'resumed'; });
       const r = g.run();
       expect(r.status).toBe('debug-exit');
       expect(r.output).toBe('I');
@@ -105,11 +101,8 @@ ud_handler:
 `);
       g.m.cpu.jit = jit;
       const old = setEptEntry(g.hv, 0x400000, 0);
-      g.on(R.EPT_VIOLATION, (vcpu) => {
-        setEptEntry(g.hv, 0x400000, old);
-        vcpu.injectException(Number(vcpu.vmread('IDT_VECTORING_INFO_FIELD')) & 0xff);
-        return 'injected';
-      });
+      // The handler maps the page back and resumes; the hypervisor re-injects the #UD whose delivery the exit interrupted.
+      g.on(R.EPT_VIOLATION, () => { setEptEntry(g.hv, 0x400000, old); return 'resumed'; });
       const r = g.run();
       expect(r.status).toBe('debug-exit');
       expect(r.output).toBe('U');
