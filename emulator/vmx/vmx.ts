@@ -19,7 +19,7 @@ import {
   VMXERR_VMPTRLD_INVALID_ADDRESS, VMXERR_VMPTRLD_VMXON_POINTER, VMXERR_VMRESUME_NONLAUNCHED_VMCS, VMXERR_VMXON_IN_VMX_ROOT_OPERATION,
   isVmxInstrError, vmInstructionErrorText,
 } from './errors.js';
-import { vmcsClear, vmcsLaunchState, vmcsReadField, vmcsRevisionId, vmcsSetLaunchState, vmcsWriteField, vmcsGet, VMCS_REVISION_ID } from './vmcs.js';
+import { type LaunchState, vmcsClear, vmcsLaunchState, vmcsReadField, vmcsRevisionId, vmcsSetLaunchState, vmcsWriteField, vmcsGet, VMCS_REVISION_ID } from './vmcs.js';
 import type { VmcsFieldName } from './fields.js';
 import { VmcsAccess, CPU_CACHED_FIELDS, CPU_PER_EXIT_FIELDS, CACHED_BY_OFF, type VmcsCacheSource } from './vmcs-access.js';
 import { checkVmEntry } from './entry-checks.js';
@@ -380,6 +380,7 @@ export class Vmx implements VmxHooks {
     return this.enter(false);
   }
 
+
   // ---------------------------------------------------------------- VM entry (SDM vol. 3C ch. 27)
 
   private enter(launch: boolean): EntryOutcome {
@@ -404,10 +405,7 @@ export class Vmx implements VmxHooks {
       fast = this.checkedGeneration === v.generation && volatileFieldsPass(v, this.checkedPin, this.checkedProc);
     }
     if (!fast) this.flushCached();
-    const check = fast ? OK_CHECK : checkVmEntry((name) => v.getBig(name), {
-      launch, launchState: state, maxPhysAddr: MAXPHYADDR, currentVmcsHpa: region,
-      readPhys32: (hpa: number) => (hpa >= 0 && hpa + 4 <= mem.size ? mem.read32(hpa) : 0xffffffff),
-    });
+    const check = fast ? OK_CHECK : this.fullEntryChecks(launch, state, region);
     this.lastEntryCheck = undefined;
     if (check.kind === 'vmfail') {
       this.lastEntryCheck = check.check;
@@ -444,6 +442,18 @@ export class Vmx implements VmxHooks {
     this.cpu.updateMode();
     this.setupBoundary();
     return this.injectAtEntry();
+  }
+
+  /**
+   * Every VM-entry check (entry-checks.ts) on the current VMCS. A method of its own: the closures it makes would
+   * otherwise make each call of enter() allocate a context for the variables they capture, fast path or not.
+   */
+  private fullEntryChecks(launch: boolean, state: LaunchState, region: number): ReturnType<typeof checkVmEntry> {
+    const v = this.vmcs, mem = this.cpu.mem;
+    return checkVmEntry((name) => v.getBig(name), {
+      launch, launchState: state, maxPhysAddr: MAXPHYADDR, currentVmcsHpa: region,
+      readPhys32: (hpa: number) => (hpa >= 0 && hpa + 4 <= mem.size ? mem.read32(hpa) : 0xffffffff),
+    });
   }
 
   /** Event injection, the last step of a VM entry (SDM §27.6): the event in VM_ENTRY_INTR_INFO_FIELD, if valid. */
