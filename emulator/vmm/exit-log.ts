@@ -50,6 +50,8 @@ function meta(bits: 16 | 32 | 64, outcome: ExitOutcome, bytesCode: number): numb
 }
 /** Instruction bytes kept per exit (an x86 instruction has at most 15). */
 const MAX_BYTES = 16;
+/** Exit reasons counted in the log's typed arrays (the SDM's basic exit reasons, 0 … 79 today, with room). */
+const STAT_SLOTS = 128;
 
 /**
  * A note whose text is made when it is first read (an entry built, a view, a snapshot): a chain of parts, each a
@@ -270,7 +272,6 @@ function setSparse<T>(a: Array<T | undefined> | null, size: number, i: number, v
  */
 export class ExitLog {
   total = 0;
-  readonly byReason = new Map<number, ReasonStats>();
   /** Exits kept (at most `capacity`): numbers total - kept + 1 … total. */
   private kept = 0;
   /** Slots per chunk. */
@@ -279,9 +280,16 @@ export class ExitLog {
   /** The chunk of the last slot looked up and its first slot (most lookups are for the same chunk). */
   private cur: Chunk;
   private curStart = 0;
-  /** The stats row of the last reason logged (most exits repeat the previous reason). */
-  private lastStats: ReasonStats | null = null;
-  private lastStatsReason = -1;
+  /**
+   * Statistics by reason: counts and instructions in typed arrays indexed by the reason (the SDM's basic exit reasons are
+   * below STAT_SLOTS), so that counting an exit is two stores; a row's name is the name its first exit was logged with;
+   * `order` lists the reasons as first logged (the order of byReason). Other reason numbers go to `statOther`.
+   */
+  private readonly statCount = new Float64Array(STAT_SLOTS);
+  private readonly statInstr = new Float64Array(STAT_SLOTS);
+  private readonly statName: Array<string | undefined> = new Array<string | undefined>(STAT_SLOTS).fill(undefined);
+  private statOrder: number[] = [];
+  private readonly statOther = new Map<number, ReasonStats>();
   /** Called with each exit as it is logged (the CLI's --trace-exits). */
   onExit: ((e: ExitEntry) => void) | null = null;
 
@@ -340,29 +348,48 @@ export class ExitLog {
   }
 
   /**
-   * Record an exit without building its entry (the hypervisor's per-exit path): the qualification as two 32-bit
-   * halves, the instruction bytes from `bytes[0 … byteCount)`. The summary is decoded from the qualification
-   * when the entry is first asked for.
+   * Record an exit without building its entry (the hypervisor's per-exit path): the reason's own name, the
+   * qualification as two 32-bit halves, the instruction bytes from `bytes[0 … byteCount)`. The summary is decoded
+   * from the qualification when the entry is first asked for. One function with no call in the common case: it
+   * runs at every exit.
    */
   record(
-    reason: number, name: string, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
+    reason: number, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
     icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number,
   ): void {
-    const c = this.push(reason, name, rip, icount, note, instructionsSinceEntry);
-    const i = this.at, w = c.words, k = i * 4;
+    const n = ++this.total;
+    if (n > this.high) this.high = n;
+    const slot = n <= this.capacity ? n - 1 : (n - 1) % this.capacity;
+    if (this.kept < this.capacity) this.kept++;
+    let i = slot - this.curStart, c = this.cur;
+    if (i < 0 || i >= this.chunkSize) { c = this.chunk(slot); i = slot - this.curStart; }
+    this.at = i;
+    const w = c.words, k = i * 4;
+    w[k + W_REASON] = reason;
     w[k + W_QUAL_LO] = qualLo;
     w[k + W_QUAL_HI] = qualHi;
-    w[k + W_META] = meta(bits, outcome, c.bytesCode(i, bytes, byteCount < MAX_BYTES ? byteCount : MAX_BYTES));
-    if (this.onExit !== null) this.onExit(this.entryAt(this.total));
+    c.nums[i * 2] = rip;
+    c.nums[i * 2 + 1] = icount;
+    if (c.names !== null) c.names[i] = undefined;
+    if (c.notes !== null || note !== undefined) c.setNote(i, note);
+    if (c.entries !== null) c.entries[i] = undefined;
+    if (reason >= 0 && reason < STAT_SLOTS && this.statName[reason] !== undefined) {
+      this.statCount[reason]++;
+      this.statInstr[reason] += instructionsSinceEntry;
+    } else this.countFirst(reason, exitReasonName(reason), instructionsSinceEntry);
+    w[k + W_META] = meta(bits, outcome, byteCount === 0 ? 0 : c.bytesCode(i, bytes, byteCount < MAX_BYTES ? byteCount : MAX_BYTES));
+    if (this.onExit !== null) this.onExit(this.entryAt(n));
   }
 
   /** Count exit total + 1 and store its reason, RIP, instruction count, name and note; returns its chunk (its index in `at`). */
   private push(reason: number, name: string, rip: number, icount: number, note: NoteText | undefined, instructionsSinceEntry: number): Chunk {
     const n = ++this.total;
     if (n > this.high) this.high = n;
-    const slot = (n - 1) % this.capacity;
+    const slot = n <= this.capacity ? n - 1 : (n - 1) % this.capacity;
     if (this.kept < this.capacity) this.kept++;
-    const c = this.locate(slot), i = this.at;
+    let i = slot - this.curStart, c = this.cur;
+    if (i < 0 || i >= this.chunkSize) { c = this.chunk(slot); i = slot - this.curStart; }
+    this.at = i;
     c.words[i * 4 + W_REASON] = reason;
     c.nums[i * 2] = rip;
     c.nums[i * 2 + 1] = icount;
@@ -370,13 +397,49 @@ export class ExitLog {
     if (c.names !== null || name !== exitReasonName(reason)) c.setName(i, name);
     if (c.notes !== null || note !== undefined) c.setNote(i, note);
     if (c.entries !== null) c.entries[i] = undefined;
-    let s = this.lastStatsReason === reason ? this.lastStats : this.byReason.get(reason);
-    if (s === undefined || s === null) { s = { name, count: 0, instructions: 0 }; this.byReason.set(reason, s); }
-    this.lastStats = s;
-    this.lastStatsReason = reason;
-    s.count++;
-    s.instructions += instructionsSinceEntry;
+    if (reason >= 0 && reason < STAT_SLOTS && this.statName[reason] !== undefined) {
+      this.statCount[reason]++;
+      this.statInstr[reason] += instructionsSinceEntry;
+    } else this.countFirst(reason, name, instructionsSinceEntry);
     return c;
+  }
+
+  /** Count an exit of a reason not counted yet in the typed arrays (its row is made, named `name`), or of a number beyond them. */
+  private countFirst(reason: number, name: string, instructions: number): void {
+    if (reason >= 0 && reason < STAT_SLOTS) {
+      this.statName[reason] = name;
+      this.statOrder.push(reason);
+      this.statCount[reason]++;
+      this.statInstr[reason] += instructions;
+      return;
+    }
+    let s = this.statOther.get(reason);
+    if (s === undefined) { s = { name, count: 0, instructions: 0 }; this.statOther.set(reason, s); this.statOrder.push(reason); }
+    s.count++;
+    s.instructions += instructions;
+  }
+
+  /** Statistics by reason number, in the order the reasons were first logged (a copy: changing it changes nothing). */
+  get byReason(): Map<number, ReasonStats> {
+    const out = new Map<number, ReasonStats>();
+    for (const r of this.statOrder) {
+      const o = r >= 0 && r < STAT_SLOTS ? null : this.statOther.get(r);
+      if (o === undefined) continue;
+      out.set(r, o !== null ? { ...o } : { name: this.statName[r]!, count: this.statCount[r], instructions: this.statInstr[r] });
+    }
+    return out;
+  }
+
+  /** Replace the statistics (snapshots). */
+  private setStats(rows: Array<[number, ReasonStats]>): void {
+    for (const r of this.statOrder) if (r >= 0 && r < STAT_SLOTS) { this.statName[r] = undefined; this.statCount[r] = 0; this.statInstr[r] = 0; }
+    this.statOther.clear();
+    this.statOrder = [];
+    for (const [r, v] of rows) {
+      this.statOrder.push(r);
+      if (r >= 0 && r < STAT_SLOTS) { this.statName[r] = v.name; this.statCount[r] = v.count; this.statInstr[r] = v.instructions; }
+      else this.statOther.set(r, { ...v });
+    }
   }
 
   /** The entry of exit `n` (kept), built on first use. */
@@ -458,8 +521,7 @@ export class ExitLog {
    * (the kept entries, for a copy into another log or JSON) is built only when read.
    */
   saveState(): unknown {
-    const byReason: Array<[number, ReasonStats]> = [];
-    for (const [k, v] of this.byReason) byReason.push([k, { name: v.name, count: v.count, instructions: v.instructions }]);
+    const byReason: Array<[number, ReasonStats]> = [...this.byReason];
     const total = this.total, first = this.total - this.kept + 1;
     const state = { total, byReason, lastNote: this.kept > 0 ? this.noteOf(total) : undefined } as Record<string, unknown>;
     let ring: ExitEntry[] | undefined;
@@ -497,10 +559,7 @@ export class ExitLog {
       this.high = total;
     }
     this.total = total;
-    this.byReason.clear();
-    for (const [k, v] of byReason) this.byReason.set(k, { ...v });
-    this.lastStats = null;
-    this.lastStatsReason = -1;
+    this.setStats(byReason);
     if (this.kept > 0) {
       const c = this.locate((total - 1) % this.capacity), i = this.at;
       c.setNote(i, lastNote);
@@ -512,10 +571,7 @@ export class ExitLog {
   private loadRing(o: { total: number; byReason: Array<[number, ReasonStats]>; ring: ExitEntry[] }): void {
     this.total = o.total;
     this.high = o.total;
-    this.byReason.clear();
-    for (const [k, v] of o.byReason) this.byReason.set(k, { ...v });
-    this.lastStats = null;
-    this.lastStatsReason = -1;
+    this.setStats(o.byReason);
     const ring = o.ring.slice(-this.capacity);
     this.chunks = [];
     this.cur = this.chunk(0);

@@ -643,7 +643,7 @@ export class Hypervisor {
       this.vmx.advanceGuestRip(instrLen);
     }
     const icount = this.cpu.icount;
-    this.log.record(reason, reason === EXIT_REASON.CPUID ? 'CPUID' : 'IO_INSTRUCTION', qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
+    this.log.record(reason, qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
       this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, outcome, this.note, icount - this.entryIcount);
     if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
     // enterGuest (prepareEntry takes its quiet case: only the timer's value is written again).
@@ -844,7 +844,7 @@ export class Hypervisor {
     }
     const bits = this.vmx.guestCodeBits();
     // The log keeps the exit in typed arrays; its entry (hex qualification, decoded summary) is built when asked for.
-    this.log.record(reason, name, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
+    this.log.record(reason, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
       this.note, this.cpu.icount - this.entryIcount);
     if (this.exitBreak !== null && this.ended === null) {
       // A debugger may keep the exit: it gets a plain object (the one it saw before the handler, if any).

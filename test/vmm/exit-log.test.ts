@@ -7,7 +7,7 @@ const bytes = new Uint8Array([0x0f, 0xa2]);
 function log(n: number, capacity?: number): ExitLog {
   const l = new ExitLog(capacity);
   // Exit k: CPUID (10) when k is even, HLT (12) when odd; RIP and icount identify it.
-  for (let k = 1; k <= n; k++) l.record(k % 2 === 0 ? 10 : 12, k % 2 === 0 ? 'CPUID' : 'HLT', k, 0, 0x1000 + k, bytes, 2, 64, 10 * k, 'emulated', k === 3 ? 'third' : undefined, 1);
+  for (let k = 1; k <= n; k++) l.record(k % 2 === 0 ? 10 : 12, k, 0, 0x1000 + k, bytes, 2, 64, 10 * k, 'emulated', k === 3 ? 'third' : undefined, 1);
   return l;
 }
 
@@ -37,7 +37,7 @@ describe('ExitLog', () => {
     b.loadState(JSON.parse(JSON.stringify(a.saveState())));
     expect(b.total).toBe(6_000);
     expect(b.window(5_999, 6_000).map((e) => [e.n, e.rip])).toEqual([[5_999, 0x1000 + 5_999], [6_000, 0x1000 + 6_000]]);
-    b.record(10, 'CPUID', 0, 0, 0x9999, bytes, 2, 64, 1, 'emulated', undefined, 1);
+    b.record(10, 0, 0, 0x9999, bytes, 2, 64, 1, 'emulated', undefined, 1);
     expect(b.last()).toMatchObject({ n: 6_001, rip: 0x9999 });
     expect(b.recent().length).toBe(6_001);
   });
@@ -48,7 +48,7 @@ describe('ExitLog', () => {
     const event = { device: 'virtio-blk', seq: 7, requests: [41, 42] };
     const fmt = (e: typeof event): string => { formatted++; return `${e.device} QueueNotify #${e.seq} → requests ${e.requests.join(', ')}`; };
     const note = DeferredNote.formatted('virtio-mmio QueueNotify ← 0x0', fmt, event);
-    l.record(48, 'EPT_VIOLATION', 0x182, 0, 0x2000, bytes, 2, 32, 5, 'emulated', appendNote(note, 'device done'), 1);
+    l.record(48, 0x182, 0, 0x2000, bytes, 2, 32, 5, 'emulated', appendNote(note, 'device done'), 1);
     l.annotateLast('→ injected vector 0x29 at entry'); // the entry after the exit: appended, still unformatted
     expect(formatted).toBe(0);
     const text = 'virtio-mmio QueueNotify ← 0x0; virtio-blk QueueNotify #7 → requests 41, 42; device done; → injected vector 0x29 at entry';
@@ -77,7 +77,7 @@ describe('ExitLog', () => {
       else if (rand() < 0.5) b = common[Math.floor(rand() * common.length)];
       else b = Uint8Array.from({ length: 1 + Math.floor(rand() * 15) }, () => Math.floor(rand() * 256));
       buf.set(b);
-      l.record(48, 'EPT_VIOLATION', 0, 0, 0x1000 + k, buf, b.length, 32, k, 'emulated', undefined, 1);
+      l.record(48, 0, 0, 0x1000 + k, buf, b.length, 32, k, 'emulated', undefined, 1);
       want.push(Array.from(b));
     }
     const kept = l.recent();
