@@ -11,20 +11,20 @@ import { buildVirtioGuest } from '../test/virtio-guests/build.js';
 /** Untimed runs before the timed ones. */
 export const WARMUP_RUNS = 3;
 
-export function runBlkbench(requests: number, bytes: number, runs: number): { perSecond: number[]; exitsPerRequest: number } {
+export function runBlkbench(requests: number, bytes: number, runs: number, warmups = WARMUP_RUNS): { perSecond: number[]; exitsPerRequest: number } {
   const image = buildVirtioGuest('blkbench', { REQUESTS: String(requests), BYTES: String(bytes) }).bytes;
   const disk = new Uint8Array(16 * 1024 * 1024);
   const config = parseLaunchConfig({ program: 'blkbench', devices: ['debugcon', 'debug-exit', 'uart', { type: 'virtio-blk', image: 'memory' }] });
   const perSecond: number[] = [];
   let exits = 0;
-  for (let k = 0; k < WARMUP_RUNS + runs; k++) {
+  for (let k = 0; k < warmups + runs; k++) {
     const m = new Machine(image, config, { openDisk: () => ({ bytes: disk }) });
     const t0 = performance.now();
     const r = m.runToEnd();
     const ms = performance.now() - t0;
     if (r.status !== 'debug-exit' || r.exitCode !== 1) throw new Error(`blkbench ended with ${r.status} ${r.exitCode}: ${r.output}${r.message ?? ''}`);
     exits = m.hv!.log.total;
-    if (k >= WARMUP_RUNS) perSecond.push((requests / ms) * 1000);
+    if (k >= warmups) perSecond.push((requests / ms) * 1000);
   }
   return { perSecond, exitsPerRequest: exits / requests };
 }

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
 import { canBuildC } from '../test/virtio-guests/build.js';
 import { runBlkbench } from './blkbench.js';
-import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
+import { EXIT_LOOPS, type ExitLoop, exitLoopImage, timeExitLoop } from './exit-loops.js';
 import { dapBenchmarks } from './dap.js';
 import { peerBenchmarks } from './peers.js';
 import { memoryBenchmarks } from './memory.js';
@@ -41,35 +41,15 @@ function mips(name: string): { mips: number; instructions: number } {
   return { mips: median(samples), instructions };
 }
 
-/** The exit loops (bench/guests/cpuid.asm, io.asm): their iteration count is the qword at offset 8. */
-const EXIT_LOOPS = {
-  cpuid: { reason: EXIT_REASON.CPUID, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 200_000), kvmIterations: 200_000 },
-  io: { reason: EXIT_REASON.IO_INSTRUCTION, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 200_000), kvmIterations: 50_000 },
-} as const;
-type ExitLoop = keyof typeof EXIT_LOOPS;
-
-function exitLoopImage(name: ExitLoop, iterations: number): Uint8Array {
-  const bytes = new Uint8Array(readFileSync(join(ROOT, 'bench', 'guests', `${name}.bin`)));
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setBigUint64(8, BigInt(iterations), true);
-  return bytes;
-}
-
 /** VM exits per second of one exit loop under vmscope's hypervisor: the exits of its reason counted from the exit log. */
 function vmscopeExitsPerSecond(name: ExitLoop): number {
-  const loop = EXIT_LOOPS[name];
-  const bytes = exitLoopImage(name, loop.vmscopeIterations);
-  const config = parseLaunchConfig({ program: name, format: 'flat', cpuMode: 'long' });
+  const iterations = EXIT_LOOPS[name].vmscopeIterations;
+  const bytes = exitLoopImage(ROOT, name, iterations);
   const samples: number[] = [];
   // Two untimed runs first: V8 settles the exit path over the first few hundred thousand exits.
   for (let k = 0; k < 2 + RUNS; k++) {
-    const m = new Machine(bytes, config);
-    const t0 = performance.now();
-    const r = m.runToEnd();
-    const ms = performance.now() - t0;
-    if (r.status !== 'halted') throw new Error(`${name}: guest ended with ${r.status}: ${r.message ?? ''}`);
-    const exits = m.hv!.log.byReason.get(loop.reason)?.count ?? 0;
-    if (exits !== loop.vmscopeIterations) throw new Error(`${name}: ${exits} exits for ${loop.vmscopeIterations} iterations`);
-    if (k >= 2) samples.push((exits / ms) * 1000);
+    const perSecond = timeExitLoop(name, bytes, iterations);
+    if (k >= 2) samples.push(perSecond);
   }
   return median(samples);
 }
@@ -100,7 +80,7 @@ function kvmExitsPerSecond(exe: string | null, dir: string, name: ExitLoop): num
   if (exe === null) return null;
   const loop = EXIT_LOOPS[name];
   const image = join(dir, `${name}.bin`);
-  writeFileSync(image, exitLoopImage(name, loop.kvmIterations));
+  writeFileSync(image, exitLoopImage(ROOT, name, loop.kvmIterations));
   const samples: number[] = [];
   for (let k = 0; k <= RUNS; k++) {
     const p = spawnSync(exe, [image, String(loop.kvmIterations)], { encoding: 'utf8', timeout: 120_000 });
