@@ -8,6 +8,8 @@ import { RawClient, type Message } from '../test/dap/raw-client.js';
 export interface DapFigures {
   nextMs: { median: number; p99: number };
   farExitMs: { none: number; thousandBreakpoints: number };
+  /** The median of 1000bps / none over pairs of runs made back to back (a ratio of medians drifts with the machine's load). */
+  breakpointRatio: number;
   vmcsVariablesMs: number;
   vmcsVariables: number;
 }
@@ -100,12 +102,15 @@ async function vmcsVariables(root: string): Promise<{ ms: number; count: number 
 
 export async function dapBenchmarks(root: string, runs: number, median: (xs: number[]) => number): Promise<DapFigures> {
   const nextMs = await nextLatency(root, 200);
-  const none: number[] = [], many: number[] = [], vm: number[] = [];
+  const none: number[] = [], many: number[] = [], ratios: number[] = [], vm: number[] = [];
   let count = 0;
   for (let k = 0; k <= runs; k++) {
     const a = await farExit(root, 0), b = await farExit(root, 1000), v = await vmcsVariables(root);
     count = v.count;
-    if (k > 0) { none.push(a); many.push(b); vm.push(v.ms); }
+    if (k > 0) { none.push(a); many.push(b); ratios.push(b / a); vm.push(v.ms); }
   }
-  return { nextMs, farExitMs: { none: median(none), thousandBreakpoints: median(many) }, vmcsVariablesMs: median(vm), vmcsVariables: count };
+  return {
+    nextMs, farExitMs: { none: median(none), thousandBreakpoints: median(many) }, breakpointRatio: median(ratios),
+    vmcsVariablesMs: median(vm), vmcsVariables: count,
+  };
 }

@@ -192,7 +192,7 @@ try {
   results.startup = await group('startup', () => ({ helloMs: helloMs() }));
   results.dap = await group('dap', async () => {
     const d = await dapBenchmarks(ROOT, RUNS, median);
-    return { stepMs: { p50: d.nextMs.median, p99: d.nextMs.p99 }, breakpointOverhead: d.farExitMs.thousandBreakpoints / d.farExitMs.none, ...d };
+    return { stepMs: { p50: d.nextMs.median, p99: d.nextMs.p99 }, breakpointOverhead: d.breakpointRatio, ...d };
   });
   results.memory = await group('memory', () => memoryBenchmarks(ROOT, work, RUNS, median));
   results.history = await group('history', () => historyBenchmarks(ROOT, RUNS));

@@ -119,7 +119,7 @@ function rows(r: Results): Array<[string, string, string]> {
     out.push(['dap.nextMs.p99', fixed(d.nextMs.p99, 2), '']);
     out.push(['dap.farExitMs.none', fixed(d.farExitMs.none, 1), 'continue to a VM-exit breakpoint 100 M instructions away']);
     out.push(['dap.farExitMs.1000bps', fixed(d.farExitMs.thousandBreakpoints, 1), 'the same with 1000 instruction breakpoints']);
-    out.push(['dap.breakpointOverhead', fixed(d.breakpointOverhead, 3), 'farExitMs.1000bps / farExitMs.none']);
+    out.push(['dap.breakpointOverhead', fixed(d.breakpointOverhead, 3), 'median of 1000bps / none over back-to-back pairs']);
     out.push(['dap.vmcsVariablesMs', fixed(d.vmcsVariablesMs, 1), `stackTrace+scopes+variables of ${d.vmcsVariables} VMCS entries`]);
   }
   if (r.memory !== undefined) {
