@@ -340,7 +340,7 @@ export class ExitLog {
       let cached: string | undefined;
       Object.defineProperty(entry, 'summary', { enumerable: true, configurable: true, get: () => (cached ??= summary()) });
     }
-    const c = this.push(e.reason, e.name, e.rip, e.icount, e.note, instructionsSinceEntry);
+    const c = this.claim(e.reason, e.name, e.rip, e.icount, e.note, instructionsSinceEntry);
     c.words[this.at * 4 + W_META] = meta(e.bits, e.outcome, 0); // the entry keeps the rest (its bytes, qualification)
     c.setEntry(this.at, entry);
     if (this.onExit !== null) this.onExit(entry);
@@ -357,32 +357,20 @@ export class ExitLog {
     reason: number, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
     icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number,
   ): void {
-    const n = ++this.total;
-    if (n > this.high) this.high = n;
-    const slot = n <= this.capacity ? n - 1 : (n - 1) % this.capacity;
-    if (this.kept < this.capacity) this.kept++;
-    let i = slot - this.curStart, c = this.cur;
-    if (i < 0 || i >= this.chunkSize) { c = this.chunk(slot); i = slot - this.curStart; }
-    this.at = i;
-    const w = c.words, k = i * 4;
-    w[k + W_REASON] = reason;
+    const c = this.claim(reason, undefined, rip, icount, note, instructionsSinceEntry);
+    const i = this.at, w = c.words, k = i * 4;
     w[k + W_QUAL_LO] = qualLo;
     w[k + W_QUAL_HI] = qualHi;
-    c.nums[i * 2] = rip;
-    c.nums[i * 2 + 1] = icount;
-    if (c.names !== null) c.names[i] = undefined;
-    if (c.notes !== null || note !== undefined) c.setNote(i, note);
-    if (c.entries !== null) c.entries[i] = undefined;
-    if (reason >= 0 && reason < STAT_SLOTS && this.statName[reason] !== undefined) {
-      this.statCount[reason]++;
-      this.statInstr[reason] += instructionsSinceEntry;
-    } else this.countFirst(reason, exitReasonName(reason), instructionsSinceEntry);
     w[k + W_META] = meta(bits, outcome, byteCount === 0 ? 0 : c.bytesCode(i, bytes, byteCount < MAX_BYTES ? byteCount : MAX_BYTES));
-    if (this.onExit !== null) this.onExit(this.entryAt(n));
+    if (this.onExit !== null) this.onExit(this.entryAt(this.total));
   }
 
-  /** Count exit total + 1 and store its reason, RIP, instruction count, name and note; returns its chunk (its index in `at`). */
-  private push(reason: number, name: string, rip: number, icount: number, note: NoteText | undefined, instructionsSinceEntry: number): Chunk {
+  /**
+   * Count exit total + 1 and store its reason, RIP, instruction count, name (undefined: the reason's own, as record()
+   * gives) and note; returns its chunk (its index in `at`). Names, notes and entries are rare: their arrays are touched
+   * only when they exist or get a value.
+   */
+  private claim(reason: number, name: string | undefined, rip: number, icount: number, note: NoteText | undefined, instructionsSinceEntry: number): Chunk {
     const n = ++this.total;
     if (n > this.high) this.high = n;
     const slot = n <= this.capacity ? n - 1 : (n - 1) % this.capacity;
@@ -393,14 +381,14 @@ export class ExitLog {
     c.words[i * 4 + W_REASON] = reason;
     c.nums[i * 2] = rip;
     c.nums[i * 2 + 1] = icount;
-    // Names, notes and entries are rare: their arrays are touched only when they exist or get a value.
-    if (c.names !== null || name !== exitReasonName(reason)) c.setName(i, name);
+    if (name === undefined) { if (c.names !== null) c.names[i] = undefined; }
+    else if (c.names !== null || name !== exitReasonName(reason)) c.setName(i, name);
     if (c.notes !== null || note !== undefined) c.setNote(i, note);
     if (c.entries !== null) c.entries[i] = undefined;
     if (reason >= 0 && reason < STAT_SLOTS && this.statName[reason] !== undefined) {
       this.statCount[reason]++;
       this.statInstr[reason] += instructionsSinceEntry;
-    } else this.countFirst(reason, name, instructionsSinceEntry);
+    } else this.countFirst(reason, name ?? exitReasonName(reason), instructionsSinceEntry);
     return c;
   }
 
