@@ -52,6 +52,10 @@ function meta(bits: 16 | 32 | 64, outcome: ExitOutcome, bytesCode: number): numb
 const MAX_BYTES = 16;
 /** Exit reasons counted in the log's typed arrays (the SDM's basic exit reasons, 0 … 79 today, with room). */
 const STAT_SLOTS = 128;
+/** Whether a reason number has its row in the typed arrays (an integer below STAT_SLOTS; any other number goes to a Map). */
+function inStatSlots(reason: number): boolean {
+  return Number.isInteger(reason) && reason >= 0 && reason < STAT_SLOTS;
+}
 
 /**
  * A note whose text is made when it is first read (an entry built, a view, a snapshot): a chain of parts, each a
@@ -283,7 +287,7 @@ export class ExitLog {
   /**
    * Statistics by reason: counts and instructions in typed arrays indexed by the reason (the SDM's basic exit reasons are
    * below STAT_SLOTS), so that counting an exit is two stores; a row's name is the name its first exit was logged with;
-   * `order` lists the reasons as first logged (the order of byReason). Other reason numbers go to `statOther`.
+   * `statOrder` lists the reasons as first logged (the order of byReason). Other reason numbers go to `statOther`.
    */
   private readonly statCount = new Float64Array(STAT_SLOTS);
   private readonly statInstr = new Float64Array(STAT_SLOTS);
@@ -394,7 +398,7 @@ export class ExitLog {
 
   /** Count an exit of a reason not counted yet in the typed arrays (its row is made, named `name`), or of a number beyond them. */
   private countFirst(reason: number, name: string, instructions: number): void {
-    if (reason >= 0 && reason < STAT_SLOTS) {
+    if (inStatSlots(reason)) {
       this.statName[reason] = name;
       this.statOrder.push(reason);
       this.statCount[reason]++;
@@ -411,7 +415,7 @@ export class ExitLog {
   get byReason(): Map<number, ReasonStats> {
     const out = new Map<number, ReasonStats>();
     for (const r of this.statOrder) {
-      const o = r >= 0 && r < STAT_SLOTS ? null : this.statOther.get(r);
+      const o = inStatSlots(r) ? null : this.statOther.get(r);
       if (o === undefined) continue;
       out.set(r, o !== null ? { ...o } : { name: this.statName[r]!, count: this.statCount[r], instructions: this.statInstr[r] });
     }
@@ -420,12 +424,12 @@ export class ExitLog {
 
   /** Replace the statistics (snapshots). */
   private setStats(rows: Array<[number, ReasonStats]>): void {
-    for (const r of this.statOrder) if (r >= 0 && r < STAT_SLOTS) { this.statName[r] = undefined; this.statCount[r] = 0; this.statInstr[r] = 0; }
+    for (const r of this.statOrder) if (inStatSlots(r)) { this.statName[r] = undefined; this.statCount[r] = 0; this.statInstr[r] = 0; }
     this.statOther.clear();
     this.statOrder = [];
     for (const [r, v] of rows) {
       this.statOrder.push(r);
-      if (r >= 0 && r < STAT_SLOTS) { this.statName[r] = v.name; this.statCount[r] = v.count; this.statInstr[r] = v.instructions; }
+      if (inStatSlots(r)) { this.statName[r] = v.name; this.statCount[r] = v.count; this.statInstr[r] = v.instructions; }
       else this.statOther.set(r, { ...v });
     }
   }

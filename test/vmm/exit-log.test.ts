@@ -31,6 +31,33 @@ describe('ExitLog', () => {
     expect(l.byReason.get(10)!.count).toBe(10_000);
   });
 
+  it('counts exits by reason in the order reasons first came, with names, instructions, odd reason numbers and a saved state', () => {
+    const l = new ExitLog();
+    l.record(30, 0xe9 << 16, 0, 0x1000, bytes, 2, 64, 5, 'emulated', undefined, 5);
+    l.add({ reason: 200, name: 'MY_EXIT', qualification: '0x0', rip: 0x1002, bytes: [], bits: 64, icount: 7, outcome: 'resumed', summary: '' }, 2);
+    l.record(10, 0, 0, 0x1004, bytes, 2, 64, 9, 'emulated', undefined, 2);
+    l.record(30, 0xe9 << 16, 0, 0x1000, bytes, 2, 64, 12, 'emulated', undefined, 3);
+    l.add({ reason: 10.5, name: 'ODD', qualification: '0x0', rip: 0x1006, bytes: [], bits: 64, icount: 13, outcome: 'resumed', summary: '' }, 1);
+    const rows = [...l.byReason];
+    expect(rows).toEqual([
+      [30, { name: 'IO_INSTRUCTION', count: 2, instructions: 8 }], [200, { name: 'MY_EXIT', count: 1, instructions: 2 }],
+      [10, { name: 'CPUID', count: 1, instructions: 2 }], [10.5, { name: 'ODD', count: 1, instructions: 1 }],
+    ]);
+    // byReason is a copy: changing it changes nothing.
+    l.byReason.get(30)!.count = 99;
+    l.byReason.clear();
+    expect(l.byReason.get(30)!.count).toBe(2);
+    expect(l.countsByName()).toEqual({ IO_INSTRUCTION: 2, MY_EXIT: 1, CPUID: 1, ODD: 1 });
+    const saved = l.saveState();
+    l.record(10, 0, 0, 0x1004, bytes, 2, 64, 20, 'emulated', undefined, 7);
+    expect(l.byReason.get(10)!.count).toBe(2);
+    l.loadState(saved);
+    expect([...l.byReason]).toEqual(rows);
+    const other = new ExitLog();
+    other.loadState(JSON.parse(JSON.stringify(saved)));
+    expect([...other.byReason]).toEqual(rows);
+  });
+
   it('restores a saved state, growing to hold it', () => {
     const a = log(6_000);
     const b = new ExitLog();
