@@ -229,6 +229,8 @@ export class Cpu {
   private needRead = TLB_READ; needWrite = TLB_WRITE | TLB_DIRTY; private needFetch = 0;
   /** Scratch for the page walker (entries to mark accessed). */
   readonly walkTouched = new Float64Array(8);
+  /** The low words of the walkTouched entries as the walk read them (paging.ts sets their accessed flags from these). */
+  readonly walkTouchedLo = new Float64Array(8);
   /** Physical addresses below this go straight to RAM. */
   private ramTop = 0;
 

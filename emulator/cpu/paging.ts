@@ -47,9 +47,6 @@ export function walk(cpu: Cpu, lin: number, access: number, user: boolean, peek:
 
 function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: boolean, steps?: WalkStep[]): number {
   const mode = cpu.pagingMode;
-  const mem = cpu;
-  // Entry addresses are guest-physical: with EPT each is translated (the two-dimensional walk).
-  const rd = (gpa: number): number => peek ? readPeek(cpu, gpa) : cpu.physRead32(cpu.gpa2hpa(gpa, ACC_READ, lin, true));
   const wp = (cpu.cr0 & CR0_WP) !== 0;
   const nxe = (cpu.efer & EFER_NXE) !== 0;
   let perm = TLB_USER | TLB_WRITE | TLB_EXEC | TLB_READ;
@@ -60,16 +57,17 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   const lin48 = lin < 0 ? lin + 2 ** 48 : lin;
   let leafAddr = -1;
   let leafLo = 0;
-  const touched = cpu.walkTouched;
+  const touched = cpu.walkTouched, touchedLo = cpu.walkTouchedLo;
   let nTouched = 0;
 
   if (mode === 1 /* 32-bit */) {
     const pdeAddr = ((cpu.cr3 & 0xfffff000) >>> 0) + ((lin48 >>> 22) << 2);
-    const pde = rd(pdeAddr);
+    const pde = readEntry(cpu, pdeAddr, lin, peek);
     if (steps) steps.push({ level: 2, entryAddress: pdeAddr, lo: pde, hi: 0 });
     if ((pde & 1) === 0) return fault(cpu, lin, access, user, false, peek);
     if ((pde & 4) === 0) perm &= ~TLB_USER;
     if ((pde & 2) === 0) perm &= ~TLB_WRITE;
+    touchedLo[nTouched] = pde;
     touched[nTouched++] = pdeAddr;
     if ((pde & 0x80) !== 0 && (cpu.cr4 & CR4_PSE) !== 0) {
       // 4 MiB page; bits 20:13 hold physical address bits 39:32 (PSE-36), bit 21 reserved.
@@ -82,7 +80,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
       leafLo = pde;
     } else {
       const pteAddr = ((pde & 0xfffff000) >>> 0) + (((lin48 >>> 12) & 0x3ff) << 2);
-      const pte = rd(pteAddr);
+      const pte = readEntry(cpu, pteAddr, lin, peek);
       if (steps) steps.push({ level: 1, entryAddress: pteAddr, lo: pte, hi: 0 });
       if ((pte & 1) === 0) return fault(cpu, lin, access, user, false, peek);
       if ((pte & 4) === 0) perm &= ~TLB_USER;
@@ -97,7 +95,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
     let tableBase: number;
     if (mode === 2 /* PAE */) {
       const pdpteAddr = ((cpu.cr3 & 0xffffffe0) >>> 0) + ((lin48 >>> 30) & 3) * 8;
-      const lo = rd(pdpteAddr), hi = rd(pdpteAddr + 4);
+      const lo = readEntry(cpu, pdpteAddr, lin, peek), hi = readEntry(cpu, pdpteAddr + 4, lin, peek);
       if (steps) steps.push({ level: 3, entryAddress: pdpteAddr, lo, hi });
       if ((lo & 1) === 0) return fault(cpu, lin, access, user, false, peek);
       // PDPTE reserved bits: 2:1, 8:5, 63 and above MAXPHYADDR (SDM vol. 3A §4.4.1).
@@ -112,7 +110,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
       const shift = 12 + 9 * (level - 1);
       const index = Math.floor(lin48 / POW2[shift]) % 512;
       const entryAddr = tableBase + index * 8;
-      const lo = rd(entryAddr), hi = rd(entryAddr + 4);
+      const lo = readEntry(cpu, entryAddr, lin, peek), hi = readEntry(cpu, entryAddr + 4, lin, peek);
       if (steps) steps.push({ level, entryAddress: entryAddr, lo, hi });
       if ((lo & 1) === 0) return fault(cpu, lin, access, user, rsvd, peek);
       if ((hi & 0x000fffff & ~PHYS_HI_MASK) !== 0) rsvd = true; // address bits 51:MAXPHYADDR are reserved
@@ -122,6 +120,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
       }
       if ((lo & 4) === 0) perm &= ~TLB_USER;
       if ((lo & 2) === 0) perm &= ~TLB_WRITE;
+      touchedLo[nTouched] = lo;
       touched[nTouched++] = entryAddr;
       const ps = (lo & 0x80) !== 0;
       if (level === 4 && ps) rsvd = true; // PML4E.PS is reserved
@@ -156,18 +155,20 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   if (peek) return cpu.gpa2hpaPeek(pa);
 
   // Set accessed bits on every entry used, dirty on the leaf for writes (SDM vol. 3A §4.8).
-  // These updates are writes to guest paging structures (through EPT when it is on).
-  const setBits = (gpa: number, bits: number): void => {
-    const v = rd(gpa);
-    if ((v & bits) !== bits) mem.physWrite32(cpu.gpa2hpa(gpa, ACC_WRITE, lin, true), v | bits);
-  };
-  for (let k = 0; k < nTouched; k++) setBits(touched[k], 0x20);
+  // These updates are writes to guest paging structures (through EPT when it is on). The entries' values are the ones
+  // the walk read, updated as bits are set: an entry used at more than one level (a recursive mapping) is seen with
+  // the bits set at the earlier level, as a read of memory would see it.
   let dirty = (leafLo & 0x40) !== 0;
+  for (let k = 0; k < nTouched; k++) {
+    const a = touched[k], v = setEntryBits(cpu, a, touchedLo[k], 0x20, lin);
+    for (let j = k + 1; j < nTouched; j++) if (touched[j] === a) touchedLo[j] = v;
+    if (a === leafAddr) leafLo = v;
+  }
   if (access === ACC_WRITE) {
-    setBits(leafAddr, 0x60);
+    setEntryBits(cpu, leafAddr, leafLo, 0x60, lin);
     dirty = true;
   } else if (leafAddr !== touched[nTouched - 1]) {
-    setBits(leafAddr, 0x20);
+    setEntryBits(cpu, leafAddr, leafLo, 0x20, lin);
   }
   const hpa = cpu.gpa2hpa(pa, access, lin, false);
   if (hpa < 0) return hpa; // Cpu.softRead/softWrite: the EPT exit was performed
@@ -178,6 +179,23 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   cpu.tlbFill(vpn, hpa - (hpa % 4096), perm, access);
   void pageSize;
   return hpa;
+}
+
+/**
+ * A paging-structure entry's low or high word at guest-physical `gpa` (with EPT, translated: the two-dimensional walk;
+ * `peek`: without side effects, see readPeek). A function, not a closure in walkInner: V8 would allocate a context for
+ * the closure at every walk.
+ */
+function readEntry(cpu: Cpu, gpa: number, lin: number, peek: boolean): number {
+  return peek ? readPeek(cpu, gpa) : cpu.physRead32(cpu.gpa2hpa(gpa, ACC_READ, lin, true));
+}
+
+/** Set `bits` (A, or A and D) in the entry at guest-physical `gpa` whose value is `v`; returns its value now. */
+function setEntryBits(cpu: Cpu, gpa: number, v: number, bits: number, lin: number): number {
+  if ((v & bits) === bits) return v;
+  const now = (v | bits) >>> 0;
+  cpu.physWrite32(cpu.gpa2hpa(gpa, ACC_WRITE, lin, true), now);
+  return now;
 }
 
 /** Paging-structure read for a side-effect-free walk: 0 (not present) where EPT does not map it. */
