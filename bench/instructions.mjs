@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const kind = process.argv[2] ?? 'cpuid';
-const count = Number(process.argv[3] ?? (kind === 'blk' ? 2000 : 50_000));
+const count = Number(process.argv[3] ?? (kind === 'blk' ? 5000 : 50_000));
 if (!['cpuid', 'io', 'blk'].includes(kind) || !(count > 0)) {
   console.error('usage: node bench/instructions.mjs cpuid|io|blk [count]');
   process.exit(2);
