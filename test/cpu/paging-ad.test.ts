@@ -1,20 +1,8 @@
 // Accessed and dirty flags of the guest's paging structures (SDM vol. 3A §4.8) through a recursive mapping, where one entry serves at two levels of a walk.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { SnippetRunner } from '../../emulator/testing/snippet.js';
+import { nasmSnippet as nasm } from './snippet-nasm.js';
 import { LAYOUT } from '../../emulator/cpu/setup.js';
-
-const TMP = join(__dirname, '..', '.tmp', 'cpu');
-
-function nasm(name: string, src: string): Uint8Array {
-  mkdirSync(TMP, { recursive: true });
-  const asm = join(TMP, `${name}.asm`), bin = join(TMP, `${name}.bin`);
-  writeFileSync(asm, `bits 64\norg ${SnippetRunner.CODE_ADDR}\n${src}\n`);
-  execFileSync('nasm', ['-f', 'bin', '-o', bin, asm]);
-  return new Uint8Array(readFileSync(bin));
-}
 
 const zero = () => Array.from({ length: 16 }, () => 0n);
 const PML4_511 = LAYOUT.pml4 + 511 * 8;

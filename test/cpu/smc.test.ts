@@ -1,19 +1,7 @@
 // Self-modifying code: a write to an instruction already decoded (same page, or through another mapping) is seen on its next execution.
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { SnippetRunner } from '../../emulator/testing/snippet.js';
-
-const TMP = join(__dirname, '..', '.tmp', 'cpu');
-
-function nasm(name: string, src: string): Uint8Array {
-  mkdirSync(TMP, { recursive: true });
-  const asm = join(TMP, `${name}.asm`), bin = join(TMP, `${name}.bin`);
-  writeFileSync(asm, `bits 64\norg ${SnippetRunner.CODE_ADDR}\n${src}\n`);
-  execFileSync('nasm', ['-f', 'bin', '-o', bin, asm]);
-  return new Uint8Array(readFileSync(bin));
-}
+import { nasmSnippet as nasm } from './snippet-nasm.js';
 
 const zero = () => Array.from({ length: 16 }, () => 0n);
 
