@@ -1,4 +1,4 @@
-// The bench's exit loops (bench/guests/cpuid.asm, io.asm) run under vmscope's hypervisor: one timed run at a time, shared by `npm run bench` and bench/instructions.mjs.
+// The bench's exit loops (bench/guests/cpuid.asm, io.asm, mmio.asm) run under vmscope's hypervisor: one timed run at a time, shared by `npm run bench` and bench/instructions.mjs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
@@ -7,6 +7,8 @@ import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 export const EXIT_LOOPS = {
   cpuid: { reason: EXIT_REASON.CPUID, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 200_000), kvmIterations: 200_000 },
   io: { reason: EXIT_REASON.IO_INSTRUCTION, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 200_000), kvmIterations: 50_000 },
+  /** Not in `npm run bench` (no target names it): bench:instructions counts what an MMIO exit costs with it. */
+  mmio: { reason: EXIT_REASON.EPT_VIOLATION, vmscopeIterations: Number(process.env.VMSCOPE_BENCH_EXIT_ITERATIONS ?? 200_000), kvmIterations: 0 },
 } as const;
 export type ExitLoop = keyof typeof EXIT_LOOPS;
 

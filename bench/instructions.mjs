@@ -1,5 +1,5 @@
-// Host instructions per VM exit (CPUID or port-I/O loop) or per virtio-blk request, counted under valgrind: a deterministic measure where wall time is noise.
-// Usage (from the project root): node bench/instructions.mjs cpuid|io|blk [count]
+// Host instructions per VM exit (CPUID, port-I/O or MMIO-read loop) or per virtio-blk request, counted under valgrind: a deterministic measure where wall time is noise.
+// Usage (from the project root): node bench/instructions.mjs cpuid|io|mmio|blk [count]
 // Builds bench/instructions-harness.ts, runs it twice under `valgrind --tool=cachegrind` (both after the same warm-up
 // runs; the measured run has `count` and 3 × `count` iterations) and prints the difference divided by 2 × count:
 // the marginal cost of one exit or request, without start-up, compilation and warm-up. Needs valgrind (Debian:
@@ -13,8 +13,8 @@ import { pathToFileURL } from 'node:url';
 
 const kind = process.argv[2] ?? 'cpuid';
 const count = Number(process.argv[3] ?? (kind === 'blk' ? 5000 : 50_000));
-if (!['cpuid', 'io', 'blk'].includes(kind) || !(count > 0)) {
-  console.error('usage: node bench/instructions.mjs cpuid|io|blk [count]');
+if (!['cpuid', 'io', 'mmio', 'blk'].includes(kind) || !(count > 0)) {
+  console.error('usage: node bench/instructions.mjs cpuid|io|mmio|blk [count]');
   process.exit(2);
 }
 try { execFileSync('valgrind', ['--version'], { stdio: 'ignore' }); } catch {
