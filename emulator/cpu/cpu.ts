@@ -5,7 +5,7 @@ import { ACC_FETCH, ACC_READ, ACC_WRITE, PG_32, PG_4LEVEL, PG_NONE, PG_PAE, TLB_
 import {
   AC, AF, AR_DB, AR_G, AR_L, AR_P, AR_S, AR_UNUSABLE, CF, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, DF, EFER_LMA, EXC_DB, EXC_DF,
   EXC_GP, EXC_NP, EXC_SS, EXC_TS, EXC_UD, FLAGS_FIXED1, ID, IF, IOPL, NT, OF, PF, RF, SF, STATUS_FLAGS, TF, VM, ZF,
-  exceptionClass, exceptionHasErrorCode,
+  exceptionHasErrorCode, makesDoubleFault,
 } from './regs.js';
 import type { PhysicalMemory } from '../mem/physmem.js';
 import { VM_EXIT, type VmxHooks } from './vmx-hooks.js';
@@ -1323,8 +1323,7 @@ export class Cpu {
           this.shutdown(`triple fault: ${exceptionName(vector)} while delivering #DF`);
           return;
         }
-        const a = exceptionClass(prev), b = exceptionClass(vector);
-        if ((a === 'contributory' && b === 'contributory') || (a === 'pagefault' && b !== 'benign')) {
+        if (makesDoubleFault(prev, vector)) {
           vector = EXC_DF; err = 0; hasErr = true;
           checked = false;
           this.eventInfo = 0; // the double fault is a new event, not one met during delivery

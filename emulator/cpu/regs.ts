@@ -55,6 +55,12 @@ export function exceptionClass(vector: number): 'benign' | 'contributory' | 'pag
   return 'benign';
 }
 
+/** Whether exception `second`, met while delivering exception `first`, makes a double fault (SDM vol. 3A §6.15, table 6-5). */
+export function makesDoubleFault(first: number, second: number): boolean {
+  const a = exceptionClass(first), b = exceptionClass(second);
+  return (a === 'contributory' && b === 'contributory') || (a === 'pagefault' && b !== 'benign');
+}
+
 /** Segment access rights in the VMCS access-rights layout (SDM vol. 3C §25.4.1): also our descriptor-cache format. */
 export const AR_TYPE_MASK = 0xf, AR_S = 1 << 4, AR_DPL_SHIFT = 5, AR_P = 1 << 7, AR_AVL = 1 << 12, AR_L = 1 << 13,
   AR_DB = 1 << 14, AR_G = 1 << 15, AR_UNUSABLE = 1 << 16;

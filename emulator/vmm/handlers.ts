@@ -1,5 +1,6 @@
 // The reference hypervisor's VM-exit handlers, one per exit reason, written against the documented handler API (api.ts).
 import { cpuidModel } from '../cpu/cpuid.js';
+import { makesDoubleFault } from '../cpu/regs.js';
 import { EXIT_REASON } from '../vmx/exit-reasons.js';
 import { decodeInterruptionInfo } from '../vmx/controls.js';
 import type { ExitHandler, VcpuApi, GprName } from './api.js';
@@ -411,12 +412,6 @@ function exception(ctx: HandlerContext): ExitHandler {
   };
 }
 
-/** Exception classes for nested exceptions (SDM vol. 3A §6.15, table 6-4): contributory, page fault, the rest benign. */
-function exceptionClass(vector: number): 'benign' | 'contributory' | 'pagefault' {
-  if (vector === 14) return 'pagefault';
-  return vector === 0 || (vector >= 10 && vector <= 13) ? 'contributory' : 'benign';
-}
-
 /**
  * What the guest gets for an exception that exited while the event in IDT-vectoring information `vectoring` was being
  * delivered, so that nested events work as on a processor without the VMM (SDM vol. 3C "Reflecting Exceptions to Guest
@@ -428,8 +423,7 @@ export function reflection(vectoring: number, vector: number): 'exception' | 'do
   if ((vectoring & 0x80000000) === 0 || ((vectoring >>> 8) & 7) !== 3) return 'exception';
   const first = vectoring & 0xff;
   if (first === 8) return 'triple-fault';
-  const a = exceptionClass(first), b = exceptionClass(vector);
-  return (a === 'contributory' && b === 'contributory') || (a === 'pagefault' && b !== 'benign') ? 'double-fault' : 'exception';
+  return makesDoubleFault(first, vector) ? 'double-fault' : 'exception';
 }
 
 /** VMCALL: the hypercall ABI (RAX = function). */
