@@ -380,7 +380,6 @@ export class Vmx implements VmxHooks {
     return this.enter(false);
   }
 
-
   // ---------------------------------------------------------------- VM entry (SDM vol. 3C ch. 27)
 
   private enter(launch: boolean): EntryOutcome {
