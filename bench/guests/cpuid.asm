@@ -1,11 +1,6 @@
 ; CPUID exit loop for the benchmark (long mode): the iteration count is the qword at offset 8 (the bench patches it); every CPUID is a VM exit.
-bits 64
-org 0x100000
-  jmp short start
-  align 8
-count: dq 100000
-start:
-  mov r8, [rel count]
+; Build: nasm -f bin -i bench/guests/ -o bench/guests/cpuid.bin bench/guests/cpuid.asm
+%include "exit-loop.inc"
 .l: xor eax, eax
   xor ecx, ecx
   cpuid
