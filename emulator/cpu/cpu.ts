@@ -1,7 +1,7 @@
 // The x86 processor: architectural state, lazy flags, segmentation, the linear/physical memory path, decode cache, events and the run loop.
 import { decode } from './decode.js';
 import { DecodeFault, Insn, CS, DS, ES, FS, GS, SS, RSP } from './insn.js';
-import { ACC_FETCH, ACC_READ, ACC_WRITE, PG_32, PG_4LEVEL, PG_NONE, PG_PAE, TLB_DIRTY, TLB_EXEC, TLB_READ, TLB_USER, TLB_WRITE, walk } from './paging.js';
+import { ACC_FETCH, ACC_READ, ACC_WRITE, PDE_CACHE_SIZE, PG_32, PG_4LEVEL, PG_NONE, PG_PAE, TLB_DIRTY, TLB_EXEC, TLB_READ, TLB_USER, TLB_WRITE, walk } from './paging.js';
 import {
   AC, AF, AR_DB, AR_G, AR_L, AR_P, AR_S, AR_UNUSABLE, CF, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, DF, EFER_LMA, EXC_DB, EXC_DF,
   EXC_GP, EXC_NP, EXC_SS, EXC_TS, EXC_UD, FLAGS_FIXED1, ID, IF, IOPL, NT, OF, PF, RF, SF, STATUS_FLAGS, TF, VM, ZF,
@@ -231,6 +231,21 @@ export class Cpu {
   readonly walkTouched = new Float64Array(8);
   /** The low words of the walkTouched entries as the walk read them (paging.ts sets their accessed flags from these). */
   readonly walkTouchedLo = new Float64Array(8);
+  /**
+   * The PDE cache, one of the paging-structure caches (SDM vol. 3A §4.10.3; with EPT the combined paging-structure
+   * caches of vol. 3C §29.4.2), for PAE and 4-level paging: by linear-address bits 47:21 (direct-mapped), the
+   * guest-physical address of the page table a walk reached through a present, non-PS PDE and the rights the upper
+   * entries granted (TLB_* bits). paging.ts fills an entry only after a walk that set the accessed flags of those
+   * entries, and a walk that hits it reads the PTE alone. Emptied whenever the TLB is (flushTlb) and by INVLPG, which
+   * invalidates every paging-structure-cache entry (SDM vol. 3A §4.10.4.1).
+   */
+  readonly pdeTag = new Float64Array(PDE_CACHE_SIZE).fill(NaN);
+  readonly pdeTable = new Float64Array(PDE_CACHE_SIZE);
+  readonly pdePerm = new Uint8Array(PDE_CACHE_SIZE);
+  /** The PDPTE cache (4-level paging), as the PDE cache one level up: by linear-address bits 47:30, the page directory. */
+  readonly pdpteTag = new Float64Array(PDE_CACHE_SIZE).fill(NaN);
+  readonly pdpteTable = new Float64Array(PDE_CACHE_SIZE);
+  readonly pdptePerm = new Uint8Array(PDE_CACHE_SIZE);
   /** Physical addresses below this go straight to RAM. */
   private ramTop = 0;
 
@@ -849,6 +864,7 @@ export class Cpu {
 
   flushTlb(): void {
     this.tlbTag.fill(NaN);
+    this.pdeTag.fill(NaN); this.pdpteTag.fill(NaN);
     this.fpLin = NaN;
     this.zeroCount = 0; this.zeroAlloc = -1; // no entry is valid any more, zero-page ones included
   }
@@ -872,6 +888,7 @@ export class Cpu {
     const vpn = Math.floor(lin / 4096);
     const k = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[k] === vpn) this.tlbTag[k] = NaN;
+    this.pdeTag.fill(NaN); this.pdpteTag.fill(NaN); // INVLPG invalidates all paging-structure-cache entries (SDM vol. 3A §4.10.4.1)
     this.fpLin = NaN;
   }
 

@@ -11,6 +11,9 @@ export const TLB_USER = 1, TLB_WRITE = 2, TLB_EXEC = 4, TLB_DIRTY = 8, TLB_READ 
 /** Paging modes (SDM vol. 3A §4.1.1). */
 export const PG_NONE = 0, PG_32 = 1, PG_PAE = 2, PG_4LEVEL = 3;
 
+/** Entries of each of the processor's PDE and PDPTE caches (Cpu.pdeTag, Cpu.pdpteTag). */
+export const PDE_CACHE_SIZE = 64;
+
 /** MAXPHYADDR of this processor model (reported by CPUID 80000008H). */
 export const MAXPHYADDR = 39;
 const PHYS_HI_MASK = (1 << (MAXPHYADDR - 32)) - 1; // address bits 38:32 of a 64-bit entry
@@ -59,6 +62,9 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   let leafLo = 0;
   const touched = cpu.walkTouched, touchedLo = cpu.walkTouchedLo;
   let nTouched = 0;
+  // A PDE-cache entry the walk may create (pdeFill: its page table; -1 none).
+  let pdeKey = 0, pdeSlot = 0, pdeFill = -1, pdeFillPerm = 0;
+  let pdpteKey = 0, pdpteSlot = 0, pdpteFill = -1, pdpteFillPerm = 0;
 
   if (mode === 1 /* 32-bit */) {
     const pdeAddr = ((cpu.cr3 & 0xfffff000) >>> 0) + ((lin48 >>> 22) << 2);
@@ -93,7 +99,23 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
     // PAE or 4-level: 64-bit entries.
     let levels: number;
     let tableBase: number;
-    if (mode === 2 /* PAE */) {
+    // The PDE and PDPTE caches (Cpu.pdeTag, Cpu.pdpteTag): a hit gives the page table (page directory) and the upper
+    // entries' rights, and the walk reads the PTE (the PDE and what it maps) alone. Not for peeks and the page-walk
+    // view, which read every level from memory.
+    pdeKey = Math.floor(lin48 / 2097152);
+    pdeSlot = pdeKey & (PDE_CACHE_SIZE - 1);
+    pdpteKey = Math.floor(lin48 / 1073741824);
+    pdpteSlot = pdpteKey & (PDE_CACHE_SIZE - 1);
+    const cached = !peek && steps === undefined;
+    if (cached && cpu.pdeTag[pdeSlot] === pdeKey) {
+      tableBase = cpu.pdeTable[pdeSlot];
+      perm = cpu.pdePerm[pdeSlot];
+      levels = 1;
+    } else if (cached && cpu.pdpteTag[pdpteSlot] === pdpteKey) {
+      tableBase = cpu.pdpteTable[pdpteSlot];
+      perm = cpu.pdptePerm[pdpteSlot];
+      levels = 2;
+    } else if (mode === 2 /* PAE */) {
       const pdpteAddr = ((cpu.cr3 & 0xffffffe0) >>> 0) + ((lin48 >>> 30) & 3) * 8;
       const lo = readEntry(cpu, pdpteAddr, lin, peek), hi = readEntry(cpu, pdpteAddr + 4, lin, peek);
       if (steps) steps.push({ level: 3, entryAddress: pdpteAddr, lo, hi });
@@ -143,6 +165,10 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
         break;
       }
       tableBase = (hi & PHYS_HI_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
+      // A present PDE without PS and no reserved bit so far: its page table may go to the PDE cache.
+      if (level === 2 && !rsvd) { pdeFill = tableBase; pdeFillPerm = perm; }
+      // Likewise a present PDPTE without PS (4-level paging: PAE's PDPTEs are loaded with CR3, SDM vol. 3A §4.4.1).
+      if (level === 3 && !rsvd) { pdpteFill = tableBase; pdpteFillPerm = perm; }
     }
     if (rsvd) return fault(cpu, lin, access, user, true, peek);
   }
@@ -170,6 +196,10 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   } else if (leafAddr !== touched[nTouched - 1]) {
     setEntryBits(cpu, leafAddr, leafLo, 0x20, lin);
   }
+  // The upper entries' accessed flags are set now: the PDE-cache entry may be created (before the page's own EPT
+  // translation, which can exit: an MMIO page's next access then walks from the cache).
+  if (pdeFill >= 0) { cpu.pdeTag[pdeSlot] = pdeKey; cpu.pdeTable[pdeSlot] = pdeFill; cpu.pdePerm[pdeSlot] = pdeFillPerm; }
+  if (pdpteFill >= 0) { cpu.pdpteTag[pdpteSlot] = pdpteKey; cpu.pdpteTable[pdpteSlot] = pdpteFill; cpu.pdptePerm[pdpteSlot] = pdpteFillPerm; }
   const hpa = cpu.gpa2hpa(pa, access, lin, false);
   if (hpa < 0) return hpa; // Cpu.softRead/softWrite: the EPT exit was performed
   if (dirty) perm |= TLB_DIRTY;
