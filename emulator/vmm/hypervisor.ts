@@ -588,12 +588,14 @@ export class Hypervisor {
 
   /**
    * The exit fastpath (KVM's vmx_exit_handlers_fastpath, which handles a few exits before the generic exit path):
-   * CPUID, and IN/OUT (not string) to a quiet port, when the built-in handler has the reason, the last entry injected
-   * nothing and found nothing pending, no exit since reached an interrupt source and no device deadline is due (the
-   * quiet case of prepareEntry). It does, in the same order, what handleExit and enterGuest do for such an exit: the
-   * instruction's bytes for the log, the handler's work (CpuidAnswers; the port's device), RIP advanced, the log
-   * entry, the preemption timer's value, VMRESUME; it leaves out what cannot apply (a debugger, user handlers,
-   * injection, the exit object). Returns the budget steps used (1), or 0 when it does not apply (nothing done).
+   * CPUID, and IN/OUT (not string), when the built-in handler has the reason, the last entry injected nothing and
+   * found nothing pending, no exit since reached an interrupt source and no device deadline is due (the quiet case of
+   * prepareEntry). It does, in the same order, what handleExit and enterGuest do for such an exit: the instruction's
+   * bytes for the log, the handler's work (CpuidAnswers; the port's device), RIP advanced, the log entry, the entry's
+   * preparation (only the preemption timer's value after CPUID or a quiet port; after a port whose device may reach
+   * an interrupt source, such as the PIC's EOI, the full evaluation, which may inject), VMRESUME; it leaves out what
+   * cannot apply (a debugger, user handlers, the exit object). Returns the budget steps used (1), or 0 when it does
+   * not apply (nothing done).
    * The exit-shortcut test runs guests with and without it and compares every exit, stop and state.
    */
   private readonly fastpath = (left: number): number => {
@@ -604,11 +606,10 @@ export class Hypervisor {
     // Exit-information and control fields are never held by the processor: the region's words are their values.
     const w = v.words();
     const reason = w[OFF.VM_EXIT_REASON >>> 2], qLo = w[OFF.EXIT_QUALIFICATION >>> 2];
-    // CPUID, or IN/OUT (not string) at a quiet port (quietReason's exits, tested in line: this runs at every such exit),
-    // handled by the built-in handler.
+    // CPUID, or IN/OUT (not string), handled by the built-in handler.
     const table = this.handlers;
     if (reason === EXIT_REASON.CPUID) { if (table.byReason[reason] !== this.builtInCpuid) return 0; }
-    else if (reason !== EXIT_REASON.IO_INSTRUCTION || (qLo & 16) !== 0 || table.byReason[reason] !== this.builtInIo || this.bus.quietPort?.(qLo >>> 16) !== true) return 0;
+    else if (reason !== EXIT_REASON.IO_INSTRUCTION || (qLo & 16) !== 0 || table.byReason[reason] !== this.builtInIo) return 0;
     if (this.quietEpoch !== this.platformEpoch || this.pendingInjection !== 0
       || w[OFF.CPU_BASED_VM_EXEC_CONTROL >>> 2] !== this.quietProc || w[OFF.PIN_BASED_VM_EXEC_CONTROL >>> 2] !== this.quietPin) return 0;
     const deadline = this.quietDeadline;
@@ -626,6 +627,10 @@ export class Hypervisor {
       hi[0] = 0; hi[3] = 0; hi[1] = 0; hi[2] = 0;
     } else {
       const size = ((qLo & 7) + 1) as 1 | 2 | 4, port = qLo >>> 16;
+      // A port whose device may reach an interrupt source (the PIC's EOI, a UART, a timer): as in handleExit, the
+      // platform may have changed, and the entry below evaluates interrupts in full (it may inject: the guest then goes
+      // on at the handler, and the processor's block leaves; see Vmx.fastpath). Tested in line (quietReason's ports).
+      if (this.bus.quietPort?.(port) !== true) this.platformEpoch++;
       try {
         if ((qLo & 8) === 0) this.bus.ioWrite(port, size, outValue(lo[0], size));
         else {
@@ -648,12 +653,13 @@ export class Hypervisor {
     this.log.record(reason, qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
       this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, outcome, this.note, icount - this.entryIcount);
     if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
-    // enterGuest (prepareEntry takes its quiet case: only the timer's value is written again).
+    // enterGuest (prepareEntry takes its quiet case, but after a port that is not quiet: see above).
     this.inGuest = false;
     const o = this.enterGuest();
     if (o !== 'entered') {
-      // Not expected (the state the last entry passed with is unchanged but for RIP and registers): runSlice goes on
-      // as after the shortcut's failed entry (ended) or an exit at entry (to handle).
+      // An exit at entry (the delivery of an event injected after a port that is not quiet may exit) or, not expected
+      // (the state the last entry passed with is unchanged but for RIP and registers), a failed entry: runSlice goes
+      // on as after the shortcut's failed entry (ended) or an exit at entry (to handle).
       this.shortcutHandled = o === 'ended';
       return -1;
     }

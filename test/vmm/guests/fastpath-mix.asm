@@ -1,6 +1,7 @@
 ; The exit fastpath's exits in a translated loop, with timer interrupts arriving in between: CPUID with a changing leaf,
-; IN/OUT at unassigned ports (quiet: the fastpath takes them) of sizes 1, 2 and 4, debugcon output, and a PIT + PIC
-; timer whose interrupts (and the EOI OUTs of the handler, which are not quiet) make the hypervisor take the generic path.
+; IN/OUT at unassigned ports (quiet) of sizes 1, 2 and 4, debugcon output, and a PIT + PIC timer whose interrupts make
+; the hypervisor take the generic path. The PIC's ports are not quiet: every 64th iteration masks IRQ 0, spins while a
+; tick comes pending and unmasks it, so the unmasking OUT's entry injects the tick (the fastpath's full evaluation).
 ; 32-bit protected mode without paging, flat at 0x100000. Output: one letter per 256 iterations, then "T" and the
 ; tick count as a letter ('A' + ticks, capped), then HLT with interrupts off.
 bits 32
@@ -61,6 +62,17 @@ start:
     out dx, ax                  ; size 2, dropped
     out 0xe2, eax               ; size 4, immediate port
     add esi, eax
+    test edi, 63
+    jnz .unmasked
+    mov al, 0xff
+    out 0x21, al                ; mask IRQ 0 (the PIC latches a tick in IRR all the same)
+    mov ecx, 3000
+.spin:
+    dec ecx
+    jnz .spin
+    mov al, 0xfe
+    out 0x21, al                ; unmask it: the pending tick is injected at this exit's entry
+.unmasked:
     test edi, 255
     jnz .next
     mov eax, edi
