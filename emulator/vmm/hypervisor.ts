@@ -650,8 +650,9 @@ export class Hypervisor {
       this.vmx.advanceGuestRip(instrLen);
     }
     const icount = this.cpu.icount;
+    // As handleExit: an exit whose device ended the run (isa-debug-exit) is logged as ended.
     this.log.record(reason, qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
-      this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, outcome, this.note, icount - this.entryIcount);
+      this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, this.ended !== null ? 'ended' : outcome, this.note, icount - this.entryIcount);
     if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
     // enterGuest (prepareEntry takes its quiet case, but after a port that is not quiet: see above).
     this.inGuest = false;

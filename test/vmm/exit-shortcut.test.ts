@@ -36,7 +36,13 @@ const mix: HistoryGuest = {
   make: () => new Machine(nasm('fastpath-mix'), parseLaunchConfig({ program: 'fastpath-mix', format: 'flat', cpuMode: 'protected', maxInstructions: 50_000_000 })),
 };
 
-const guests: HistoryGuest[] = [exitLoop('cpuid', 20_000), exitLoop('io', 20_000), mix, ...GUESTS];
+/** guests/fastpath-end.asm: the run ends through isa-debug-exit in an exit the fastpath takes. */
+const end: HistoryGuest = {
+  name: 'fastpath end (isa-debug-exit)',
+  make: () => new Machine(nasm('fastpath-end'), parseLaunchConfig({ program: 'fastpath-end', format: 'flat', cpuMode: 'protected', maxInstructions: 1_000_000 })),
+};
+
+const guests: HistoryGuest[] = [exitLoop('cpuid', 20_000), exitLoop('io', 20_000), mix, end, ...GUESTS];
 
 describe('the exit shortcut', () => {
   for (const g of guests) {
@@ -83,6 +89,18 @@ describe('the exit shortcut', () => {
     expect(hv.fastpathExits).toBeLessThanOrEqual(eligible);
     expect(hv.fastpathExits).toBeGreaterThanOrEqual(eligible - (exits.length - eligible) - unmasking.length);
     expect(eligible).toBeGreaterThan(29_000);
+  });
+
+  it('an exit whose device ends the run is logged as ended, from the fastpath too', () => {
+    const m = end.make(() => {});
+    const r = m.runToEnd();
+    expect(r.status).toBe('debug-exit');
+    expect(r.exitCode).toBe(7);
+    expect(r.output).toBe('k');
+    expect(m.hv!.fastpathExits).toBeGreaterThanOrEqual(2);
+    const last = m.hv!.log.recent().at(-1)!;
+    expect(last.name).toBe('IO_INSTRUCTION');
+    expect(last.outcome).toBe('ended');
   });
 
   it('a translated loop goes on in its block after the fastpath handled its CPUID', () => {
