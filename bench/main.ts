@@ -120,7 +120,7 @@ function helloMs(): number {
 
 /**
  * virtio-blk through the guest driver (test/virtio-guests/src/blkbench.c): `requests` reads of `bytes`
- * each, one in flight, interrupts on, against an in-memory 16 MiB disk. Requests per second (median).
+ * each, one in flight, interrupts on, against an in-memory 16 MiB disk. Requests per second (median) over the request loop, not the guest's boot (runBlkbench).
  */
 function virtioBlkRate(bytes: number, requests: number): number | null {
   if (!canBuildC) return null;
