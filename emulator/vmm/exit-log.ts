@@ -59,16 +59,21 @@ function inStatSlots(reason: number): boolean {
 
 /**
  * A note whose text is made when it is first read (an entry built, a view, a snapshot): a chain of parts, each a
- * text or a (format, value) pair, joined with "; " in order. An exit that happens often (a virtio QueueNotify) then
- * keeps the data of its note instead of formatting it every time; one small object per part, no arrays.
+ * text, a (format, value) pair or a format with a value and four numbers, joined with "; " in order. An exit that
+ * happens often (a virtio QueueNotify) then keeps the data of its note instead of formatting it every time; one small
+ * object per part, no arrays.
  */
 export class DeferredNote {
   private text: string | null = null;
 
   private constructor(
     private readonly prev: DeferredNote | null,
-    private readonly format: ((v: never) => string) | null,
+    private readonly format: ((v: never, a: number, b: number, c: number, d: number) => string) | null,
     private readonly value: unknown,
+    private readonly a = 0,
+    private readonly b = 0,
+    private readonly c = 0,
+    private readonly d = 0,
   ) {}
 
   /** A note of `text` alone. */
@@ -82,6 +87,17 @@ export class DeferredNote {
     return new DeferredNote(p, format as (v: never) => string, value);
   }
 
+  /**
+   * A note of `format(value, a, b, c, d)`, after `prev` when given: for a value that lives anyway (a device's name)
+   * and small integers, so that the log keeps no object of the exit's but this part. The log keeps notes for as long
+   * as their exits (up to a million): a note that kept a device's event object alive (notify, complete) made V8 promote
+   * and mark it, about a sixth of a virtio-blk request's host instructions.
+   */
+  static numbers<T>(prev: NoteText | undefined, format: (v: T, a: number, b: number, c: number, d: number) => string, value: T, a: number, b: number, c: number, d: number): DeferredNote {
+    const p = prev === undefined || prev === '' ? null : typeof prev === 'string' ? DeferredNote.of(prev) : prev;
+    return new DeferredNote(p, format as (v: never, a: number, b: number, c: number, d: number) => string, value, a, b, c, d);
+  }
+
   /** This note with `text` appended. */
   then(text: string): DeferredNote {
     return new DeferredNote(this, null, text);
@@ -92,7 +108,7 @@ export class DeferredNote {
       // Oldest part first; iteratively (a handler may add many parts to one exit's note).
       const parts: string[] = [];
       let n: DeferredNote | null = this;
-      for (; n !== null && n.text === null; n = n.prev) parts.push(n.format === null ? (n.value as string) : n.format(n.value as never));
+      for (; n !== null && n.text === null; n = n.prev) parts.push(n.format === null ? (n.value as string) : n.format(n.value as never, n.a, n.b, n.c, n.d));
       if (n !== null) parts.push(n.text!);
       this.text = parts.reverse().join('; ');
     }

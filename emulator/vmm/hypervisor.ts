@@ -1166,6 +1166,11 @@ export class Hypervisor {
     this.note = DeferredNote.formatted(this.note, format, value);
   }
 
+  /** addNote of `format(value, a, b, c, d)`, made only when read: the log keeps the numbers, not an object of the caller's (DeferredNote.numbers). */
+  addNoteNumbers<T>(format: (v: T, a: number, b: number, c: number, d: number) => string, value: T, a: number, b: number, c: number, d: number): void {
+    this.note = DeferredNote.numbers(this.note, format, value, a, b, c, d);
+  }
+
   /** Interrupts injected at VM entry, by vector (the platform's interrupts reaching the guest). */
   readonly injected = new Map<number, number>();
 
