@@ -232,20 +232,17 @@ export class Cpu {
   /** The low words of the walkTouched entries as the walk read them (paging.ts sets their accessed flags from these). */
   readonly walkTouchedLo = new Float64Array(8);
   /**
-   * The PDE cache, one of the paging-structure caches (SDM vol. 3A §4.10.3; with EPT the combined paging-structure
-   * caches of vol. 3C §29.4.2), for PAE and 4-level paging: by linear-address bits 47:21 (direct-mapped), the
-   * guest-physical address of the page table a walk reached through a present, non-PS PDE and the rights the upper
-   * entries granted (TLB_* bits). paging.ts fills an entry only after a walk that set the accessed flags of those
-   * entries, and a walk that hits it reads the PTE alone. Emptied whenever the TLB is (flushTlb) and by INVLPG, which
-   * invalidates every paging-structure-cache entry (SDM vol. 3A §4.10.4.1).
+   * The PDE and PDPTE caches, paging-structure caches (SDM vol. 3A §4.10.3; with EPT the combined paging-structure
+   * caches of vol. 3C §29.4.2), for PAE and 4-level paging, direct-mapped: slots 0 … PDE_CACHE_SIZE-1 by linear-address
+   * bits 47:21 hold the guest-physical address of the page table a walk reached through a present, non-PS PDE; the
+   * next PDE_CACHE_SIZE slots, by bits 47:30, the page directory reached through a PDPTE (4-level paging); each with
+   * the rights the upper entries granted (TLB_* bits). paging.ts fills an entry only after a walk that set the accessed
+   * flags of those entries. Emptied whenever the TLB is (flushTlb; INVLPG flushes it, and it invalidates every
+   * paging-structure-cache entry, SDM vol. 3A §4.10.4.1).
    */
-  readonly pdeTag = new Float64Array(PDE_CACHE_SIZE).fill(NaN);
-  readonly pdeTable = new Float64Array(PDE_CACHE_SIZE);
-  readonly pdePerm = new Uint8Array(PDE_CACHE_SIZE);
-  /** The PDPTE cache (4-level paging), as the PDE cache one level up: by linear-address bits 47:30, the page directory. */
-  readonly pdpteTag = new Float64Array(PDE_CACHE_SIZE).fill(NaN);
-  readonly pdpteTable = new Float64Array(PDE_CACHE_SIZE);
-  readonly pdptePerm = new Uint8Array(PDE_CACHE_SIZE);
+  readonly pscTag = new Float64Array(2 * PDE_CACHE_SIZE).fill(NaN);
+  readonly pscTable = new Float64Array(2 * PDE_CACHE_SIZE);
+  readonly pscPerm = new Uint8Array(2 * PDE_CACHE_SIZE);
   /** Physical addresses below this go straight to RAM. */
   private ramTop = 0;
 
@@ -864,7 +861,7 @@ export class Cpu {
 
   flushTlb(): void {
     this.tlbTag.fill(NaN);
-    this.pdeTag.fill(NaN); this.pdpteTag.fill(NaN);
+    this.pscTag.fill(NaN);
     this.fpLin = NaN;
     this.zeroCount = 0; this.zeroAlloc = -1; // no entry is valid any more, zero-page ones included
   }
@@ -881,15 +878,6 @@ export class Cpu {
   /** Drop every translated block (breakpoints changed, a restore, the translator turned off or on). */
   flushBlocks(): void {
     this.jitUnit.flush();
-  }
-
-  /** INVLPG: drop the translation for one linear address. */
-  invalidatePage(lin: number): void {
-    const vpn = Math.floor(lin / 4096);
-    const k = vpn & (TLB_SIZE - 1);
-    if (this.tlbTag[k] === vpn) this.tlbTag[k] = NaN;
-    this.pdeTag.fill(NaN); this.pdpteTag.fill(NaN); // INVLPG invalidates all paging-structure-cache entries (SDM vol. 3A §4.10.4.1)
-    this.fpLin = NaN;
   }
 
   /** Translate with checks; raises #PF. */

@@ -11,7 +11,7 @@ export const TLB_USER = 1, TLB_WRITE = 2, TLB_EXEC = 4, TLB_DIRTY = 8, TLB_READ 
 /** Paging modes (SDM vol. 3A §4.1.1). */
 export const PG_NONE = 0, PG_32 = 1, PG_PAE = 2, PG_4LEVEL = 3;
 
-/** Entries of each of the processor's PDE and PDPTE caches (Cpu.pdeTag, Cpu.pdpteTag). */
+/** Entries of each of the processor's PDE and PDPTE caches (Cpu.pscTag: the PDE cache, then the PDPTE cache). */
 export const PDE_CACHE_SIZE = 64;
 
 /** MAXPHYADDR of this processor model (reported by CPUID 80000008H). */
@@ -62,7 +62,7 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   let leafLo = 0;
   const touched = cpu.walkTouched, touchedLo = cpu.walkTouchedLo;
   let nTouched = 0;
-  // A PDE-cache entry the walk may create (pdeFill: its page table; -1 none).
+  // The PDE- and PDPTE-cache entries (Cpu.pscTag) the walk may create (pdeFill, pdpteFill: the table; -1 none).
   let pdeKey = 0, pdeSlot = 0, pdeFill = -1, pdeFillPerm = 0;
   let pdpteKey = 0, pdpteSlot = 0, pdpteFill = -1, pdpteFillPerm = 0;
 
@@ -99,22 +99,19 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
     // PAE or 4-level: 64-bit entries.
     let levels: number;
     let tableBase: number;
-    // The PDE and PDPTE caches (Cpu.pdeTag, Cpu.pdpteTag): a hit gives the page table (page directory) and the upper
-    // entries' rights, and the walk reads the PTE (the PDE and what it maps) alone. Not for peeks and the page-walk
-    // view, which read every level from memory.
+    // The PDE and PDPTE caches (Cpu.pscTag): a hit gives the page table (page directory) and the upper entries'
+    // rights, and the walk reads the PTE (the PDE and what it maps) alone. Not for peeks and the page-walk view, which
+    // read every level from memory.
     pdeKey = Math.floor(lin48 / 2097152);
     pdeSlot = pdeKey & (PDE_CACHE_SIZE - 1);
     pdpteKey = Math.floor(lin48 / 1073741824);
-    pdpteSlot = pdpteKey & (PDE_CACHE_SIZE - 1);
+    pdpteSlot = PDE_CACHE_SIZE + (pdpteKey & (PDE_CACHE_SIZE - 1));
     const cached = !peek && steps === undefined;
-    if (cached && cpu.pdeTag[pdeSlot] === pdeKey) {
-      tableBase = cpu.pdeTable[pdeSlot];
-      perm = cpu.pdePerm[pdeSlot];
-      levels = 1;
-    } else if (cached && cpu.pdpteTag[pdpteSlot] === pdpteKey) {
-      tableBase = cpu.pdpteTable[pdpteSlot];
-      perm = cpu.pdptePerm[pdpteSlot];
-      levels = 2;
+    const hit = !cached ? -1 : cpu.pscTag[pdeSlot] === pdeKey ? pdeSlot : cpu.pscTag[pdpteSlot] === pdpteKey ? pdpteSlot : -1;
+    if (hit >= 0) {
+      tableBase = cpu.pscTable[hit];
+      perm = cpu.pscPerm[hit];
+      levels = hit === pdeSlot ? 1 : 2;
     } else if (mode === 2 /* PAE */) {
       const pdpteAddr = ((cpu.cr3 & 0xffffffe0) >>> 0) + ((lin48 >>> 30) & 3) * 8;
       const lo = readEntry(cpu, pdpteAddr, lin, peek), hi = readEntry(cpu, pdpteAddr + 4, lin, peek);
@@ -198,8 +195,8 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   }
   // The upper entries' accessed flags are set now: the PDE-cache entry may be created (before the page's own EPT
   // translation, which can exit: an MMIO page's next access then walks from the cache).
-  if (pdeFill >= 0) { cpu.pdeTag[pdeSlot] = pdeKey; cpu.pdeTable[pdeSlot] = pdeFill; cpu.pdePerm[pdeSlot] = pdeFillPerm; }
-  if (pdpteFill >= 0) { cpu.pdpteTag[pdpteSlot] = pdpteKey; cpu.pdpteTable[pdpteSlot] = pdpteFill; cpu.pdptePerm[pdpteSlot] = pdpteFillPerm; }
+  if (pdeFill >= 0) cacheTable(cpu, pdeSlot, pdeKey, pdeFill, pdeFillPerm);
+  if (pdpteFill >= 0) cacheTable(cpu, pdpteSlot, pdpteKey, pdpteFill, pdpteFillPerm);
   const hpa = cpu.gpa2hpa(pa, access, lin, false);
   if (hpa < 0) return hpa; // Cpu.softRead/softWrite: the EPT exit was performed
   if (dirty) perm |= TLB_DIRTY;
@@ -209,6 +206,11 @@ function walkInner(cpu: Cpu, lin: number, access: number, user: boolean, peek: b
   cpu.tlbFill(vpn, hpa - (hpa % 4096), perm, access);
   void pageSize;
   return hpa;
+}
+
+/** Fill slot `slot` of the PDE/PDPTE caches (Cpu.pscTag) with `table` and `perm` for the linear-address prefix `key`. */
+function cacheTable(cpu: Cpu, slot: number, key: number, table: number, perm: number): void {
+  cpu.pscTag[slot] = key; cpu.pscTable[slot] = table; cpu.pscPerm[slot] = perm;
 }
 
 /**
