@@ -615,9 +615,9 @@ export class Hypervisor {
     const deadline = this.quietDeadline;
     if (deadline !== Infinity && deadline <= this.now()) return 0;
     // handleExit: the instruction's bytes, the handler, the log entry.
-    const instrLen = w[OFF.VM_EXIT_INSTRUCTION_LEN >>> 2], rip = this.vmx.guestRip();
+    const instrLen = w[OFF.VM_EXIT_INSTRUCTION_LEN >>> 2], rip = this.vmx.guestRip(), bits = this.vmx.guestCodeBits();
     this.fetchedAt = -1;
-    const byteCount = this.fastInstructionBytes(instrLen, rip);
+    const byteCount = this.fastInstructionBytes(instrLen, rip, bits);
     this.note = undefined;
     const lo = this.vmx.gprLo, hi = this.vmx.gprHi;
     let outcome: ExitOutcome = 'emulated';
@@ -647,15 +647,28 @@ export class Hypervisor {
     }
     if (outcome === 'emulated') {
       this.instructionsEmulated++;
-      this.vmx.advanceGuestRip(instrLen);
+      this.vmx.advanceGuestRip(instrLen, bits);
     }
     const icount = this.cpu.icount;
     // As handleExit: an exit whose device ended the run (isa-debug-exit) is logged as ended.
     this.log.record(reason, qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
-      this.fastBytes, byteCount, this.vmx.guestCodeBits(), icount, this.ended !== null ? 'ended' : outcome, this.note, icount - this.entryIcount);
+      this.fastBytes, byteCount, bits, icount, this.ended !== null ? 'ended' : outcome, this.note, icount - this.entryIcount);
     if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
-    // enterGuest (prepareEntry takes its quiet case, but after a port that is not quiet: see above).
     this.inGuest = false;
+    // enterGuest. In the quiet case (CPUID, a quiet port) prepareEntry would only write the timer's value for the same
+    // deadline (not due: checked above; the handler spent no time) and the entry is the mode switch alone when it is
+    // resumeHeld's case: both done here (Vmx.resumeQuiet). After a port that is not quiet, or when the entry is more
+    // than the mode switch, the full enterGuest (prepareEntry evaluates interrupts and may inject).
+    if (this.quietEpoch === this.platformEpoch && this.launched) {
+      if (deadline !== Infinity) setTimerValue(v.words(), deadline - this.now());
+      if (this.vmx.resumeQuiet()) {
+        this.entryIcount = icount;
+        this.inGuest = true;
+        this.shortcutExits++;
+        this.fastpathExits++;
+        return 1;
+      }
+    }
     const o = this.enterGuest();
     if (o !== 'entered') {
       // An exit at entry (the delivery of an event injected after a port that is not quiet may exit) or, not expected
@@ -682,8 +695,8 @@ export class Hypervisor {
    * again only when CS:RIP maps to another host-physical address than last time or the guest's code changed since
    * (Cpu.codeEpoch moves with every write to a page that holds decoded code), else they are the bytes read then.
    */
-  private fastInstructionBytes(instrLen: number, rip: number): number {
-    const len = instrLen < 15 ? instrLen : 15, lin = this.vmx.guestCsBase() + rip;
+  private fastInstructionBytes(instrLen: number, rip: number, bits: 16 | 32 | 64): number {
+    const len = instrLen < 15 ? instrLen : 15, lin = (bits === 64 ? 0 : this.vmx.guestCsBase()) + rip;
     const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
     if (hpa >= 0 && hpa === this.fastBytesHpa && this.cpu.codeEpoch === this.fastBytesEpoch && len === this.fastBytesCount) return len;
     const n = len > 0 && this.readCode(lin, this.fastBytes, len) === len ? len : 0;

@@ -380,6 +380,18 @@ export class Vmx implements VmxHooks {
     return this.enter(false);
   }
 
+  /**
+   * VMRESUME for the hypervisor's exit fastpath when it has no event to inject: the entry if it is resumeHeld's case
+   * (the mode switch alone; what vmresume() does then, with no VM_ENTRY_INTR_INFO_FIELD event to deliver), true; else
+   * false with nothing done, and the caller takes vmresume().
+   */
+  resumeQuiet(): boolean {
+    const v = this.vmcs, region = this.current;
+    if (!this.inVmxOperation || region < 0 || v.cached === null) return false;
+    v.region = region;
+    return (v.words()[OF.VM_ENTRY_INTR_INFO_FIELD >>> 2] & INTR_INFO_VALID_MASK) === 0 && this.resumeHeld(region);
+  }
+
   // ---------------------------------------------------------------- VM entry (SDM vol. 3C ch. 27)
 
   private enter(launch: boolean): EntryOutcome {
@@ -716,10 +728,10 @@ export class Vmx implements VmxHooks {
 
   /**
    * Advance GUEST_RIP by `length` within the code size and clear blocking by STI and MOV SS (an exit handler
-   * that emulated the instruction, like KVM's skip_emulated_instruction).
+   * that emulated the instruction, like KVM's skip_emulated_instruction). `bits`: guestCodeBits(), when the caller has it.
    */
-  advanceGuestRip(length: number): void {
-    const bits = this.guestCodeBits(), v = this.vmcs;
+  advanceGuestRip(length: number, bits = this.guestCodeBits()): void {
+    const v = this.vmcs;
     const next = this.guestRip() + length;
     const rip = bits === 64 ? next : bits === 32 ? next % TWO32 : next % 65536;
     if (this.holds(DIRTY_RIP) && (bits !== 64 || (rip >= -140737488355328 && rip < 140737488355328))) this.cpu.rip = rip;
