@@ -30,7 +30,9 @@ export class GuestMemory {
 
   /** Host-physical address of a guest-physical RAM byte, or -1 outside RAM. */
   toHost(gpa: number): number {
-    for (const r of this.ranges) if (gpa >= r.gpa && gpa < r.gpa + r.size) return r.hpa + (gpa - r.gpa);
+    // An indexed loop: for-of makes an iterator per call, and MMIO exits ask this a few times each.
+    const ranges = this.ranges;
+    for (let k = 0; k < ranges.length; k++) { const r = ranges[k]; if (gpa >= r.gpa && gpa < r.gpa + r.size) return r.hpa + (gpa - r.gpa); }
     return -1;
   }
 

@@ -24,7 +24,7 @@ import { guestLinearToPhysical } from './guest-walk.js';
 import { appendNote, DeferredNote, ExitLog, type ExitOutcome, type NoteText } from './exit-log.js';
 import { type ExitHandler, type ExitInfo, type RegName, type VcpuApi } from './api.js';
 import { CpuidAnswers, defaultHandlers, HYPERVISOR_MSR_EXITS, inNote, inResult, isBuiltInHandler, outValue, type HandlerContext, type MsrPlatform } from './handlers.js';
-import { decodeInstructionCached } from './mmio.js';
+import { decodeInstructionCached, type FetchedInstruction } from './mmio.js';
 import { exceptionHasErrorCode } from '../cpu/regs.js';
 
 /** The exit log's note for an interrupt injected at entry, one string per vector (made once: no formatting per injection). */
@@ -947,13 +947,13 @@ export class Hypervisor {
   }
 
   /** The reused buffer of readInstruction / fetchInstruction. */
-  private readonly fetched = { bytes: new Uint8Array(15), length: 0 };
+  private readonly fetched: FetchedInstruction = { bytes: new Uint8Array(15), length: 0, rip: 0, mode: 64 };
   /** The linear address and code epoch `fetched` was read at (-1: not valid): kept for the handler of the same exit. */
   private fetchedAt = -1;
   private fetchedEpoch = -1;
 
   /** HandlerContext.fetchInstruction: 15 bytes at CS:RIP, or the first one when the 15 cross into an unmapped page. */
-  private fetchInstruction(): { bytes: Uint8Array; length: number } | null {
+  private fetchInstruction(): FetchedInstruction | null {
     // Read for this exit's log already (same CS:RIP, no write to code since): the same bytes.
     const at = this.vmx.guestCsBase() + this.vmx.guestRip();
     if (at === this.fetchedAt && this.fetchedEpoch === this.cpu.codeEpoch) return this.fetched;
@@ -961,14 +961,14 @@ export class Hypervisor {
   }
 
   /** Read the 15 bytes at CS:RIP into `fetched` (the first one only when the 15 cross into an unmapped page); null when none is mapped. */
-  private readInstruction(): { bytes: Uint8Array; length: number } | null {
+  private readInstruction(): FetchedInstruction | null {
     const f = this.fetched;
-    const at = this.vmx.guestCsBase() + this.vmx.guestRip();
+    const rip = this.vmx.guestRip(), mode = this.vmx.guestCodeBits(), at = (mode === 64 ? 0 : this.vmx.guestCsBase()) + rip;
     this.fetchedAt = -1;
     let n = this.readCode(at, f.bytes, 15);
     if (n < 15) n = n >= 1 ? 1 : 0;
     if (n === 0) return null;
-    f.length = n;
+    f.length = n; f.rip = rip; f.mode = mode;
     this.fetchedAt = at; this.fetchedEpoch = this.cpu.codeEpoch;
     return f;
   }
@@ -1066,6 +1066,8 @@ export class Hypervisor {
         if (!Number.isInteger(value) || value < -(2 ** 63) || value >= 2 ** 64) throw new RangeError(`VMWRITE ${field}: ${value} is not a 64-bit integer`);
         if (!hv.launched) { hv.vmw(field, value); return; }
         v.region = HOST_LAYOUT.vmcs;
+        // RIP, which emulating handlers write at most exits: no lookup of the field by name.
+        if (field === 'GUEST_RIP') { v.wNum(OFF.GUEST_RIP, value); return; }
         const width = vmcsField(field).width; // cut to the field's width as vmw's setBig does
         if (width === '16') v.set32(field, value & 0xffff);
         else if (width === '32') v.set32(field, value >>> 0);

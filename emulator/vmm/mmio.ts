@@ -304,6 +304,9 @@ export interface FetchedInstruction {
   bytes: Uint8Array;
   /** How many of `bytes` are valid (>= 1). */
   length: number;
+  /** GUEST_RIP and the code size (16, 32 or 64) the bytes were read for, when the caller has them (else read from the VMCS). */
+  rip?: number;
+  mode?: 16 | 32 | 64;
 }
 
 /**
@@ -311,15 +314,19 @@ export interface FetchedInstruction {
  * drivers use for device registers: MOV to/from r/m (88/89/8A/8B), MOV imm (C6/C7), MOV
  * moffs (A0–A3), MOVZX/MOVSX (0F B6/B7/BE/BF). Anything else is reported, not guessed.
  * `fetched`: the instruction's bytes when the caller already has them (else they are read through the guest's
- * page tables here). A successful result is one reused object, valid until the next call.
+ * page tables here), with GUEST_RIP and the code size they were read for when it has those too. A successful result is one reused object, valid until the next call.
  */
 export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number, fetched?: FetchedInstruction): MmioResult {
-  // VMCS reads as numbers (no BigInt): RIP signed (exact for canonical addresses), the mode's three fields' low words.
-  const rip = vcpu.vmreadNumber('GUEST_RIP');
-  const ar = vcpu.vmread32('GUEST_CS_AR_BYTES');
-  const efer = vcpu.vmread32('GUEST_IA32_EFER');
-  const cr0 = vcpu.vmread32('GUEST_CR0');
-  const mode: 16 | 32 | 64 = (efer & 0x400) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (cr0 & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
+  let rip: number, mode: 16 | 32 | 64;
+  if (fetched?.mode !== undefined && fetched.rip !== undefined) { rip = fetched.rip; mode = fetched.mode; }
+  else {
+    // VMCS reads as numbers (no BigInt): RIP signed (exact for canonical addresses), the mode's three fields' low words.
+    rip = vcpu.vmreadNumber('GUEST_RIP');
+    const ar = vcpu.vmread32('GUEST_CS_AR_BYTES');
+    const efer = vcpu.vmread32('GUEST_IA32_EFER');
+    const cr0 = vcpu.vmread32('GUEST_CR0');
+    mode = (efer & 0x400) !== 0 && (ar & (1 << 13)) !== 0 ? 64 : (cr0 & 1) !== 0 && (ar & (1 << 14)) !== 0 ? 32 : 16;
+  }
   let bytes: Uint8Array | null;
   if (fetched !== undefined && fetched.length > 0) {
     bytes = fetched.bytes;
