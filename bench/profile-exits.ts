@@ -1,7 +1,11 @@
-// Exit round-trip profile helper: runs bench/guests/cpuid.bin and io.bin (and the virtio-blk 4 KiB guest) and prints medians (run under `node --cpu-prof` to profile).
+// Exit round-trip profile helper: runs bench/guests/cpuid.bin, io.bin and mmio.bin (or the virtio-blk 4 KiB guest) and prints medians, for profilers to run it under.
 // Usage (from the project root): npx esbuild bench/profile-exits.ts --bundle --platform=node --format=esm
-//   --external:iced-x86 --outfile=/tmp/profile-exits.mjs && node [--cpu-prof] /tmp/profile-exits.mjs [cpuid|io|blk]
+//   --external:iced-x86 --outfile=/tmp/profile-exits.mjs && node [--cpu-prof] /tmp/profile-exits.mjs [cpuid|io|mmio|blk]
 //   (for `blk` add --define:import.meta.url='"file:///work/main/test/virtio-guests/build.ts"' with your checkout's path, as scripts/build.mjs does)
+// Machine-code profiles with JavaScript names that stay right when V8 moves code (Linux perf's jitdump):
+//   perf record -k 1 -g -D 3000 -e cpu-clock -F 10000 node --perf-prof /tmp/profile-exits.mjs cpuid
+//   perf inject --jit -i perf.data -o perf.jit.data && perf report -i perf.jit.data --no-children --sort sym
+//   (-D skips start-up and warm-up; perf annotate -s <symbol> shows the hot instructions with bundle line numbers)
 // `blk` runs the bench's virtio-blk guest (5000 reads of 4 KiB, needs gcc) and prints requests/s and exits per request.
 // Env: VMSCOPE_BENCH_RUNS (default 5), VMSCOPE_BENCH_EXIT_ITERATIONS (default 50000), VMSCOPE_ROOT (default cwd).
 // "per CPU second" divides by the process's CPU time, which is steadier than wall time on a shared machine.
@@ -22,7 +26,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-for (const [name, reason] of [['cpuid', EXIT_REASON.CPUID], ['io', EXIT_REASON.IO_INSTRUCTION]] as const) {
+for (const [name, reason] of [['cpuid', EXIT_REASON.CPUID], ['io', EXIT_REASON.IO_INSTRUCTION], ['mmio', EXIT_REASON.EPT_VIOLATION]] as const) {
   if (only !== undefined && only !== name) continue;
   const bytes = new Uint8Array(readFileSync(join(ROOT, 'bench', 'guests', `${name}.bin`)));
   new DataView(bytes.buffer).setBigUint64(8, BigInt(ITER), true);

@@ -42,7 +42,13 @@ const end: HistoryGuest = {
   make: () => new Machine(nasm('fastpath-end'), parseLaunchConfig({ program: 'fastpath-end', format: 'flat', cpuMode: 'protected', maxInstructions: 1_000_000 })),
 };
 
-const guests: HistoryGuest[] = [exitLoop('cpuid', 20_000), exitLoop('io', 20_000), mix, end, ...GUESTS];
+/** guests/fastpath-held.asm: CPUID exits right after the guest changed CR3 (held state the entry checks in full). */
+const held: HistoryGuest = {
+  name: 'fastpath after a held-state change (MOV to CR3 before each CPUID)',
+  make: () => new Machine(nasm('fastpath-held'), parseLaunchConfig({ program: 'fastpath-held', format: 'flat', cpuMode: 'long', maxInstructions: 1_000_000 })),
+};
+
+const guests: HistoryGuest[] = [exitLoop('cpuid', 20_000), exitLoop('io', 20_000), mix, end, held, ...GUESTS];
 
 describe('the exit shortcut', () => {
   for (const g of guests) {
@@ -101,6 +107,21 @@ describe('the exit shortcut', () => {
     const last = m.hv!.log.recent().at(-1)!;
     expect(last.name).toBe('IO_INSTRUCTION');
     expect(last.outcome).toBe('ended');
+  });
+
+  it('after the guest changed held state, a fastpath exit enters with the full checks', () => {
+    const m = held.make(() => {});
+    const r = m.runToEnd();
+    expect(r.status).toBe('debug-exit');
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toBe('h');
+    const vmx = m.hv!.vmx;
+    // 4000 CPUIDs, each after a MOV to CR3: the fastpath took them, and each entry after one checked in full
+    // (Vmx.resumeQuiet declined: the mode switch alone would have skipped the checks of the new CR3).
+    expect(m.hv!.log.byReason.get(10)?.count).toBe(4000);
+    expect(m.hv!.fastpathExits).toBeGreaterThanOrEqual(3990);
+    expect(vmx.fullChecks).toBeGreaterThanOrEqual(4000);
+    expect(vmx.heldResumes).toBeLessThan(10);
   });
 
   it('a translated loop goes on in its block after the fastpath handled its CPUID', () => {

@@ -80,7 +80,7 @@ function instruction(rng: () => number, off: number): Uint8Array {
 }
 
 describe('emulateMmio fast paths', () => {
-  it('gives the same outcome with the instruction bytes handed in as when it reads them itself', () => {
+  it('gives the same outcome with the instruction bytes (and RIP and code size) handed in as when it reads them itself', () => {
     const rng = xorshift(0x1234);
     for (let k = 0; k < 3000; k++) {
       const off = [0x50, 0x60, 0x64, 0x70][rng() % 4]! + (rng() % 2 === 0 ? 0 : 0x100 + (rng() % 8));
@@ -98,6 +98,13 @@ describe('emulateMmio fast paths', () => {
       expect(vb.rip).toBe(va.rip);
       expect(vb.rip).toBe(0x1000n + BigInt(code.length));
       expect(b.log).toEqual(a.log);
+      // As the hypervisor hands them in: GUEST_RIP and the code size with the bytes (no VMCS reads for them).
+      const c = device(() => value), vc = vcpu(code, gpr);
+      const rc = { ...emulateMmio(vc, c.bus, BASE + off, { bytes: padded, length: 15, rip: 0x1000, mode: 32 }) };
+      expect(rc).toEqual(ra);
+      expect(vc.gpr).toEqual(va.gpr);
+      expect(vc.rip).toBe(va.rip);
+      expect(c.log).toEqual(a.log);
     }
   });
 
