@@ -954,9 +954,9 @@ export class Hypervisor {
 
   /** HandlerContext.fetchInstruction: 15 bytes at CS:RIP, or the first one when the 15 cross into an unmapped page. */
   private fetchInstruction(): FetchedInstruction | null {
-    // Read for this exit's log already (same CS:RIP, no write to code since): the same bytes.
+    // Read for this exit's log already (same CS:RIP and code size, no write to code since): the same bytes, RIP and mode.
     const at = this.vmx.guestCsBase() + this.vmx.guestRip();
-    if (at === this.fetchedAt && this.fetchedEpoch === this.cpu.codeEpoch) return this.fetched;
+    if (at === this.fetchedAt && this.fetchedEpoch === this.cpu.codeEpoch && this.fetched.mode === this.vmx.guestCodeBits()) return this.fetched;
     return this.readInstruction();
   }
 

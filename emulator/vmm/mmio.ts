@@ -314,7 +314,8 @@ export interface FetchedInstruction {
  * drivers use for device registers: MOV to/from r/m (88/89/8A/8B), MOV imm (C6/C7), MOV
  * moffs (A0–A3), MOVZX/MOVSX (0F B6/B7/BE/BF). Anything else is reported, not guessed.
  * `fetched`: the instruction's bytes when the caller already has them (else they are read through the guest's
- * page tables here), with GUEST_RIP and the code size they were read for when it has those too. A successful result is one reused object, valid until the next call.
+ * page tables here), with GUEST_RIP and the code size they were read for when it has those too. A successful result
+ * is one reused object, valid until the next call.
  */
 export function emulateMmio(vcpu: VcpuApi, bus: MmioBus, gpa: number, fetched?: FetchedInstruction): MmioResult {
   let rip: number, mode: 16 | 32 | 64;
