@@ -660,7 +660,7 @@ export class Hypervisor {
     // resumeHeld's case: both done here (Vmx.resumeQuiet). After a port that is not quiet, or when the entry is more
     // than the mode switch, the full enterGuest (prepareEntry evaluates interrupts and may inject).
     if (this.quietEpoch === this.platformEpoch && this.launched) {
-      if (deadline !== Infinity) setTimerValue(v.words(), deadline - this.now());
+      if (deadline !== Infinity) { v.region = HOST_LAYOUT.vmcs; setTimerValue(v.words(), deadline - this.now()); }
       if (this.vmx.resumeQuiet()) {
         this.entryIcount = icount;
         this.inGuest = true;
