@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Debug checks the production build leaves off (test/setup.ts).
+    setupFiles: ['test/setup.ts'],
   },
 });

@@ -170,6 +170,15 @@ export class Cpu {
   stepDebt = 0;
   /** The instruction count run() stops at (its budget's end), for the exit fastpath's budget check: steps left = stepLimit - stepDebt - icount. */
   stepLimit = 0;
+  /**
+   * Moves with every write of CR0, CR3, CR4 or EFER and of the CS or SS register (selector, base, limit, attributes):
+   * the VMX unit compares it with the value it saw when it last noted those fields, and compares the fields themselves
+   * only when it moved (Vmx.heldStateChanged). It moves in updateMode(), which follows every change of those fields,
+   * and where a change is not followed by it: CLTS, setSegReal, loadSsChecked, and interrupt delivery's SS load (ahead
+   * of its CS load, which may fault or exit). A writer that moved none of it would let a VM entry skip its checks of
+   * the new state; with Vmx.verifyHeldEpoch (the tests) such a writer is an error at the next entry.
+   */
+  heldEpoch = 0;
   /** Interrupt shadow after STI / MOV SS (SDM vol. 3A §6.8.3). */
   shadow = 0;
   /** External interrupt controller hook: pending(), ack() → vector. */
@@ -455,6 +464,7 @@ export class Cpu {
 
   /** Recompute code size, CPL, paging mode and TLB permission masks after CR0/CR4/EFER/CS changes. */
   updateMode(): void {
+    this.heldEpoch++;
     const pe = (this.cr0 & CR0_PE) !== 0;
     if (!pe) this.codeSize = 16;
     else if ((this.efer & EFER_LMA) !== 0 && (this.segAr[CS] & AR_L) !== 0) this.codeSize = 64;
@@ -486,6 +496,7 @@ export class Cpu {
 
   /** Real-mode / virtual-8086 style segment load: base = selector << 4. */
   setSegReal(s: number, selector: number): void {
+    this.heldEpoch++;
     this.sel[s] = selector;
     this.segBase[s] = selector * 16;
     if ((this.cr0 & CR0_PE) === 0) {
@@ -1652,6 +1663,7 @@ function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft
     for (let k = 0; k < 5; k++) { sp -= 8; c.sysWrite64(sp, frame[k * 2], frame[k * 2 + 1]); }
     if (hasErr) { sp -= 8; c.sysWrite64(sp, err >>> 0, 0); }
     if (newCpl !== oldCpl) {
+      c.heldEpoch++; // SS before CS: an exit or fault in between must not find the epoch unmoved
       c.sel[SS] = newCpl; c.segBase[SS] = 0; c.segLimit[SS] = 0xffffffff; c.segAr[SS] = AR_UNUSABLE | (newCpl << 5) | AR_DB | 0x3 | AR_S | AR_P;
     }
     c.loadCsFromDescriptor(selector, csBuf, newCpl);
@@ -1688,6 +1700,7 @@ function deliverEvent(c: Cpu, vector: number, hasErr: boolean, err: number, soft
         p -= w; c.sysWriteN(sbase + ((newSize === 32 ? p >>> 0 : p & 0xffff)), w, v);
       }
       if (hasErr) { p -= w; c.sysWriteN(sbase + p, w, err); }
+      c.heldEpoch++;
       c.sel[SS] = ssSel; c.segBase[SS] = sbase; c.segLimit[SS] = Cpu.descLimit(d[0], d[1]); c.segAr[SS] = sar | 1;
       c.loadCsFromDescriptor(selector, csBuf, newCpl);
       c.setReg(RSP, newSize === 32 ? 32 : 16, p, 0);

@@ -167,6 +167,7 @@ function checkReturnSs(c: Cpu, ssSel: number, rpl: number, target64: boolean): b
 
 /** Load SS from ssDesc (or a null selector in IA-32e mode), with DPL = the new CPL. */
 function loadSsChecked(c: Cpu, ssSel: number, hasDesc: boolean, cpl: number): void {
+  c.heldEpoch++;
   if (!hasDesc) {
     c.sel[SS] = ssSel; c.segBase[SS] = 0; c.segLimit[SS] = 0xffffffff;
     c.segAr[SS] = AR_UNUSABLE | (cpl << 5) | AR_DB | 0x3 | AR_S | AR_P;
@@ -550,6 +551,7 @@ H[MAP_0F + 0x06] = (c, i) => {
   requireCpl0(c);
   if (c.vmx !== null) c.cr0 = c.vmx.crSpecial(c, i, CR_CLTS, 0);
   else c.cr0 &= ~CR0_TS;
+  c.heldEpoch++;
 };
 H[MAP_0F + 0x08] = (c, i) => { requireCpl0(c); if (c.vmx !== null && c.vmx.unconditional(c, i, 13)) return; /* INVD: caches are not modelled */ };
 H[MAP_0F + 0x09] = (c, i) => { requireCpl0(c); if (c.vmx !== null) c.vmx.wbinvd(c, i); /* WBINVD */ };

@@ -826,12 +826,26 @@ export class Vmx implements VmxHooks {
    * values the processor produced pass the checks; a flush compares them all.
    */
   private heldStateChanged(): boolean {
-    const c = this.cpu, h = this.held;
-    if (c.cr0 !== h[0] || c.cr3 !== h[1] || c.cr4 !== h[2] || (exitSaveIa32Efer(this.ctl.exit) && c.efer !== h[3])) return true;
-    const sel = c.sel, base = c.segBase, limit = c.segLimit, ar = c.segAr;
-    return sel[CS] !== h[4] || base[CS] !== h[5] || limit[CS] !== h[6] || ar[CS] !== h[7]
-      || sel[SS] !== h[8] || base[SS] !== h[9] || limit[SS] !== h[10] || ar[SS] !== h[11];
+    const c = this.cpu;
+    // Nothing wrote those fields since they were noted (Cpu.heldEpoch): unchanged, without comparing them.
+    if (c.heldEpoch === this.heldEpochSeen && !Vmx.verifyHeldEpoch) return false;
+    const h = this.held;
+    const changed = c.cr0 !== h[0] || c.cr3 !== h[1] || c.cr4 !== h[2] || (exitSaveIa32Efer(this.ctl.exit) && c.efer !== h[3])
+      || c.sel[CS] !== h[4] || c.segBase[CS] !== h[5] || c.segLimit[CS] !== h[6] || c.segAr[CS] !== h[7]
+      || c.sel[SS] !== h[8] || c.segBase[SS] !== h[9] || c.segLimit[SS] !== h[10] || c.segAr[SS] !== h[11];
+    if (changed && c.heldEpoch === this.heldEpochSeen) throw new Error('held state changed without Cpu.heldEpoch moving: a writer of CR0/CR3/CR4/EFER/CS/SS does not move it');
+    // Written with the same values (a MOV to CR3 of the current value, say): the noted copies still hold.
+    if (!changed) this.heldEpochSeen = c.heldEpoch;
+    return changed;
   }
+
+  /**
+   * Compare the held state at every check and fail when it changed without Cpu.heldEpoch moving (the tests set it: a
+   * writer of those fields that does not move the epoch is a bug that would let entries skip their checks).
+   */
+  static verifyHeldEpoch = false;
+  /** Cpu.heldEpoch when the held state was last noted or found unchanged (-1: never). */
+  private heldEpochSeen = -1;
 
   /** The region's copies of the held state were just written from the processor or loaded into it: remember them (see `held`). */
   private noteHeld(): void {
@@ -839,6 +853,7 @@ export class Vmx implements VmxHooks {
     h[0] = c.cr0; h[1] = c.cr3; h[2] = c.cr4; h[3] = c.efer;
     h[4] = c.sel[CS]; h[5] = c.segBase[CS]; h[6] = c.segLimit[CS]; h[7] = c.segAr[CS];
     h[8] = c.sel[SS]; h[9] = c.segBase[SS]; h[10] = c.segLimit[SS]; h[11] = c.segAr[SS];
+    this.heldEpochSeen = c.heldEpoch;
   }
 
   /** Write the processor's per-exit fields software did not write to the region (for the fast entry check). */
@@ -1258,6 +1273,7 @@ export class Vmx implements VmxHooks {
     this.vmcs.region = this.current;
     this.vmcs.generation++; // memory may hold any VMCS contents now: check in full at the next entry
     this.held.fill(NaN);
+    this.heldEpochSeen = -1;
     // The processor's context is restored too: cached fields are served from it until flushed (a full load follows).
     this.guestLive = s.guestLive ?? false; this.liveRegion = s.liveRegion ?? -1; this.liveGeneration = -1;
     this.vmcs.cached = this.guestLive && s.cachePending === true ? this.cacheSource : null;
