@@ -823,7 +823,8 @@ export class Vmx implements VmxHooks {
    * Whether the guest changed held state a VM entry checks in full (control registers, CS, SS, EFER) since it
    * was loaded or flushed: the region still has the values of then (`held`), as when an exit wrote them at once. The
    * other held fields (data segments, LDTR, TR, GDTR, IDTR, SYSENTER, DR7, PAT) are not compared, as before:
-   * values the processor produced pass the checks; a flush compares them all.
+   * values the processor produced pass the checks; a flush compares them all. The comparison is made only when
+   * Cpu.heldEpoch moved since the copies were noted (or last found equal).
    */
   private heldStateChanged(): boolean {
     const c = this.cpu;
