@@ -76,6 +76,11 @@ export class DeferredNote {
     private readonly d = 0,
   ) {}
 
+  /** The part a new part follows: none for no note or an empty one, a text made a part. */
+  private static head(prev: NoteText | undefined): DeferredNote | null {
+    return prev === undefined || prev === '' ? null : typeof prev === 'string' ? DeferredNote.of(prev) : prev;
+  }
+
   /** A note of `text` alone. */
   static of(text: string): DeferredNote {
     return new DeferredNote(null, null, text);
@@ -83,7 +88,7 @@ export class DeferredNote {
 
   /** A note of `format(value)` (made when read; `value` must not change meanwhile), after `prev` when given. */
   static formatted<T>(prev: NoteText | undefined, format: (v: T) => string, value: T): DeferredNote {
-    const p = prev === undefined || prev === '' ? null : typeof prev === 'string' ? DeferredNote.of(prev) : prev;
+    const p = DeferredNote.head(prev);
     return new DeferredNote(p, format as (v: never) => string, value);
   }
 
@@ -94,7 +99,7 @@ export class DeferredNote {
    * and mark it, about a sixth of a virtio-blk request's host instructions.
    */
   static numbers<T>(prev: NoteText | undefined, format: (v: T, a: number, b: number, c: number, d: number) => string, value: T, a: number, b: number, c: number, d: number): DeferredNote {
-    const p = prev === undefined || prev === '' ? null : typeof prev === 'string' ? DeferredNote.of(prev) : prev;
+    const p = DeferredNote.head(prev);
     return new DeferredNote(p, format as (v: never, a: number, b: number, c: number, d: number) => string, value, a, b, c, d);
   }
 

@@ -535,6 +535,11 @@ export class Hypervisor {
    */
   private enterGuest(): 'entered' | 'exit' | 'ended' {
     this.prepareEntry();
+    return this.enterPrepared();
+  }
+
+  /** VMLAUNCH or VMRESUME after prepareEntry (or the fastpath's part of it): enterGuest's second half. */
+  private enterPrepared(): 'entered' | 'exit' | 'ended' {
     const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
     if (o.kind === 'vmfail') {
       const r = o.result;
@@ -655,21 +660,16 @@ export class Hypervisor {
       this.fastBytes, byteCount, bits, icount, this.ended !== null ? 'ended' : outcome, this.note, icount - this.entryIcount);
     if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
     this.inGuest = false;
-    // enterGuest. In the quiet case (CPUID, a quiet port) prepareEntry would only write the timer's value for the same
-    // deadline (not due: checked above; the handler spent no time) and the entry is the mode switch alone when it is
-    // resumeHeld's case: both done here (Vmx.resumeQuiet). After a port that is not quiet, or when the entry is more
-    // than the mode switch, the full enterGuest (prepareEntry evaluates interrupts and may inject).
-    if (this.quietEpoch === this.platformEpoch && this.launched) {
-      if (deadline !== Infinity) { v.region = HOST_LAYOUT.vmcs; setTimerValue(v.words(), deadline - this.now()); }
-      if (this.vmx.resumeQuiet()) {
-        this.entryIcount = icount;
-        this.inGuest = true;
-        this.shortcutExits++;
-        this.fastpathExits++;
-        return 1;
-      }
-    }
-    const o = this.enterGuest();
+    // enterGuest. In the quiet case (CPUID, a quiet port) prepareEntry's whole work is the timer's value for the same
+    // deadline (not due: checked above; the handler spent no time), done here; the entry is then the mode switch alone
+    // when it is resumeHeld's case (Vmx.resumeQuiet), else VMRESUME's general path. After a port that is not quiet,
+    // prepareEntry in full (it evaluates interrupts and may inject).
+    const quiet = this.quietEpoch === this.platformEpoch && this.launched;
+    if (!quiet) this.prepareEntry();
+    else if (deadline !== Infinity) { v.region = HOST_LAYOUT.vmcs; setTimerValue(v.words(), deadline - this.now()); }
+    let o: 'entered' | 'exit' | 'ended';
+    if (quiet && this.vmx.resumeQuiet()) { this.entryIcount = icount; this.inGuest = true; o = 'entered'; }
+    else o = this.enterPrepared();
     if (o !== 'entered') {
       // An exit at entry (the delivery of an event injected after a port that is not quiet may exit) or, not expected
       // (the state the last entry passed with is unchanged but for RIP and registers), a failed entry: runSlice goes
@@ -677,7 +677,6 @@ export class Hypervisor {
       this.shortcutHandled = o === 'ended';
       return -1;
     }
-    this.inGuest = true;
     this.shortcutExits++;
     this.fastpathExits++;
     return 1;
