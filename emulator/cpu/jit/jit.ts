@@ -18,6 +18,9 @@ for (let i = 0; i < 256; i++) {
   PARITY[i] = p ? PF : 0;
 }
 
+/** The bytes of a page memory does not have yet (never written), for blockKey. */
+const ZERO_PAGE = new Uint8Array(4096);
+
 /** Shared by every page with no block yet (never written). */
 const NO_BLOCKS: (Block | undefined)[] = new Array(4096);
 
@@ -39,6 +42,28 @@ type Factory = (I: unknown[], H: InstructionHandler[], condFn: typeof cond, pari
 const factories = new Map<string, Factory>();
 const MAX_FACTORIES = 4096;
 
+/**
+ * Factories by what the source is made from (blockKey): a block built again from the same bytes at the same RIP (every
+ * new machine booting the same image, a page written and run again) finds its factory without generating the source
+ * and hashing it, which cost most of a translation (about 0.1 ms per block while that code is still cold).
+ */
+const factoriesByKey = new Map<string, Factory>();
+
+/**
+ * What generateBlockSource's text depends on: the code size, the RIP and CS-limit need, whether it may loop in itself,
+ * and per instruction its RIP, link and bytes (which, with the code size, decode to the same instruction). `bytes` is the
+ * block's code page, `off` the page offset of `b.rip`.
+ */
+function blockKey(b: Block, allowSelfLoop: boolean, bytes: Uint8Array, off: number): string {
+  let key = `${b.mode} ${b.rip} ${b.needLimit} ${allowSelfLoop ? 1 : 0}`;
+  for (let k = 0; k < b.insns.length; k++) {
+    const at = off + (b.rips[k] - b.rip), len = b.insns[k].length;
+    key += ` ${b.rips[k] - b.rip}:${b.links[k]}:`;
+    for (let j = 0; j < len; j++) key += String.fromCharCode(65 + (bytes[at + j] >>> 4), 65 + (bytes[at + j] & 15));
+  }
+  return key;
+}
+
 /** Whether `new Function` works here (a Content-Security-Policy may forbid it); checked once. */
 let generationAvailable: boolean | null = null;
 function canGenerate(): boolean {
@@ -51,6 +76,10 @@ function canGenerate(): boolean {
   }
   return generationAvailable;
 }
+
+/** Block sources generated so far in this process (a statistic: a block found by blockKey generates none). */
+let sourcesGenerated = 0;
+export function blockSourcesGenerated(): number { return sourcesGenerated; }
 
 /** Tests may look at the generated source (set to a function to receive each block's). */
 export let dumpSource: ((src: string) => void) | null = null;
@@ -99,17 +128,27 @@ export class Jit {
     if (this.blockCount >= MAX_BLOCKS) { this.flush(); return undefined; }
     const mode = c.codeSize;
     if (mode === 16) return undefined;
-    const b = buildBlock(c.mem.pageOrNull(page.ppn), off, rip, mode, c.breakpoints, Cpu_handlers(c), page.hits);
+    const bytes = c.mem.pageOrNull(page.ppn);
+    const b = buildBlock(bytes, off, rip, mode, c.breakpoints, Cpu_handlers(c), page.hits);
     if (b === null) return undefined;
     if (this.generate) {
       try {
-        const src = generateBlockSource(b, !c.breakpoints.has(rip));
-        if (dumpSource !== null) dumpSource(src);
-        let factory = factories.get(src);
+        const selfLoop = !c.breakpoints.has(rip);
+        // A page memory does not have (never written) reads as zeros to buildBlock too.
+        const key = blockKey(b, selfLoop, bytes ?? ZERO_PAGE, off);
+        let factory = dumpSource === null ? factoriesByKey.get(key) : undefined;
         if (factory === undefined) {
-          if (factories.size >= MAX_FACTORIES) factories.clear();
-          factory = new Function('I', 'H', 'cond', 'PARITY', src) as Factory;
-          factories.set(src, factory);
+          const src = generateBlockSource(b, selfLoop);
+          sourcesGenerated++;
+          if (dumpSource !== null) dumpSource(src);
+          factory = factories.get(src);
+          if (factory === undefined) {
+            if (factories.size >= MAX_FACTORIES) { factories.clear(); factoriesByKey.clear(); }
+            factory = new Function('I', 'H', 'cond', 'PARITY', src) as Factory;
+            factories.set(src, factory);
+          }
+          if (factoriesByKey.size >= MAX_FACTORIES) factoriesByKey.clear();
+          factoriesByKey.set(key, factory);
         }
         b.fn = factory(b.insns, b.handlers, cond, PARITY) as Block['fn'];
       } catch {
