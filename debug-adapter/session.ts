@@ -14,6 +14,9 @@ import { Lifecycle, Reply } from './services/lifecycle.js';
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
+/** How @vscode/debugadapter's protocol server begins the 'error' event of a frame it could not parse or handle. */
+const DATA_ERROR = 'Error handling data: ';
+
 export class VmscopeSession extends DebugSession {
   private readonly ctx: SessionContext;
   private readonly routes: Record<string, Handler>;
@@ -21,6 +24,15 @@ export class VmscopeSession extends DebugSession {
   constructor(private readonly host: AdapterHost) {
     super();
     this.ctx = new SessionContext(host, (e) => this.sendEvent(e));
+    // The base session ends the process 100 ms after any 'error' event, and its protocol server raises one for a frame
+    // that is not JSON or whose message made handleMessage throw: one malformed frame from a client would end the
+    // session shortly after. Those are the client's mistakes: say so and go on serving. Stream errors still end it.
+    this.removeAllListeners('error');
+    this.on('error', (e: DebugProtocol.Event) => {
+      const what = typeof e?.body === 'string' ? e.body : '';
+      if (what.startsWith(DATA_ERROR)) this.ctx.output('stderr', `vmscope: ignored a malformed message (${what.slice(DATA_ERROR.length).slice(0, 200)})\n`);
+      else this.shutdown();
+    });
     const ctx = this.ctx;
     const bps = new Breakpoints(ctx);
     const run = new RunControl(ctx, bps);
@@ -72,6 +84,15 @@ export class VmscopeSession extends DebugSession {
       [CUSTOM_REQUESTS.gotoExit]: (a) => run.gotoExit(a),
       [CUSTOM_REQUESTS.history]: () => run.history(),
     };
+  }
+
+  /** Every message: one that is not a JSON object (null, a number, a string, an array) is reported and ignored (DAP "Base Protocol": messages are objects). */
+  override handleMessage(msg: DebugProtocol.ProtocolMessage): void {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      this.ctx.output('stderr', `vmscope: ignored a message that is not a JSON object (${JSON.stringify(msg)?.slice(0, 60) ?? typeof msg})\n`);
+      return;
+    }
+    super.handleMessage(msg);
   }
 
   /** Every request goes through here: route, answer, and turn any failure into `success: false`. */
