@@ -13,6 +13,9 @@ function main(argv: readonly string[]): void {
       return;
     }
     const srv = createServer((socket) => {
+      // Small messages in both directions (a response, then its `stopped` event): without this, Nagle's algorithm holds
+      // the second until the client's delayed ACK, up to 40 ms per step.
+      socket.setNoDelay(true);
       const session = createSession(nodeHost());
       session.setRunAsServer(true);
       session.start(socket, socket);
