@@ -26,11 +26,11 @@ export class VmscopeSession extends DebugSession {
     this.ctx = new SessionContext(host, (e) => this.sendEvent(e));
     // The base session ends the process 100 ms after any 'error' event, and its protocol server raises one for a frame
     // that is not JSON or whose message made handleMessage throw: one malformed frame from a client would end the
-    // session shortly after. Those are the client's mistakes: say so and go on serving. Stream errors still end it.
+    // session shortly after. Say what could not be handled and go on serving; stream errors still end it.
     this.removeAllListeners('error');
     this.on('error', (e: DebugProtocol.Event) => {
       const what = typeof e?.body === 'string' ? e.body : '';
-      if (what.startsWith(DATA_ERROR)) this.ctx.output('stderr', `vmscope: ignored a malformed message (${what.slice(DATA_ERROR.length).slice(0, 200)})\n`);
+      if (what.startsWith(DATA_ERROR)) this.ctx.output('stderr', `vmscope: ignored a message it could not handle (${what.slice(DATA_ERROR.length).slice(0, 200)})\n`);
       else this.shutdown();
     });
     const ctx = this.ctx;

@@ -214,6 +214,9 @@ function f(name: string): VmcsFieldName {
   return name as VmcsFieldName;
 }
 
+/** resumeFacts' bits. */
+const RF_TIMER = 1, RF_EPT = 2, RF_WINDOWS = 4;
+
 export class Vmx implements VmxHooks {
   readonly cpu: Cpu;
   readonly vmcs: VmcsAccess;
@@ -516,18 +519,52 @@ export class Vmx implements VmxHooks {
     v.cached = null;
     this.guestLive = false;
     this.lastEntryCheck = undefined;
-    if (X.preemptionTimer(ctl)) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
+    const facts = this.resumeFacts(region, pin, proc, w);
+    const timer = (facts & RF_TIMER) !== 0;
+    if (timer) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
     // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
-    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
+    const vpid = this.rfVpid;
     if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
     this.lastVpid = vpid;
     this.nonRoot = true;
     c.vmx = this;
-    c.ept = X.eptEnabled(ctl) ? this.ept : null;
+    c.ept = (facts & RF_EPT) !== 0 ? this.ept : null;
     // No updateMode(): the processor's mode is the one it left with (held state unchanged, checked above).
-    this.setupBoundary();
+    // setupBoundary with the facts.
+    this.mtfPending = false;
+    this.tprExitPending = false;
+    this.boundaryPending = (facts & RF_WINDOWS) !== 0 || this.hostInterruptVector >= 0;
+    c.timerAt = timer ? this.preemptionDeadline - c.idleTicks : Infinity;
     return true;
   }
+
+  /**
+   * What resumeHeld's entry derives from the controls (RF_TIMER: the VMX-preemption timer is on; RF_EPT; RF_WINDOWS: an
+   * interrupt-window, NMI-window or monitor-trap-flag control asks for a check at every boundary; rfVpid: the VPID, 0
+   * without the control). They depend only on the pin-based and primary controls and on fields that move the VMCS
+   * generation (the secondary controls, the VPID), so they are worked out again only when one of those differs from the
+   * last resume's; Vmx.verifyHeldEpoch (the tests) works them out every time and fails if the kept ones differ.
+   */
+  private resumeFacts(region: number, pin: number, proc: number, w: Uint32Array<ArrayBufferLike>): number {
+    const same = pin === this.rfPin && proc === this.rfProc && this.vmcs.generation === this.rfGeneration && region === this.rfRegion;
+    if (same && !Vmx.verifyHeldEpoch) return this.rfFacts;
+    const ctl = this.ctl;
+    const facts = (X.preemptionTimer(ctl) ? RF_TIMER : 0) | (X.eptEnabled(ctl) ? RF_EPT : 0)
+      | (X.interruptWindow(ctl) || X.nmiWindow(ctl) || X.mtfActive(ctl) ? RF_WINDOWS : 0);
+    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
+    if (same && (facts !== this.rfFacts || vpid !== this.rfVpid)) throw new Error('resume facts changed while pin, proc and the VMCS generation did not');
+    this.rfPin = pin; this.rfProc = proc; this.rfGeneration = this.vmcs.generation; this.rfRegion = region;
+    this.rfFacts = facts; this.rfVpid = vpid;
+    return facts;
+  }
+
+  /** resumeFacts' key (the controls and VMCS they were worked out for; -1: none) and its kept answer. */
+  private rfPin = -1;
+  private rfProc = -1;
+  private rfGeneration = -1;
+  private rfRegion = -1;
+  private rfFacts = 0;
+  private rfVpid = 0;
 
   private loadControls(): void {
     const v = this.vmcs, c = this.ctl, w = v.words();
@@ -841,8 +878,9 @@ export class Vmx implements VmxHooks {
   }
 
   /**
-   * Compare the held state at every check and fail when it changed without Cpu.heldEpoch moving (the tests set it: a
-   * writer of those fields that does not move the epoch is a bug that would let entries skip their checks).
+   * Compare the held state at every check and fail when it changed without Cpu.heldEpoch moving, and work resumeFacts
+   * out at every resume and fail when the kept ones differ (the tests set it: a writer of those fields that does not move
+   * the epoch, or a fact that depends on more than its key, is a bug that would let entries skip their work).
    */
   static verifyHeldEpoch = false;
   /** Cpu.heldEpoch when the held state was last noted or found unchanged (-1: never). */
@@ -1275,6 +1313,7 @@ export class Vmx implements VmxHooks {
     this.vmcs.generation++; // memory may hold any VMCS contents now: check in full at the next entry
     this.held.fill(NaN);
     this.heldEpochSeen = -1;
+    this.rfPin = -1;
     // The processor's context is restored too: cached fields are served from it until flushed (a full load follows).
     this.guestLive = s.guestLive ?? false; this.liveRegion = s.liveRegion ?? -1; this.liveGeneration = -1;
     this.vmcs.cached = this.guestLive && s.cachePending === true ? this.cacheSource : null;

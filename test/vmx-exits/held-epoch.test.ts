@@ -1,4 +1,4 @@
-// Cpu.heldEpoch: a VM entry compares the held state (CR0, CR3, CR4, EFER, CS, SS) with what the last entry checked only when something wrote it since; a writer that does not move the epoch is caught by the tests' verification (Vmx.verifyHeldEpoch, test/setup.ts).
+// What a VMRESUME of held state keeps from the last one: Cpu.heldEpoch (the held state CR0, CR3, CR4, EFER, CS, SS is compared only when something wrote it since) and resumeFacts (timer, EPT, VPID, the window controls, worked out again only when the controls or the VMCS generation moved); the tests' verification (Vmx.verifyHeldEpoch, test/setup.ts) catches a writer or a fact that slips past them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,5 +54,31 @@ describe('the held-state epoch', () => {
     const m = cpuidLoop();
     m.cpu.cr4 = (m.cpu.cr4 ^ (1 << 10)) >>> 0; // no heldEpoch++: the bug the verification exists for
     expect(() => m.runSlice(10_000)).toThrow(/heldEpoch/);
+  });
+});
+
+describe('the resume facts', () => {
+  afterEach(() => { Vmx.verifyHeldEpoch = true; });
+
+  it('a control written between entries (the monitor trap flag) takes effect at the next held resume', () => {
+    Vmx.verifyHeldEpoch = false; // the production path: facts kept while pin, proc and the generation stay
+    const m = cpuidLoop(), vmx = m.hv!.vmx;
+    const MTF = BigInt(1 << 27); // CPU_BASED_MONITOR_TRAP_FLAG (SDM vol. 3C table 25-6)
+    m.hv!.vmwrite('CPU_BASED_VM_EXEC_CONTROL', m.hv!.vmread('CPU_BASED_VM_EXEC_CONTROL') | MTF);
+    const held = vmx.heldResumes, n0 = m.hv!.log.total;
+    m.runSlice(50);
+    expect(vmx.heldResumes).toBeGreaterThan(held);
+    // An MTF exit after every instruction (SDM vol. 3C §26.5.2): each one instruction after the exit before it, the
+    // loop's CPUID exits between them (a kept fact without the control would let the translated loop run on).
+    const mtf = m.hv!.log.window(n0 + 1, n0 + 20).filter((e) => e.name === 'MONITOR_TRAP_FLAG');
+    expect(mtf.length).toBeGreaterThanOrEqual(14);
+    for (let k = 1; k < mtf.length; k++) expect(mtf[k].icount - mtf[k - 1].icount).toBe(1);
+  });
+
+  it('with verification on, a fact that changed while its key did not is an error at the next resume', () => {
+    const m = cpuidLoop();
+    // EPT switched off behind the VMCS's back (no VMWRITE, so no generation move): the bug the verification exists for.
+    (m.hv!.vmx as unknown as { ctl: { proc2: number } }).ctl.proc2 ^= 2; // SECONDARY_EXEC_ENABLE_EPT
+    expect(() => m.runSlice(10_000)).toThrow(/resume facts/);
   });
 });
