@@ -176,7 +176,7 @@ export class Cpu {
    * only when it moved (Vmx.heldStateChanged). It moves in updateMode(), which follows every change of those fields,
    * and where a change is not followed by it: CLTS, setSegReal, loadSsChecked, and interrupt delivery's SS load (ahead
    * of its CS load, which may fault or exit). A writer that moved none of it would let a VM entry skip its checks of
-   * the new state; with Vmx.verifyHeldEpoch (the tests) such a writer is an error at the next entry.
+   * the new state; with Vmx.verifyShortcuts (the tests) such a writer is an error at the next entry.
    */
   heldEpoch = 0;
   /** Interrupt shadow after STI / MOV SS (SDM vol. 3A §6.8.3). */

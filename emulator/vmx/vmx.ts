@@ -214,7 +214,7 @@ function f(name: string): VmcsFieldName {
   return name as VmcsFieldName;
 }
 
-/** resumeFacts' bits. */
+/** controlFacts' bits. */
 const RF_TIMER = 1, RF_EPT = 2, RF_WINDOWS = 4;
 
 export class Vmx implements VmxHooks {
@@ -452,9 +452,10 @@ export class Vmx implements VmxHooks {
     if (launch) vmcsSetLaunchState(mem, region, 'launched');
     this.nonRoot = true;
     this.cpu.vmx = this;
-    this.cpu.ept = X.eptEnabled(this.ctl) ? this.ept : null;
+    const facts = this.controlFacts();
+    this.cpu.ept = (facts & RF_EPT) !== 0 ? this.ept : null;
     this.cpu.updateMode();
-    this.setupBoundary();
+    this.setupBoundary(facts);
     return this.injectAtEntry();
   }
 
@@ -520,8 +521,7 @@ export class Vmx implements VmxHooks {
     this.guestLive = false;
     this.lastEntryCheck = undefined;
     const facts = this.resumeFacts(region, pin, proc, w);
-    const timer = (facts & RF_TIMER) !== 0;
-    if (timer) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
+    if ((facts & RF_TIMER) !== 0) this.preemptionDeadline = c.icount + c.idleTicks + w[OF.VMX_PREEMPTION_TIMER_VALUE >>> 2];
     // Linear mappings: kept across entries only when tagged by a VPID (SDM §29.4.3.1).
     const vpid = this.rfVpid;
     if (vpid === 0 || vpid !== this.lastVpid) c.flushTlb();
@@ -530,28 +530,31 @@ export class Vmx implements VmxHooks {
     c.vmx = this;
     c.ept = (facts & RF_EPT) !== 0 ? this.ept : null;
     // No updateMode(): the processor's mode is the one it left with (held state unchanged, checked above).
-    // setupBoundary with the facts.
-    this.mtfPending = false;
-    this.tprExitPending = false;
-    this.boundaryPending = (facts & RF_WINDOWS) !== 0 || this.hostInterruptVector >= 0;
-    c.timerAt = timer ? this.preemptionDeadline - c.idleTicks : Infinity;
+    this.setupBoundary(facts);
     return true;
   }
 
   /**
-   * What resumeHeld's entry derives from the controls (RF_TIMER: the VMX-preemption timer is on; RF_EPT; RF_WINDOWS: an
-   * interrupt-window, NMI-window or monitor-trap-flag control asks for a check at every boundary; rfVpid: the VPID, 0
-   * without the control). They depend only on the pin-based and primary controls and on fields that move the VMCS
-   * generation (the secondary controls, the VPID), so they are worked out again only when one of those differs from the
-   * last resume's; Vmx.verifyHeldEpoch (the tests) works them out every time and fails if the kept ones differ.
+   * What an entry derives from the current controls: RF_TIMER, the VMX-preemption timer is on; RF_EPT; RF_WINDOWS, an
+   * interrupt-window, NMI-window or monitor-trap-flag control asks for a check at every instruction boundary.
+   */
+  private controlFacts(): number {
+    const ctl = this.ctl;
+    return (X.preemptionTimer(ctl) ? RF_TIMER : 0) | (X.eptEnabled(ctl) ? RF_EPT : 0)
+      | (X.interruptWindow(ctl) || X.nmiWindow(ctl) || X.mtfActive(ctl) ? RF_WINDOWS : 0);
+  }
+
+  /**
+   * controlFacts for resumeHeld's entry, and the VPID (rfVpid; 0 without the control). They depend only on the pin-based
+   * and primary controls and on fields that move the VMCS generation (the secondary controls, the VPID), so they are
+   * worked out again only when one of those differs from the last resume's; Vmx.verifyShortcuts (the tests) works them
+   * out every time and fails if the kept ones differ.
    */
   private resumeFacts(region: number, pin: number, proc: number, w: Uint32Array<ArrayBufferLike>): number {
     const same = pin === this.rfPin && proc === this.rfProc && this.vmcs.generation === this.rfGeneration && region === this.rfRegion;
-    if (same && !Vmx.verifyHeldEpoch) return this.rfFacts;
-    const ctl = this.ctl;
-    const facts = (X.preemptionTimer(ctl) ? RF_TIMER : 0) | (X.eptEnabled(ctl) ? RF_EPT : 0)
-      | (X.interruptWindow(ctl) || X.nmiWindow(ctl) || X.mtfActive(ctl) ? RF_WINDOWS : 0);
-    const vpid = X.vpidEnabled(ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
+    if (same && !Vmx.verifyShortcuts) return this.rfFacts;
+    const facts = this.controlFacts();
+    const vpid = X.vpidEnabled(this.ctl) ? w[OF.VIRTUAL_PROCESSOR_ID >>> 2] : 0;
     if (same && (facts !== this.rfFacts || vpid !== this.rfVpid)) throw new Error('resume facts changed while pin, proc and the VMCS generation did not');
     this.rfPin = pin; this.rfProc = proc; this.rfGeneration = this.vmcs.generation; this.rfRegion = region;
     this.rfFacts = facts; this.rfVpid = vpid;
@@ -866,7 +869,7 @@ export class Vmx implements VmxHooks {
   private heldStateChanged(): boolean {
     const c = this.cpu;
     // Nothing wrote those fields since they were noted (Cpu.heldEpoch): unchanged, without comparing them.
-    if (c.heldEpoch === this.heldEpochSeen && !Vmx.verifyHeldEpoch) return false;
+    if (c.heldEpoch === this.heldEpochSeen && !Vmx.verifyShortcuts) return false;
     const h = this.held;
     const changed = c.cr0 !== h[0] || c.cr3 !== h[1] || c.cr4 !== h[2] || (exitSaveIa32Efer(this.ctl.exit) && c.efer !== h[3])
       || c.sel[CS] !== h[4] || c.segBase[CS] !== h[5] || c.segLimit[CS] !== h[6] || c.segAr[CS] !== h[7]
@@ -882,7 +885,7 @@ export class Vmx implements VmxHooks {
    * out at every resume and fail when the kept ones differ (the tests set it: a writer of those fields that does not move
    * the epoch, or a fact that depends on more than its key, is a bug that would let entries skip their work).
    */
-  static verifyHeldEpoch = false;
+  static verifyShortcuts = false;
   /** Cpu.heldEpoch when the held state was last noted or found unchanged (-1: never). */
   private heldEpochSeen = -1;
 
@@ -1276,14 +1279,14 @@ export class Vmx implements VmxHooks {
     if (X.mtfActive(this.ctl)) { this.mtfPending = true; this.boundaryPending = true; }
   }
 
-  private setupBoundary(): void {
+  /** The boundary checks and the timer's instruction count for an entry with `facts` (controlFacts). */
+  private setupBoundary(facts: number): void {
     this.mtfPending = false;
     this.tprExitPending = false;
-    const ctl = this.ctl;
     // The preemption timer needs no check at every boundary: the processor compares its instruction count with
     // timerAt (virtual time spent idle does not change while the guest runs). Translated blocks end before it.
-    this.boundaryPending = X.interruptWindow(ctl) || X.nmiWindow(ctl) || X.mtfActive(ctl) || this.hostInterruptVector >= 0;
-    this.cpu.timerAt = X.preemptionTimer(ctl) ? this.preemptionDeadline - this.cpu.idleTicks : Infinity;
+    this.boundaryPending = (facts & RF_WINDOWS) !== 0 || this.hostInterruptVector >= 0;
+    this.cpu.timerAt = (facts & RF_TIMER) !== 0 ? this.preemptionDeadline - this.cpu.idleTicks : Infinity;
   }
 
   /** The VMX unit's state for machine snapshots (the VMCS itself lives in host memory). */

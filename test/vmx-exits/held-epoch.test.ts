@@ -1,4 +1,4 @@
-// What a VMRESUME of held state keeps from the last one: Cpu.heldEpoch (the held state CR0, CR3, CR4, EFER, CS, SS is compared only when something wrote it since) and resumeFacts (timer, EPT, VPID, the window controls, worked out again only when the controls or the VMCS generation moved); the tests' verification (Vmx.verifyHeldEpoch, test/setup.ts) catches a writer or a fact that slips past them.
+// What a VMRESUME of held state keeps from the last one: Cpu.heldEpoch (the held state CR0, CR3, CR4, EFER, CS, SS is compared only when something wrote it since) and resumeFacts (timer, EPT, VPID, the window controls, worked out again only when the controls or the VMCS generation moved); the tests' verification (Vmx.verifyShortcuts, test/setup.ts) catches a writer or a fact that slips past them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,10 +16,10 @@ function cpuidLoop(): Machine {
 }
 
 describe('the held-state epoch', () => {
-  afterEach(() => { Vmx.verifyHeldEpoch = true; });
+  afterEach(() => { Vmx.verifyShortcuts = true; });
 
   it('while nothing writes the held state, entries are the mode switch alone (no comparison, no full checks)', () => {
-    Vmx.verifyHeldEpoch = false; // the production path
+    Vmx.verifyShortcuts = false; // the production path
     const m = cpuidLoop(), vmx = m.hv!.vmx;
     const full = vmx.fullChecks, held = vmx.heldResumes, epoch = m.cpu.heldEpoch;
     m.runSlice(10_000);
@@ -29,7 +29,7 @@ describe('the held-state epoch', () => {
   });
 
   it('a write that moves the epoch gets one entry with the full checks, then the mode switch again', () => {
-    Vmx.verifyHeldEpoch = false;
+    Vmx.verifyShortcuts = false;
     const m = cpuidLoop(), vmx = m.hv!.vmx;
     // CR4.OSXMMEXCPT flipped as a debugger would poke it, moving the epoch as every writer must.
     m.cpu.cr4 = (m.cpu.cr4 ^ (1 << 10)) >>> 0;
@@ -42,7 +42,7 @@ describe('the held-state epoch', () => {
   });
 
   it('the same value written again costs one comparison and no full checks', () => {
-    Vmx.verifyHeldEpoch = false;
+    Vmx.verifyShortcuts = false;
     const m = cpuidLoop(), vmx = m.hv!.vmx;
     m.cpu.heldEpoch++; // as a MOV to CR3 of the current CR3 does (writeCr3 → updateMode)
     const full = vmx.fullChecks;
@@ -58,10 +58,10 @@ describe('the held-state epoch', () => {
 });
 
 describe('the resume facts', () => {
-  afterEach(() => { Vmx.verifyHeldEpoch = true; });
+  afterEach(() => { Vmx.verifyShortcuts = true; });
 
   it('a control written between entries (the monitor trap flag) takes effect at the next held resume', () => {
-    Vmx.verifyHeldEpoch = false; // the production path: facts kept while pin, proc and the generation stay
+    Vmx.verifyShortcuts = false; // the production path: facts kept while pin, proc and the generation stay
     const m = cpuidLoop(), vmx = m.hv!.vmx;
     const MTF = BigInt(1 << 27); // CPU_BASED_MONITOR_TRAP_FLAG (SDM vol. 3C table 25-6)
     m.hv!.vmwrite('CPU_BASED_VM_EXEC_CONTROL', m.hv!.vmread('CPU_BASED_VM_EXEC_CONTROL') | MTF);
