@@ -170,6 +170,9 @@ class Chunk {
   entries: Array<ExitEntry | undefined> | null = null;
   /** The last bytes code given and what it stands for (most exits repeat the instruction of an exit shortly before). */
   private lastCode = 0;
+  /** The bytes key of the last keyedBytesCode call that had one (0: none) and its code (see ExitLog.record). */
+  private lastKey = 0;
+  private lastKeyCode = 0;
   constructor(readonly size: number) {
     const buf = new ArrayBuffer(size * 32 + HASH_SIZE * 2 + TABLE_MAX * (MAX_BYTES + 1));
     this.nums = new Float64Array(buf, 0, size * 2);
@@ -203,6 +206,17 @@ class Chunk {
     }
     const code = this.lookup(i, bytes, len);
     this.lastCode = code;
+    return code;
+  }
+
+  /**
+   * bytesCode of bytes the caller names by `key` (not 0): the same key stands for the same bytes, so the code the key
+   * got last is the answer without comparing them. A spilled code is per slot: never kept.
+   */
+  keyedBytesCode(i: number, bytes: Uint8Array, len: number, key: number): number {
+    if (key !== 0 && key === this.lastKey) return this.lastKeyCode;
+    const code = this.bytesCode(i, bytes, len);
+    this.lastKey = code !== SPILLED ? key : 0; this.lastKeyCode = code;
     return code;
   }
 
@@ -280,6 +294,17 @@ class Chunk {
   setEntry(i: number, e: ExitEntry | undefined): void {
     this.entries = setSparse(this.entries, this.size, i, e);
   }
+}
+
+/**
+ * claim's part for a slot's name, note and built entry (each array allocated only when a slot first needs it): out of
+ * line, so that claim stays small enough for V8 to inline into the exit path.
+ */
+function claimSparse(c: Chunk, i: number, reason: number, name: string | undefined, note: NoteText | undefined): void {
+  if (name === undefined) { if (c.names !== null) c.names[i] = undefined; }
+  else if (c.names !== null || name !== exitReasonName(reason)) c.setName(i, name);
+  if (c.notes !== null || note !== undefined) c.setNote(i, note);
+  if (c.entries !== null) c.entries[i] = undefined;
 }
 
 /** Store `v` at slot i of an array allocated (with `size` slots) only once something other than undefined is stored. */
@@ -375,18 +400,20 @@ export class ExitLog {
   /**
    * Record an exit without building its entry (the hypervisor's per-exit path): the reason's own name, the
    * qualification as two 32-bit halves, the instruction bytes from `bytes[0 … byteCount)`. The summary is decoded
-   * from the qualification when the entry is first asked for. One function with no call in the common case: it
-   * runs at every exit.
+   * from the qualification when the entry is first asked for. `bytesKey` (0: none) names the bytes' content for a caller
+   * that keeps them: the same key always stands for the same bytes (a key may be given again only while its bytes
+   * have not changed), which spares comparing them with the chunk's table. One function with no call in the common
+   * case: it runs at every exit.
    */
   record(
-    reason: number, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bits: 16 | 32 | 64,
-    icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number,
+    reason: number, qualLo: number, qualHi: number, rip: number, bytes: Uint8Array, byteCount: number, bytesKey: number,
+    bits: 16 | 32 | 64, icount: number, outcome: ExitOutcome, note: NoteText | undefined, instructionsSinceEntry: number,
   ): void {
     const c = this.claim(reason, undefined, rip, icount, note, instructionsSinceEntry);
     const i = this.at, w = c.words, k = i * 4;
     w[k + W_QUAL_LO] = qualLo;
     w[k + W_QUAL_HI] = qualHi;
-    w[k + W_META] = meta(bits, outcome, byteCount === 0 ? 0 : c.bytesCode(i, bytes, byteCount < MAX_BYTES ? byteCount : MAX_BYTES));
+    w[k + W_META] = meta(bits, outcome, byteCount === 0 ? 0 : c.keyedBytesCode(i, bytes, byteCount < MAX_BYTES ? byteCount : MAX_BYTES, bytesKey));
     if (this.onExit !== null) this.onExit(this.entryAt(this.total));
   }
 
@@ -406,10 +433,7 @@ export class ExitLog {
     c.words[i * 4 + W_REASON] = reason;
     c.nums[i * 2] = rip;
     c.nums[i * 2 + 1] = icount;
-    if (name === undefined) { if (c.names !== null) c.names[i] = undefined; }
-    else if (c.names !== null || name !== exitReasonName(reason)) c.setName(i, name);
-    if (c.notes !== null || note !== undefined) c.setNote(i, note);
-    if (c.entries !== null) c.entries[i] = undefined;
+    if (name !== undefined || note !== undefined || c.names !== null || c.notes !== null || c.entries !== null) claimSparse(c, i, reason, name, note);
     if (reason >= 0 && reason < STAT_SLOTS && this.statName[reason] !== undefined) {
       this.statCount[reason]++;
       this.statInstr[reason] += instructionsSinceEntry;

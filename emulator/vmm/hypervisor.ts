@@ -6,6 +6,7 @@ import type { ArchState } from '../cpu/setup.js';
 import { PhysicalMemory } from '../mem/physmem.js';
 import { Vmx } from '../vmx/vmx.js';
 import { VmcsAccess } from '../vmx/vmcs-access.js';
+import { VmcsOffset as OFF } from '../vmx/vmcs-offsets.js';
 import { VMCS_REVISION_ID } from '../vmx/caps.js';
 import { vmcsField, type VmcsFieldName } from '../vmx/fields.js';
 import {
@@ -33,33 +34,6 @@ function injectedNote(vector: number): string {
   return (INJECTED_NOTES[vector] ??= `→ injected vector 0x${vector.toString(16)} at entry`);
 }
 
-/** Byte offsets of the VMCS fields the per-exit paths read and write (VMREAD/VMWRITE of known fields without a name lookup). */
-const OFF = {
-  CPU_BASED_VM_EXEC_CONTROL: VmcsAccess.offset('CPU_BASED_VM_EXEC_CONTROL'),
-  PIN_BASED_VM_EXEC_CONTROL: VmcsAccess.offset('PIN_BASED_VM_EXEC_CONTROL'),
-  VM_ENTRY_INTR_INFO_FIELD: VmcsAccess.offset('VM_ENTRY_INTR_INFO_FIELD'),
-  VM_ENTRY_EXCEPTION_ERROR_CODE: VmcsAccess.offset('VM_ENTRY_EXCEPTION_ERROR_CODE'),
-  VM_ENTRY_INSTRUCTION_LEN: VmcsAccess.offset('VM_ENTRY_INSTRUCTION_LEN'),
-  VMX_PREEMPTION_TIMER_VALUE: VmcsAccess.offset('VMX_PREEMPTION_TIMER_VALUE'),
-  GUEST_RFLAGS: VmcsAccess.offset('GUEST_RFLAGS'),
-  GUEST_RIP: VmcsAccess.offset('GUEST_RIP'),
-  GUEST_RSP: VmcsAccess.offset('GUEST_RSP'),
-  GUEST_INTERRUPTIBILITY_INFO: VmcsAccess.offset('GUEST_INTERRUPTIBILITY_INFO'),
-  GUEST_ACTIVITY_STATE: VmcsAccess.offset('GUEST_ACTIVITY_STATE'),
-  GUEST_CS_AR_BYTES: VmcsAccess.offset('GUEST_CS_AR_BYTES'),
-  GUEST_CS_BASE: VmcsAccess.offset('GUEST_CS_BASE'),
-  GUEST_IA32_EFER: VmcsAccess.offset('GUEST_IA32_EFER'),
-  GUEST_CR0: VmcsAccess.offset('GUEST_CR0'),
-  GUEST_CR4: VmcsAccess.offset('GUEST_CR4'),
-  GUEST_CR3: VmcsAccess.offset('GUEST_CR3'),
-  VM_EXIT_REASON: VmcsAccess.offset('VM_EXIT_REASON'),
-  EXIT_QUALIFICATION: VmcsAccess.offset('EXIT_QUALIFICATION'),
-  VM_EXIT_INSTRUCTION_LEN: VmcsAccess.offset('VM_EXIT_INSTRUCTION_LEN'),
-  GUEST_LINEAR_ADDRESS: VmcsAccess.offset('GUEST_LINEAR_ADDRESS'),
-  GUEST_PHYSICAL_ADDRESS: VmcsAccess.offset('GUEST_PHYSICAL_ADDRESS'),
-  IDT_VECTORING_INFO_FIELD: VmcsAccess.offset('IDT_VECTORING_INFO_FIELD'),
-  IDT_VECTORING_ERROR_CODE: VmcsAccess.offset('IDT_VECTORING_ERROR_CODE'),
-};
 /** GPR save-area index of a handler register name (as GPR_NAMES.indexOf, without the search); -1 for others. */
 function gprIndex(name: RegName): number {
   switch (name) {
@@ -657,7 +631,7 @@ export class Hypervisor {
     const icount = this.cpu.icount;
     // As handleExit: an exit whose device ended the run (isa-debug-exit) is logged as ended.
     this.log.record(reason, qLo, w[(OFF.EXIT_QUALIFICATION >>> 2) + 1], rip,
-      this.fastBytes, byteCount, bits, icount, this.ended !== null ? 'ended' : outcome, this.note, icount - this.entryIcount);
+      this.fastBytes, byteCount, this.fastBytesKey, bits, icount, this.ended !== null ? 'ended' : outcome, this.note, icount - this.entryIcount);
     if (this.ended !== null) { this.inGuest = false; this.shortcutHandled = true; return -1; }
     this.inGuest = false;
     // enterGuest. In the quiet case (CPUID, a quiet port) prepareEntry's whole work is the timer's value for the same
@@ -688,6 +662,8 @@ export class Hypervisor {
   private fastBytesHpa = -1;
   private fastBytesEpoch = -1;
   private fastBytesCount = 0;
+  /** Names fastBytes' content for the exit log (ExitLog.record's bytesKey): a new number at every read into it. */
+  private fastBytesKey = 1;
 
   /**
    * exitInstructionBytes for the fastpath's exits (VM_EXIT_INSTRUCTION_LEN is defined for them) into fastBytes: read
@@ -698,6 +674,12 @@ export class Hypervisor {
     const len = instrLen < 15 ? instrLen : 15, lin = (bits === 64 ? 0 : this.vmx.guestCsBase()) + rip;
     const hpa = (lin & 0xfff) + len <= 0x1000 ? this.cpu.tlbPeek(lin) : -1;
     if (hpa >= 0 && hpa === this.fastBytesHpa && this.cpu.codeEpoch === this.fastBytesEpoch && len === this.fastBytesCount) return len;
+    return this.readFastBytes(lin, len, hpa);
+  }
+
+  /** fastInstructionBytes when the bytes are not those read last: read them (a method of its own, to keep that one small). */
+  private readFastBytes(lin: number, len: number, hpa: number): number {
+    this.fastBytesKey++;
     const n = len > 0 && this.readCode(lin, this.fastBytes, len) === len ? len : 0;
     this.fastBytesHpa = n > 0 ? hpa : -1; this.fastBytesEpoch = this.cpu.codeEpoch; this.fastBytesCount = n;
     return n;
@@ -865,7 +847,7 @@ export class Hypervisor {
     }
     const bits = this.vmx.guestCodeBits();
     // The log keeps the exit in typed arrays; its entry (hex qualification, decoded summary) is built when asked for.
-    this.log.record(reason, qLo, qHi, rip, this.exitBytes, byteCount, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
+    this.log.record(reason, qLo, qHi, rip, this.exitBytes, byteCount, 0, bits, this.cpu.icount, this.ended !== null ? 'ended' : outcome,
       this.note, this.cpu.icount - this.entryIcount);
     if (this.exitBreak !== null && this.ended === null) {
       // A debugger may keep the exit: it gets a plain object (the one it saw before the handler, if any).

@@ -22,6 +22,7 @@ import {
 import { type LaunchState, vmcsClear, vmcsLaunchState, vmcsReadField, vmcsRevisionId, vmcsSetLaunchState, vmcsWriteField, vmcsGet, VMCS_REVISION_ID } from './vmcs.js';
 import type { VmcsFieldName } from './fields.js';
 import { VmcsAccess, CPU_CACHED_FIELDS, CPU_PER_EXIT_FIELDS, CACHED_BY_OFF, type VmcsCacheSource } from './vmcs-access.js';
+import { VmcsOffset as OF } from './vmcs-offsets.js';
 import { checkVmEntry } from './entry-checks.js';
 import * as X from './intercept.js';
 import { injectionPasses, perEntryControlsPass, volatileFieldsPass } from './entry-fast.js';
@@ -61,82 +62,8 @@ export interface ExitRecord {
 const SEG_FIELDS: Array<[number, string]> = [[ES, 'ES'], [CS, 'CS'], [SS, 'SS'], [DS, 'DS'], [FS, 'FS'], [GS, 'GS']];
 const TWO32 = 4294967296;
 
-/** Byte offsets of the VMCS fields the entry and exit paths touch (numbers: no string lookups per exit). */
+/** Byte offsets of VMCS fields (numbers in the bundle: see vmcs-offsets.ts). */
 const O = (n: string): number => VmcsAccess.offset(n as VmcsFieldName);
-const OF = {
-  CPU_BASED_VM_EXEC_CONTROL: O('CPU_BASED_VM_EXEC_CONTROL'),
-  CR0_GUEST_HOST_MASK: O('CR0_GUEST_HOST_MASK'),
-  CR0_READ_SHADOW: O('CR0_READ_SHADOW'),
-  CR3_TARGET_COUNT: O('CR3_TARGET_COUNT'),
-  CR4_GUEST_HOST_MASK: O('CR4_GUEST_HOST_MASK'),
-  CR4_READ_SHADOW: O('CR4_READ_SHADOW'),
-  EPT_POINTER: O('EPT_POINTER'),
-  EXCEPTION_BITMAP: O('EXCEPTION_BITMAP'),
-  EXIT_QUALIFICATION: O('EXIT_QUALIFICATION'),
-  GUEST_IA32_PAT: O('GUEST_IA32_PAT'),
-  HOST_IA32_PAT: O('HOST_IA32_PAT'),
-  GUEST_ACTIVITY_STATE: O('GUEST_ACTIVITY_STATE'),
-  GUEST_CR0: O('GUEST_CR0'),
-  GUEST_CR3: O('GUEST_CR3'),
-  GUEST_CR4: O('GUEST_CR4'),
-  GUEST_DR7: O('GUEST_DR7'),
-  GUEST_GDTR_BASE: O('GUEST_GDTR_BASE'),
-  GUEST_GDTR_LIMIT: O('GUEST_GDTR_LIMIT'),
-  GUEST_IA32_EFER: O('GUEST_IA32_EFER'),
-  GUEST_IDTR_BASE: O('GUEST_IDTR_BASE'),
-  GUEST_IDTR_LIMIT: O('GUEST_IDTR_LIMIT'),
-  GUEST_INTERRUPTIBILITY_INFO: O('GUEST_INTERRUPTIBILITY_INFO'),
-  GUEST_LDTR_AR_BYTES: O('GUEST_LDTR_AR_BYTES'),
-  GUEST_LDTR_BASE: O('GUEST_LDTR_BASE'),
-  GUEST_LDTR_LIMIT: O('GUEST_LDTR_LIMIT'),
-  GUEST_LDTR_SELECTOR: O('GUEST_LDTR_SELECTOR'),
-  GUEST_LINEAR_ADDRESS: O('GUEST_LINEAR_ADDRESS'),
-  GUEST_PHYSICAL_ADDRESS: O('GUEST_PHYSICAL_ADDRESS'),
-  GUEST_RFLAGS: O('GUEST_RFLAGS'),
-  GUEST_RIP: O('GUEST_RIP'),
-  GUEST_RSP: O('GUEST_RSP'),
-  GUEST_SYSENTER_CS: O('GUEST_SYSENTER_CS'),
-  GUEST_SYSENTER_EIP: O('GUEST_SYSENTER_EIP'),
-  GUEST_SYSENTER_ESP: O('GUEST_SYSENTER_ESP'),
-  GUEST_TR_AR_BYTES: O('GUEST_TR_AR_BYTES'),
-  GUEST_TR_BASE: O('GUEST_TR_BASE'),
-  GUEST_TR_LIMIT: O('GUEST_TR_LIMIT'),
-  GUEST_TR_SELECTOR: O('GUEST_TR_SELECTOR'),
-  HOST_CR0: O('HOST_CR0'),
-  HOST_CR3: O('HOST_CR3'),
-  HOST_CR4: O('HOST_CR4'),
-  HOST_GDTR_BASE: O('HOST_GDTR_BASE'),
-  HOST_IA32_EFER: O('HOST_IA32_EFER'),
-  HOST_IDTR_BASE: O('HOST_IDTR_BASE'),
-  HOST_RIP: O('HOST_RIP'),
-  HOST_RSP: O('HOST_RSP'),
-  HOST_TR_BASE: O('HOST_TR_BASE'),
-  HOST_TR_SELECTOR: O('HOST_TR_SELECTOR'),
-  IDT_VECTORING_ERROR_CODE: O('IDT_VECTORING_ERROR_CODE'),
-  IDT_VECTORING_INFO_FIELD: O('IDT_VECTORING_INFO_FIELD'),
-  IO_BITMAP_A: O('IO_BITMAP_A'),
-  IO_BITMAP_B: O('IO_BITMAP_B'),
-  MSR_BITMAP: O('MSR_BITMAP'),
-  PAGE_FAULT_ERROR_CODE_MASK: O('PAGE_FAULT_ERROR_CODE_MASK'),
-  PAGE_FAULT_ERROR_CODE_MATCH: O('PAGE_FAULT_ERROR_CODE_MATCH'),
-  PIN_BASED_VM_EXEC_CONTROL: O('PIN_BASED_VM_EXEC_CONTROL'),
-  SECONDARY_VM_EXEC_CONTROL: O('SECONDARY_VM_EXEC_CONTROL'),
-  TPR_THRESHOLD: O('TPR_THRESHOLD'),
-  TSC_OFFSET: O('TSC_OFFSET'),
-  VIRTUAL_APIC_PAGE_ADDR: O('VIRTUAL_APIC_PAGE_ADDR'),
-  VIRTUAL_PROCESSOR_ID: O('VIRTUAL_PROCESSOR_ID'),
-  VMX_INSTRUCTION_INFO: O('VMX_INSTRUCTION_INFO'),
-  VMX_PREEMPTION_TIMER_VALUE: O('VMX_PREEMPTION_TIMER_VALUE'),
-  VM_ENTRY_CONTROLS: O('VM_ENTRY_CONTROLS'),
-  VM_EXIT_CONTROLS: O('VM_EXIT_CONTROLS'),
-  VM_EXIT_INSTRUCTION_LEN: O('VM_EXIT_INSTRUCTION_LEN'),
-  VM_EXIT_INTR_ERROR_CODE: O('VM_EXIT_INTR_ERROR_CODE'),
-  VM_EXIT_INTR_INFO: O('VM_EXIT_INTR_INFO'),
-  VM_EXIT_REASON: O('VM_EXIT_REASON'),
-  VM_ENTRY_INTR_INFO_FIELD: O('VM_ENTRY_INTR_INFO_FIELD'),
-  VM_ENTRY_EXCEPTION_ERROR_CODE: O('VM_ENTRY_EXCEPTION_ERROR_CODE'),
-  VM_ENTRY_INSTRUCTION_LEN: O('VM_ENTRY_INSTRUCTION_LEN'),
-};
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
 const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE'), GUEST_CR4 = O('GUEST_CR4');
 /** Entry and exit controls under which a held resume gives what a full load gives: EFER and PAT loaded at entry and saved at exit. */
@@ -208,6 +135,14 @@ function stNum(w: Words, off: number, v: number): number {
 function ldNum(w: Words, off: number): number {
   const k = off >>> 2;
   return (w[k + 1] | 0) * TWO32 + w[k];
+}
+
+/** A 64-bit RIP is canonical (48-bit linear addresses) when -CANONICAL_LIMIT ≤ RIP < CANONICAL_LIMIT. */
+const CANONICAL_LIMIT = 140737488355328;
+
+/** The code size from EFER.LMA, the CS access rights (L, D/B) and CR0.PE (SDM vol. 3A §5.2.1). */
+function codeBits(efer: number, csAr: number, cr0: number): 16 | 32 | 64 {
+  return (efer & EFER_LMA) !== 0 && (csAr & (1 << 13)) !== 0 ? 64 : (cr0 & 1) !== 0 && (csAr & (1 << 14)) !== 0 ? 32 : 16;
 }
 
 function f(name: string): VmcsFieldName {
@@ -753,11 +688,14 @@ export class Vmx implements VmxHooks {
 
   /** The guest's code size (16, 32 or 64) from GUEST_IA32_EFER.LMA, GUEST_CS_AR_BYTES (L, D/B) and GUEST_CR0.PE. */
   guestCodeBits(): 16 | 32 | 64 {
-    const v = this.vmcs, held = v.cached !== null && exitSaveIa32Efer(this.ctl.exit), c = this.cpu;
-    const ar = held ? c.segAr[CS] : v.r32(GUEST_CS_AR);
-    const lma = ((held ? c.efer : v.r32(OF.GUEST_IA32_EFER)) & EFER_LMA) !== 0;
-    const pe = ((held ? c.cr0 : v.r32(OF.GUEST_CR0)) & 1) !== 0;
-    return lma && (ar & (1 << 13)) !== 0 ? 64 : pe && (ar & (1 << 14)) !== 0 ? 32 : 16;
+    const c = this.cpu;
+    return this.vmcs.cached !== null && exitSaveIa32Efer(this.ctl.exit) ? codeBits(c.efer, c.segAr[CS], c.cr0) : this.vmcsCodeBits();
+  }
+
+  /** guestCodeBits from the fields as VMREAD gives them (a method of its own: guestCodeBits stays small enough to inline). */
+  private vmcsCodeBits(): 16 | 32 | 64 {
+    const v = this.vmcs;
+    return codeBits(v.r32(OF.GUEST_IA32_EFER), v.r32(GUEST_CS_AR), v.r32(OF.GUEST_CR0));
   }
 
   /** The linear address of CS:0 for instruction fetches: 0 in 64-bit mode, else GUEST_CS_BASE. */
@@ -771,10 +709,18 @@ export class Vmx implements VmxHooks {
    * that emulated the instruction, like KVM's skip_emulated_instruction). `bits`: guestCodeBits(), when the caller has it.
    */
   advanceGuestRip(length: number, bits = this.guestCodeBits()): void {
-    const v = this.vmcs;
     const next = this.guestRip() + length;
     const rip = bits === 64 ? next : bits === 32 ? next % TWO32 : next % 65536;
-    if (this.holds(DIRTY_RIP) && (bits !== 64 || (rip >= -140737488355328 && rip < 140737488355328))) this.cpu.rip = rip;
+    // The processor holds RIP and interruptibility (the common case): as setAdvancedRip does then, in few bytes.
+    if (this.vmcs.cached !== null && this.liveDirty === 0 && (bits !== 64 || (rip >= -CANONICAL_LIMIT && rip < CANONICAL_LIMIT))) {
+      this.cpu.rip = rip; this.cpu.shadow = 0;
+    } else this.setAdvancedRip(rip, bits);
+  }
+
+  /** advanceGuestRip's stores: RIP (canonical, when held, to the processor) and interruptibility without STI/MOV SS blocking. */
+  private setAdvancedRip(rip: number, bits: 16 | 32 | 64): void {
+    const v = this.vmcs;
+    if (this.holds(DIRTY_RIP) && (bits !== 64 || (rip >= -CANONICAL_LIMIT && rip < CANONICAL_LIMIT))) this.cpu.rip = rip;
     else v.wNum(OF.GUEST_RIP, rip);
     if (this.holds(DIRTY_INTR)) this.cpu.shadow = 0;
     else v.w32(OF.GUEST_INTERRUPTIBILITY_INFO, v.r32(OF.GUEST_INTERRUPTIBILITY_INFO) & ~3);

@@ -129,7 +129,7 @@ export function generateBlockSource(b: Block, allowSelfLoop: boolean): string {
     pending = null;
   };
   /** The run loop's state before a handler (or a memory method) runs instruction k. */
-  const syncState = (k: number): string => `c.rip = ${b.rips[k]}; c.nextRip = ${b.rips[k] + b.insns[k].length}; c.cur = I[${k}]; c.icount = ic + ${k};`;
+  const syncState = (k: number): string => `c.rip = ${b.rips[k]}; c.nextRip = ${b.rips[k] + b.insns[k].length}; if (c.cur !== I[${k}]) c.cur = I[${k}]; c.icount = ic + ${k};`;
   const sync = (k: number): void => { flush(); emit(syncState(k)); };
   /** As sync, inside one branch of generated code: pending flags stay pending for the code after it. */
   const syncKeep = (k: number): string => storePending() + syncState(k);
