@@ -3,6 +3,10 @@
 // VMSCOPE_IR_WARM_COUNT (the same for each warm-up run), VMSCOPE_IR_WARMUPS (runs before it), VMSCOPE_ROOT (checkout).
 import { exitLoopImage, timeExitLoop } from './exit-loops.js';
 import { runBlkbench } from './blkbench.js';
+import { tuneV8 } from '../debug-adapter/v8-tuning.js';
+
+// As `vmscope run` and the benchmarks (VMSCOPE_V8_DEFAULTS=1 counts with V8's defaults).
+tuneV8();
 
 const ROOT = process.env.VMSCOPE_ROOT ?? process.cwd();
 const kind = process.env.VMSCOPE_IR_KIND ?? 'cpuid';

@@ -12,10 +12,13 @@ import { peerBenchmarks } from './peers.js';
 import { memoryBenchmarks } from './memory.js';
 import { historyBenchmarks } from './history.js';
 import { GROUPS, type Group, type Results, renderTable } from './report.js';
+import { tuneV8 } from '../debug-adapter/v8-tuning.js';
 
 /** The project root: dist/bench.mjs lives one level below it. */
 const ROOT = join(dirname(process.argv[1]), '..');
 const RUNS = Number(process.env.VMSCOPE_BENCH_RUNS ?? 5);
+/** As `vmscope run` and the adapter process: the benchmarks measure the V8 settings those run with. */
+const v8Flags = tuneV8();
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -202,6 +205,7 @@ try {
 process.stderr.write(`bench: finished in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
 const kvmNote = results.kvm === undefined ? '' : results.kvm.backend !== null ? `; KVM backend: ${results.kvm.backend}` : '; no KVM';
-console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${kvmNote})`);
+const v8Note = v8Flags.length > 0 ? `; V8 ${v8Flags.join(' ')}` : '; V8 defaults';
+console.log(`vmscope benchmarks (median of ${RUNS} runs after a warm-up${kvmNote}${v8Note})`);
 for (const line of renderTable(results)) console.log(line);
 if (json) console.log(JSON.stringify(results));

@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { Machine, parseLaunchConfig } from '../emulator/index.js';
 import { EXIT_REASON } from '../emulator/vmx/exit-reasons.js';
 import { runBlkbench } from './blkbench.js';
+import { tuneV8 } from '../debug-adapter/v8-tuning.js';
+
+tuneV8();
 
 const ROOT = process.env.VMSCOPE_ROOT ?? process.cwd();
 const RUNS = Number(process.env.VMSCOPE_BENCH_RUNS ?? 5);

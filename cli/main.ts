@@ -6,6 +6,7 @@ import { ConfigError, LoadError, Machine, errorResult, type LaunchConfig, type R
 import { describeUnimplemented, disassemble } from './report.js';
 import { nodeDiskOpener } from './disk.js';
 import { testCommand } from './exercise/test-command.js';
+import { tuneV8 } from '../debug-adapter/v8-tuning.js';
 
 declare const VMSCOPE_VERSION: string;
 
@@ -160,6 +161,7 @@ export function main(argv: readonly string[]): number | Promise<number> {
   return runCommand(cmd);
 }
 
+tuneV8();
 void Promise.resolve(main(process.argv.slice(2))).then((code) => { process.exitCode = code; });
 
 /** The platform description as a table (devices, ports, MMIO windows, IRQs). */

@@ -2,6 +2,7 @@
 import { createServer } from 'node:net';
 import { createSession } from './session.js';
 import { nodeHost } from './node-host.js';
+import { tuneV8 } from './v8-tuning.js';
 
 function main(argv: readonly string[]): void {
   const server = argv.find((a) => a.startsWith('--server='));
@@ -31,4 +32,5 @@ function main(argv: readonly string[]): void {
   session.start(process.stdin, process.stdout);
 }
 
+tuneV8();
 main(process.argv.slice(2));
