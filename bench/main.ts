@@ -49,11 +49,16 @@ function vmscopeExitsPerSecond(name: ExitLoop): number {
   const iterations = EXIT_LOOPS[name].vmscopeIterations;
   const bytes = exitLoopImage(ROOT, name, iterations);
   const samples: number[] = [];
-  // Two untimed runs first: V8 settles the exit path over the first few hundred thousand exits.
-  for (let k = 0; k < 2 + RUNS; k++) {
+  // Untimed runs first: V8 settles the exit path over the first half million exits or so (the runs print: the first
+  // two ran at 2-3 M exits/s and the third was still rising in three runs of four).
+  const WARM = 3;
+  const all: number[] = [];
+  for (let k = 0; k < WARM + RUNS; k++) {
     const perSecond = timeExitLoop(name, bytes, iterations);
-    if (k >= 2) samples.push(perSecond);
+    all.push(perSecond);
+    if (k >= WARM) samples.push(perSecond);
   }
+  process.stderr.write(`bench:   ${name}: ${all.map((x) => (x / 1e6).toFixed(2)).join(' ')} M exits/s (the first ${WARM} untimed)\n`);
   return median(samples);
 }
 
