@@ -8,7 +8,7 @@ import { RawClient, type Message } from '../test/dap/raw-client.js';
 export interface DapFigures {
   nextMs: { median: number; p99: number };
   farExitMs: { none: number; thousandBreakpoints: number };
-  /** The median of 1000bps / none over pairs of runs made back to back (a ratio of medians drifts with the machine's load). */
+  /** The median of 1000bps / none over pairs of runs made back to back, in alternating order (a ratio of medians drifts with the machine's load). */
   breakpointRatio: number;
   vmcsVariablesMs: number;
   vmcsVariables: number;
@@ -104,11 +104,19 @@ export async function dapBenchmarks(root: string, runs: number, median: (xs: num
   const nextMs = await nextLatency(root, 200);
   const none: number[] = [], many: number[] = [], ratios: number[] = [], vm: number[] = [];
   let count = 0;
-  for (let k = 0; k <= runs; k++) {
-    const a = await farExit(root, 0), b = await farExit(root, 1000), v = await vmcsVariables(root);
+  // Pairs made back to back, in turn none-first and 1000-first, so that whatever running second does to a run is not in
+  // every ratio; twice the pairs of the other figures, since single runs move with the machine's load (one round of
+  // this group gave ratios from 0.74 to 1.38, and medians of five fixed-order pairs 0.955 to 1.094 across full runs).
+  for (let k = 0; k <= 2 * runs; k++) {
+    let a: number, b: number;
+    if (k % 2 === 0) { a = await farExit(root, 0); b = await farExit(root, 1000); }
+    else { b = await farExit(root, 1000); a = await farExit(root, 0); }
+    const v = await vmcsVariables(root);
     count = v.count;
     if (k > 0) { none.push(a); many.push(b); ratios.push(b / a); vm.push(v.ms); }
   }
+  process.stderr.write(`bench:   far exit ms, none: ${none.map((x) => x.toFixed(0)).join(' ')}; 1000: ${many.map((x) => x.toFixed(0)).join(' ')}\n`);
+  process.stderr.write(`bench:   breakpoint ratios (1000 / none): ${ratios.map((r) => r.toFixed(3)).join(' ')}\n`);
   return {
     nextMs, farExitMs: { none: median(none), thousandBreakpoints: median(many) }, breakpointRatio: median(ratios),
     vmcsVariablesMs: median(vm), vmcsVariables: count,
