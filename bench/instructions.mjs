@@ -40,7 +40,8 @@ function run(n) {
     const env = { ...process.env, VMSCOPE_ROOT: root, VMSCOPE_IR_KIND: kind, VMSCOPE_IR_COUNT: String(n), VMSCOPE_IR_WARM_COUNT: String(count) };
     const tool = byFunction ? ['--tool=callgrind', `--callgrind-out-file=${out}`] : ['--tool=cachegrind', '--cache-sim=no', `--cachegrind-out-file=${out}`];
     const node = byFunction ? ['--single-threaded', '--perf-basic-prof'] : ['--single-threaded'];
-    const p = spawn('valgrind', [...tool, '--smc-check=all', process.execPath, ...node, bundle], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    // In the temp dir: with --perf-basic-prof V8 also leaves an isolate-*.log in its working directory.
+    const p = spawn('valgrind', [...tool, '--smc-check=all', process.execPath, ...node, bundle], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => { err += d; });
     p.on('close', (code) => {
