@@ -5,7 +5,6 @@ import { CR0_ET, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_VMXE, EFER_LMA, EF
 import type { ArchState } from '../cpu/setup.js';
 import { PhysicalMemory } from '../mem/physmem.js';
 import { Vmx } from '../vmx/vmx.js';
-import { VmcsAccess } from '../vmx/vmcs-access.js';
 import { VmcsOffset as OFF } from '../vmx/vmcs-offsets.js';
 import { VMCS_REVISION_ID } from '../vmx/caps.js';
 import { vmcsField, type VmcsFieldName } from '../vmx/fields.js';

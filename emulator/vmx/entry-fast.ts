@@ -1,14 +1,13 @@
 // The fast VM-entry check: when only the per-exit fields changed since a passing full check, re-check just those (conservatively).
 import { ENTRY_CHECK_CTLS, controlsAllowed } from './caps.js';
-import { VmcsAccess, CACHED_BY_OFF } from './vmcs-access.js';
-import type { VmcsFieldName } from './fields.js';
+import { type VmcsAccess, CACHED_BY_OFF } from './vmcs-access.js';
+import { VmcsOffset as OF } from './vmcs-offsets.js';
 
-const O = (n: VmcsFieldName): number => VmcsAccess.offset(n);
-const RIP = O('GUEST_RIP'), RFLAGS = O('GUEST_RFLAGS'), INTR = O('GUEST_INTERRUPTIBILITY_INFO'), ACT = O('GUEST_ACTIVITY_STATE');
-const INJ = O('VM_ENTRY_INTR_INFO_FIELD'), INJ_ERR = O('VM_ENTRY_EXCEPTION_ERROR_CODE'), INJ_LEN = O('VM_ENTRY_INSTRUCTION_LEN');
-const PROC = O('CPU_BASED_VM_EXEC_CONTROL'), PIN = O('PIN_BASED_VM_EXEC_CONTROL'), ENTRY = O('VM_ENTRY_CONTROLS');
-const CR0 = O('GUEST_CR0'), CS_AR = O('GUEST_CS_AR_BYTES'), SS_AR = O('GUEST_SS_AR_BYTES'), PENDING_DBG = O('GUEST_PENDING_DBG_EXCEPTIONS');
-const PROC2 = O('SECONDARY_VM_EXEC_CONTROL'), EXIT = O('VM_EXIT_CONTROLS');
+const RIP = OF.GUEST_RIP, RFLAGS = OF.GUEST_RFLAGS, INTR = OF.GUEST_INTERRUPTIBILITY_INFO, ACT = OF.GUEST_ACTIVITY_STATE;
+const INJ = OF.VM_ENTRY_INTR_INFO_FIELD, INJ_ERR = OF.VM_ENTRY_EXCEPTION_ERROR_CODE, INJ_LEN = OF.VM_ENTRY_INSTRUCTION_LEN;
+const PROC = OF.CPU_BASED_VM_EXEC_CONTROL, PIN = OF.PIN_BASED_VM_EXEC_CONTROL, ENTRY = OF.VM_ENTRY_CONTROLS;
+const CR0 = OF.GUEST_CR0, CS_AR = OF.GUEST_CS_AR_BYTES, SS_AR = OF.GUEST_SS_AR_BYTES, PENDING_DBG = OF.GUEST_PENDING_DBG_EXCEPTIONS;
+const PROC2 = OF.SECONDARY_VM_EXEC_CONTROL, EXIT = OF.VM_EXIT_CONTROLS;
 
 // Guest-state fields the processor may hold after an exit (RIP, RFLAGS, interruptibility, activity, CR0, CS, SS):
 // the caller writes the held values to the region first (Vmx.enter); the control fields are never held.

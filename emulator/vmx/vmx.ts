@@ -62,10 +62,9 @@ export interface ExitRecord {
 const SEG_FIELDS: Array<[number, string]> = [[ES, 'ES'], [CS, 'CS'], [SS, 'SS'], [DS, 'DS'], [FS, 'FS'], [GS, 'GS']];
 const TWO32 = 4294967296;
 
-/** Byte offsets of VMCS fields (numbers in the bundle: see vmcs-offsets.ts). */
+/** The byte offset of a field named at run time (the fixed names are OF's, numbers in the bundle: vmcs-offsets.ts). */
 const O = (n: string): number => VmcsAccess.offset(n as VmcsFieldName);
 const GUEST_SEG = SEG_FIELDS.map(([seg, n]) => ({ seg, sel: O(`GUEST_${n}_SELECTOR`), base: O(`GUEST_${n}_BASE`), limit: O(`GUEST_${n}_LIMIT`), ar: O(`GUEST_${n}_AR_BYTES`) }));
-const GUEST_CS_AR = O('GUEST_CS_AR_BYTES'), GUEST_CS_BASE = O('GUEST_CS_BASE'), GUEST_CR4 = O('GUEST_CR4');
 /** Entry and exit controls under which a held resume gives what a full load gives: EFER and PAT loaded at entry and saved at exit. */
 const HELD_ENTRY = VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT, HELD_EXIT = VM_EXIT_SAVE_IA32_EFER | VM_EXIT_SAVE_IA32_PAT;
 /** Values in Vmx.held: CR0, CR3, CR4, EFER, then CS and SS selector, base, limit and access rights. */
@@ -678,7 +677,7 @@ export class Vmx implements VmxHooks {
 
   /** GUEST_CR4. */
   guestCr4(): number {
-    return this.vmcs.cached !== null ? this.cpu.cr4 >>> 0 : this.vmcs.r32(GUEST_CR4);
+    return this.vmcs.cached !== null ? this.cpu.cr4 >>> 0 : this.vmcs.r32(OF.GUEST_CR4);
   }
 
   /** GUEST_RIP. */
@@ -695,13 +694,13 @@ export class Vmx implements VmxHooks {
   /** guestCodeBits from the fields as VMREAD gives them (a method of its own: guestCodeBits stays small enough to inline). */
   private vmcsCodeBits(): 16 | 32 | 64 {
     const v = this.vmcs;
-    return codeBits(v.r32(OF.GUEST_IA32_EFER), v.r32(GUEST_CS_AR), v.r32(OF.GUEST_CR0));
+    return codeBits(v.r32(OF.GUEST_IA32_EFER), v.r32(OF.GUEST_CS_AR_BYTES), v.r32(OF.GUEST_CR0));
   }
 
   /** The linear address of CS:0 for instruction fetches: 0 in 64-bit mode, else GUEST_CS_BASE. */
   guestCsBase(): number {
     if (this.guestCodeBits() === 64) return 0;
-    return this.vmcs.cached !== null ? this.cpu.segBase[CS] : this.vmcs.rNum(GUEST_CS_BASE);
+    return this.vmcs.cached !== null ? this.cpu.segBase[CS] : this.vmcs.rNum(OF.GUEST_CS_BASE);
   }
 
   /**
@@ -711,16 +710,16 @@ export class Vmx implements VmxHooks {
   advanceGuestRip(length: number, bits = this.guestCodeBits()): void {
     const next = this.guestRip() + length;
     const rip = bits === 64 ? next : bits === 32 ? next % TWO32 : next % 65536;
+    const canonical = bits !== 64 || (rip >= -CANONICAL_LIMIT && rip < CANONICAL_LIMIT);
     // The processor holds RIP and interruptibility (the common case): as setAdvancedRip does then, in few bytes.
-    if (this.vmcs.cached !== null && this.liveDirty === 0 && (bits !== 64 || (rip >= -CANONICAL_LIMIT && rip < CANONICAL_LIMIT))) {
-      this.cpu.rip = rip; this.cpu.shadow = 0;
-    } else this.setAdvancedRip(rip, bits);
+    if (this.vmcs.cached !== null && this.liveDirty === 0 && canonical) { this.cpu.rip = rip; this.cpu.shadow = 0; }
+    else this.setAdvancedRip(rip, canonical);
   }
 
-  /** advanceGuestRip's stores: RIP (canonical, when held, to the processor) and interruptibility without STI/MOV SS blocking. */
-  private setAdvancedRip(rip: number, bits: 16 | 32 | 64): void {
+  /** advanceGuestRip's stores: RIP (a canonical one, when held, to the processor) and interruptibility without STI/MOV SS blocking. */
+  private setAdvancedRip(rip: number, canonical: boolean): void {
     const v = this.vmcs;
-    if (this.holds(DIRTY_RIP) && (bits !== 64 || (rip >= -CANONICAL_LIMIT && rip < CANONICAL_LIMIT))) this.cpu.rip = rip;
+    if (this.holds(DIRTY_RIP) && canonical) this.cpu.rip = rip;
     else v.wNum(OF.GUEST_RIP, rip);
     if (this.holds(DIRTY_INTR)) this.cpu.shadow = 0;
     else v.w32(OF.GUEST_INTERRUPTIBILITY_INFO, v.r32(OF.GUEST_INTERRUPTIBILITY_INFO) & ~3);
